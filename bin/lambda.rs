@@ -1,0 +1,44 @@
+//! `apuntador-lambda`: the apuntador router on AWS Lambda through `lambda_http` (SPEC §9.3).
+//!
+//! Everything is built once, before the runtime loop (Lambda INIT): configuration, stores, router.
+//! API Gateway REST (1.0), HTTP API (2.0), ALB and Function URL events all arrive as the same
+//! `http::Request`; [`adapter::handler`] removes the API Gateway stage from the path and tags the logs
+//! of each invocation with its `aws_request_id`.
+
+#[path = "lambda/adapter.rs"]
+mod adapter;
+
+use std::process::ExitCode;
+
+use apuntador::config::Config;
+use apuntador::startup;
+
+#[tokio::main]
+async fn main() -> ExitCode {
+    let config = match Config::from_env() {
+        Ok(config) => config,
+        Err(err) => {
+            startup::report_config_error(&err);
+            return ExitCode::from(2);
+        }
+    };
+    let state = match startup::start(config).await {
+        Ok(state) => state,
+        Err(startup::StartupError::Config(err)) => {
+            startup::report_config_error(&err);
+            return ExitCode::from(2);
+        }
+        Err(err) => {
+            eprintln!("start-up failed: {err}");
+            tracing::error!(error = %err, "start-up failed");
+            return ExitCode::from(err.exit_code());
+        }
+    };
+    match lambda_http::run(adapter::handler(apuntador::router(state))).await {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(err) => {
+            tracing::error!(error = %err, "the Lambda runtime loop failed");
+            ExitCode::FAILURE
+        }
+    }
+}

@@ -1,0 +1,36 @@
+//! The HTTP layer: feature routers, extractors and the middleware stack.
+//!
+//! [`router`] merges the feature routers and applies [`middleware::apply`] — nothing else. Handlers
+//! live in one module per area; extractors that turn requests into validated values (JSON bodies,
+//! bearer keys) live in [`extract`]. Only this module touches axum; the domain modules it calls
+//! (`store`, later `oauth`, `pki`, `attestation`) know nothing of HTTP.
+
+pub mod config;
+pub mod docs;
+pub mod extract;
+pub mod health;
+pub mod middleware;
+
+use axum::Router;
+use axum::routing::MethodRouter;
+
+use crate::state::AppState;
+
+/// Builds the application: every feature router, the 404/405 fallbacks and the middleware stack.
+pub fn router(state: AppState) -> Router {
+    let docs_enabled = state.config.http.enable_docs;
+    let mut routes = Router::new()
+        .merge(health::router())
+        .merge(config::router());
+    if docs_enabled {
+        routes = routes.merge(docs::router());
+    }
+    middleware::apply(routes, state)
+}
+
+/// Wraps a route's method router with the per-route guards that must run after routing (so that 404
+/// and 405 answer first) but before authentication: the declared `Content-Length` check (SPEC §2.6
+/// step 4). Every feature router wraps its routes with it.
+pub fn guarded(methods: MethodRouter<AppState>) -> MethodRouter<AppState> {
+    methods.route_layer(axum::middleware::from_fn(middleware::declared_length_guard))
+}

@@ -1,0 +1,487 @@
+//! The middleware stack shared by every deployment target (SPEC §2.6-2.10, §9.1).
+//!
+//! Layer order, outermost first, as SPEC §9.1 requires:
+//!
+//! 1. `BASE_PATH` removal — wraps the router as a service, because it must run before routing;
+//! 2. [`finish_response`] — trace id (§2.7), the request span and its completion log (§10.1), problem
+//!    rendering (§2.3), CORS response headers (§2.8) and the headers of every response (§2.10);
+//! 3. [`catch_panic`] — a panicking handler becomes a 500 problem and the process keeps serving;
+//! 4. [`cors_preflight`] — preflights answered before routing and authentication;
+//! 5. [`shed_load`] — server binary only: at most `MAX_CONCURRENT_REQUESTS` in flight, else 503;
+//! 6. [`request_timeout`] — `REQUEST_TIMEOUT_SECONDS` over routing and the handler → 504;
+//! 7. [`record_route`] — remembers the matched route template for the log;
+//! 8. the router itself, whose routes carry [`declared_length_guard`] (413 on a declared
+//!    `Content-Length` over the limit, after 404/405 and before authentication).
+//!
+//! Axum's `Router::layer` wraps every route and the fallback after the path is matched, which is why
+//! layers 2-7 can read the matched route while still answering unknown paths.
+
+use std::panic::AssertUnwindSafe;
+use std::sync::Arc;
+use std::time::Instant;
+
+use axum::Router;
+use axum::body::Body;
+use axum::extract::{MatchedPath, Request, State};
+use axum::middleware::{Next, from_fn, from_fn_with_state};
+use axum::response::{IntoResponse, Response};
+use futures_util::FutureExt;
+use http::{HeaderMap, HeaderValue, Method, StatusCode, header};
+use tracing::{Instrument, Level};
+
+use crate::config::{AllowedHeaders, AllowedOrigins, CorsConfig};
+use crate::error::{ApiError, Problem};
+use crate::state::AppState;
+
+/// The trace id of a request: 32 lower-case hex digits (SPEC §2.7).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct TraceId(pub String);
+
+/// Facts the outermost layer establishes for everything inside it; found in the request extensions.
+#[derive(Debug, Clone)]
+pub struct RequestContext {
+    /// The request's trace id.
+    pub trace_id: TraceId,
+    /// `BODY_LIMIT_BYTES`.
+    pub body_limit: usize,
+    /// The `Access-Control-Allow-Origin` value when the request carries an allowed `Origin`.
+    pub cors_origin: Option<HeaderValue>,
+}
+
+/// The matched route template (`/device/status/{device_id}`), carried in the response extensions.
+#[derive(Debug, Clone)]
+pub struct RouteTemplate(pub String);
+
+/// Applies the whole stack around `routes` (see the module documentation for the order).
+pub fn apply(routes: Router<AppState>, state: AppState) -> Router {
+    let app = routes
+        .fallback(not_found)
+        .method_not_allowed_fallback(method_not_allowed)
+        // `Router::layer`: the last layer added is the outermost.
+        .layer(from_fn(record_route))
+        .layer(from_fn_with_state(state.clone(), request_timeout))
+        .layer(from_fn_with_state(state.clone(), shed_load))
+        .layer(from_fn_with_state(state.clone(), cors_preflight))
+        .layer(from_fn(catch_panic))
+        .layer(from_fn_with_state(state.clone(), finish_response))
+        .with_state(state.clone());
+    match state.config.http.base_path.clone() {
+        None => app,
+        Some(base) => {
+            let base: Arc<str> = base.into();
+            let svc = tower::ServiceBuilder::new()
+                .map_request(move |req: Request| strip_base_path(req, &base))
+                .service(app);
+            Router::new().fallback_service(svc)
+        }
+    }
+}
+
+/// Removes `BASE_PATH` from the request path (SPEC §9.1): a path equal to it or starting with it
+/// followed by `/` loses the prefix (an empty remainder becomes `/`); other paths are unchanged.
+pub fn strip_base_path(mut req: Request, base: &str) -> Request {
+    let path = req.uri().path();
+    let rest = match path.strip_prefix(base) {
+        Some("") => "/",
+        Some(rest) if rest.starts_with('/') => rest,
+        _ => return req,
+    };
+    let new_path_and_query = match req.uri().query() {
+        Some(q) => format!("{rest}?{q}"),
+        None => rest.to_owned(),
+    };
+    let mut parts = req.uri().clone().into_parts();
+    if let Ok(pq) = new_path_and_query.parse() {
+        parts.path_and_query = Some(pq);
+        if let Ok(uri) = http::Uri::from_parts(parts) {
+            *req.uri_mut() = uri;
+        }
+    }
+    req
+}
+
+/// Derives the trace id from `X-Amzn-Trace-Id`, then `traceparent`, else random (SPEC §2.7).
+pub fn derive_trace_id(headers: &HeaderMap) -> TraceId {
+    if let Some(id) = headers
+        .get("x-amzn-trace-id")
+        .and_then(|v| v.to_str().ok())
+        .and_then(xray_root)
+    {
+        return TraceId(id);
+    }
+    if let Some(id) = headers
+        .get("traceparent")
+        .and_then(|v| v.to_str().ok())
+        .and_then(w3c_trace_id)
+    {
+        return TraceId(id);
+    }
+    TraceId(hex::encode(rand::random::<[u8; 16]>()))
+}
+
+fn is_hex(s: &str) -> bool {
+    s.bytes().all(|b| b.is_ascii_hexdigit())
+}
+
+/// `Root=1-<8 hex>-<24 hex>` anywhere in an X-Ray header → the 32 hex digits.
+fn xray_root(value: &str) -> Option<String> {
+    value.split(';').find_map(|part| {
+        let root = part.trim().strip_prefix("Root=")?;
+        let mut it = root.split('-');
+        let (version, time, unique) = (it.next()?, it.next()?, it.next()?);
+        let ok = it.next().is_none()
+            && version == "1"
+            && time.len() == 8
+            && unique.len() == 24
+            && is_hex(time)
+            && is_hex(unique);
+        ok.then(|| format!("{time}{unique}").to_ascii_lowercase())
+    })
+}
+
+/// A valid W3C `traceparent` (version `00`, lower-case hex, non-zero ids) → its trace id.
+fn w3c_trace_id(value: &str) -> Option<String> {
+    let parts: Vec<&str> = value.trim().split('-').collect();
+    let [version, trace, parent, flags] = parts.as_slice() else {
+        return None;
+    };
+    let lower_hex = |s: &str| s.bytes().all(|b| matches!(b, b'0'..=b'9' | b'a'..=b'f'));
+    let ok = *version == "00"
+        && trace.len() == 32
+        && parent.len() == 16
+        && flags.len() == 2
+        && lower_hex(trace)
+        && lower_hex(parent)
+        && lower_hex(flags)
+        && trace.bytes().any(|b| b != b'0')
+        && parent.bytes().any(|b| b != b'0');
+    ok.then(|| (*trace).to_owned())
+}
+
+/// The `Access-Control-Allow-Origin` value for the request's `Origin`, when it is allowed.
+fn allowed_origin(cors: &CorsConfig, headers: &HeaderMap) -> Option<HeaderValue> {
+    let origin = headers.get(header::ORIGIN)?;
+    match &cors.allowed_origins {
+        AllowedOrigins::Any => Some(HeaderValue::from_static("*")),
+        AllowedOrigins::List(list) => {
+            let o = origin.to_str().ok()?;
+            list.iter().any(|a| a == o).then(|| origin.clone())
+        }
+    }
+}
+
+/// Outermost layer: trace id, request span, completion log, problem rendering and common headers.
+pub async fn finish_response(
+    State(state): State<AppState>,
+    mut req: Request,
+    next: Next,
+) -> Response {
+    let started = Instant::now();
+    let trace_id = derive_trace_id(req.headers());
+    let cors_origin = allowed_origin(&state.config.cors, req.headers());
+    let method = req.method().clone();
+    let instance = req.uri().path().to_owned();
+    let ctx = RequestContext {
+        trace_id: trace_id.clone(),
+        body_limit: state.config.http.body_limit_bytes,
+        cors_origin: cors_origin.clone(),
+    };
+    req.extensions_mut().insert(ctx);
+
+    let span = tracing::info_span!(
+        "request",
+        trace_id = %trace_id.0,
+        method = %method,
+        route = tracing::field::Empty,
+    );
+    let mut res = next.run(req).instrument(span.clone()).await;
+
+    let route = res
+        .extensions()
+        .get::<RouteTemplate>()
+        .map_or_else(|| "<unmatched>".to_owned(), |r| r.0.clone());
+    span.record("route", route.as_str());
+
+    let problem = res.extensions_mut().remove::<Problem>().or_else(|| {
+        // Anything that produced an error response without going through `ApiError` (axum's own
+        // rejections) is normalised to the generic problem of its status.
+        let status = res.status();
+        let is_problem = res
+            .headers()
+            .get(header::CONTENT_TYPE)
+            .is_some_and(|v| v.as_bytes().starts_with(b"application/problem+json"));
+        (status.as_u16() >= 400 && !is_problem).then(|| Problem::generic(status))
+    });
+    if let Some(problem) = &problem {
+        let body = problem.to_body(&instance, &trace_id.0);
+        *res.body_mut() = Body::from(body);
+        res.headers_mut().insert(
+            header::CONTENT_TYPE,
+            HeaderValue::from_static("application/problem+json"),
+        );
+        res.headers_mut().remove(header::CONTENT_LENGTH);
+    }
+    if method == Method::HEAD {
+        *res.body_mut() = Body::empty();
+    }
+
+    let headers = res.headers_mut();
+    if let Ok(v) = HeaderValue::from_str(&trace_id.0) {
+        headers.insert("x-trace-id", v);
+    }
+    headers.insert(
+        header::X_CONTENT_TYPE_OPTIONS,
+        HeaderValue::from_static("nosniff"),
+    );
+    if !headers.contains_key(header::CACHE_CONTROL) {
+        headers.insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
+    }
+    if let Some(origin) = cors_origin {
+        let credentials = origin.as_bytes() != b"*";
+        headers.insert(header::ACCESS_CONTROL_ALLOW_ORIGIN, origin);
+        if credentials {
+            headers.insert(
+                header::ACCESS_CONTROL_ALLOW_CREDENTIALS,
+                HeaderValue::from_static("true"),
+            );
+        }
+        headers.insert(
+            header::ACCESS_CONTROL_EXPOSE_HEADERS,
+            HeaderValue::from_static("X-Trace-ID"),
+        );
+        headers.append(header::VARY, HeaderValue::from_static("Origin"));
+    }
+
+    let _entered = span.enter();
+    log_completion(&method, &route, res.status(), started, problem.as_ref());
+    res
+}
+
+/// One completion event per request (SPEC §10.1); 401/403 add a WARN, 5xx an ERROR with the cause.
+fn log_completion(
+    method: &Method,
+    route: &str,
+    status: StatusCode,
+    started: Instant,
+    problem: Option<&Problem>,
+) {
+    let latency_ms = started.elapsed().as_secs_f64() * 1000.0;
+    let latency_ms = (latency_ms * 1000.0).round() / 1000.0;
+    let status = status.as_u16();
+    let quiet = matches!(route, "/health" | "/health/public" | "/health/ready");
+    if quiet {
+        tracing::debug!(method = %method, route, status, latency_ms, "request completed");
+    } else {
+        tracing::info!(method = %method, route, status, latency_ms, "request completed");
+    }
+    let code = problem.and_then(Problem::error_code).unwrap_or("");
+    if matches!(status, 401 | 403) {
+        tracing::warn!(status, error = code, "request rejected");
+    } else if status >= 500 {
+        let cause = problem.and_then(|p| p.cause.as_deref()).unwrap_or("");
+        tracing::event!(Level::ERROR, status, error = code, cause, "request failed");
+    }
+}
+
+/// Turns a panic inside the stack into a 500 problem; the process keeps serving (SPEC §2.3).
+pub async fn catch_panic(req: Request, next: Next) -> Response {
+    match AssertUnwindSafe(next.run(req)).catch_unwind().await {
+        Ok(res) => res,
+        Err(_) => ApiError::Internal {
+            cause: "a request handler panicked".into(),
+        }
+        .into_response(),
+    }
+}
+
+/// Answers CORS preflights on any path, before routing and authentication (SPEC §2.8).
+pub async fn cors_preflight(State(state): State<AppState>, req: Request, next: Next) -> Response {
+    let is_preflight = req.method() == Method::OPTIONS
+        && req.headers().contains_key(header::ORIGIN)
+        && req
+            .headers()
+            .contains_key(header::ACCESS_CONTROL_REQUEST_METHOD);
+    if !is_preflight {
+        return next.run(req).await;
+    }
+    let mut res = StatusCode::OK.into_response();
+    let allowed = req
+        .extensions()
+        .get::<RequestContext>()
+        .and_then(|c| c.cors_origin.clone());
+    if allowed.is_some() {
+        let cors = &state.config.cors;
+        let h = res.headers_mut();
+        if let Ok(v) = HeaderValue::from_str(&cors.allowed_methods.join(",")) {
+            h.insert(header::ACCESS_CONTROL_ALLOW_METHODS, v);
+        }
+        let allow_headers = match &cors.allowed_headers {
+            AllowedHeaders::Mirror => req
+                .headers()
+                .get(header::ACCESS_CONTROL_REQUEST_HEADERS)
+                .cloned(),
+            AllowedHeaders::List(list) => HeaderValue::from_str(&list.join(",")).ok(),
+        };
+        if let Some(v) = allow_headers {
+            h.insert(header::ACCESS_CONTROL_ALLOW_HEADERS, v);
+        }
+        h.insert(
+            header::ACCESS_CONTROL_MAX_AGE,
+            HeaderValue::from(cors.max_age_seconds),
+        );
+    }
+    res
+}
+
+/// Server binary only: answers 503 at once when `MAX_CONCURRENT_REQUESTS` are in flight (SPEC §2.9).
+/// `GET /health` and `GET /health/public` are never shed.
+pub async fn shed_load(State(state): State<AppState>, req: Request, next: Next) -> Response {
+    let Some(limit) = state.load_shedding.clone() else {
+        return next.run(req).await;
+    };
+    let exempt = matches!(*req.method(), Method::GET | Method::HEAD)
+        && matches!(req.uri().path(), "/health" | "/health/public");
+    if exempt {
+        return next.run(req).await;
+    }
+    match limit.try_acquire_owned() {
+        Ok(_permit) => next.run(req).await,
+        Err(_) => ApiError::Overloaded.into_response(),
+    }
+}
+
+/// Bounds routing and the handler by `REQUEST_TIMEOUT_SECONDS` → 504 problem (SPEC §2.9).
+pub async fn request_timeout(State(state): State<AppState>, req: Request, next: Next) -> Response {
+    let limit = state.config.http.request_timeout;
+    match tokio::time::timeout(limit, next.run(req)).await {
+        Ok(res) => res,
+        Err(_) => ApiError::Timeout {
+            seconds: limit.as_secs(),
+        }
+        .into_response(),
+    }
+}
+
+/// Copies the matched route template into the response, for the completion log.
+pub async fn record_route(req: Request, next: Next) -> Response {
+    let template = req
+        .extensions()
+        .get::<MatchedPath>()
+        .map(|m| m.as_str().to_owned());
+    let mut res = next.run(req).await;
+    if let Some(t) = template {
+        res.extensions_mut().insert(RouteTemplate(t));
+    }
+    res
+}
+
+/// Per-route guard: a declared `Content-Length` over `BODY_LIMIT_BYTES` → 413 (SPEC §2.6 step 4).
+pub async fn declared_length_guard(req: Request, next: Next) -> Response {
+    let limit = req
+        .extensions()
+        .get::<RequestContext>()
+        .map(|c| c.body_limit);
+    let declared = req
+        .headers()
+        .get(header::CONTENT_LENGTH)
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.trim().parse::<u64>().ok());
+    if let (Some(limit), Some(declared)) = (limit, declared) {
+        if declared > limit as u64 {
+            return ApiError::PayloadTooLarge { limit }.into_response();
+        }
+    }
+    next.run(req).await
+}
+
+async fn not_found() -> ApiError {
+    ApiError::RouteNotFound
+}
+
+async fn method_not_allowed(method: Method) -> ApiError {
+    // Axum adds the `Allow` header listing the route's methods.
+    ApiError::MethodNotAllowed {
+        method: method.to_string(),
+        allow: None,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn headers(pairs: &[(&'static str, &'static str)]) -> HeaderMap {
+        let mut h = HeaderMap::new();
+        for (k, v) in pairs {
+            h.append(*k, HeaderValue::from_static(v));
+        }
+        h
+    }
+
+    #[test]
+    fn trace_id_comes_from_the_xray_root_first() {
+        let h = headers(&[
+            (
+                "x-amzn-trace-id",
+                "Self=1-aaa;Root=1-5759e988-bd862e3fe1be46a994272793;Sampled=1",
+            ),
+            (
+                "traceparent",
+                "00-0af7651916cd43dd8448eb211c80319c-b7ad6b7169203331-01",
+            ),
+        ]);
+        assert_eq!(derive_trace_id(&h).0, "5759e988bd862e3fe1be46a994272793");
+    }
+
+    #[test]
+    fn trace_id_falls_back_to_traceparent_when_xray_is_malformed() {
+        let h = headers(&[
+            ("x-amzn-trace-id", "Root=1-5759e98-bd862e3fe1be46a994272793"),
+            (
+                "traceparent",
+                "00-0af7651916cd43dd8448eb211c80319c-b7ad6b7169203331-01",
+            ),
+        ]);
+        assert_eq!(derive_trace_id(&h).0, "0af7651916cd43dd8448eb211c80319c");
+    }
+
+    #[test]
+    fn traceparent_with_zero_trace_id_or_other_version_is_ignored() {
+        for tp in [
+            "00-00000000000000000000000000000000-b7ad6b7169203331-01",
+            "01-0af7651916cd43dd8448eb211c80319c-b7ad6b7169203331-01",
+            "00-0AF7651916CD43DD8448EB211C80319C-b7ad6b7169203331-01",
+        ] {
+            let mut h = HeaderMap::new();
+            h.insert("traceparent", HeaderValue::from_str(tp).unwrap());
+            let id = derive_trace_id(&h).0;
+            assert_ne!(id, "0af7651916cd43dd8448eb211c80319c");
+            assert_eq!(id.len(), 32);
+        }
+    }
+
+    #[test]
+    fn generated_trace_ids_are_32_lowercase_hex_and_differ() {
+        let a = derive_trace_id(&HeaderMap::new()).0;
+        let b = derive_trace_id(&HeaderMap::new()).0;
+        assert_eq!(a.len(), 32);
+        assert!(a.bytes().all(|c| matches!(c, b'0'..=b'9' | b'a'..=b'f')));
+        assert_ne!(a, b);
+    }
+
+    #[test]
+    fn base_path_is_stripped_only_on_a_segment_boundary() {
+        let strip = |p: &str| {
+            strip_base_path(
+                Request::builder().uri(p).body(Body::empty()).unwrap(),
+                "/api",
+            )
+            .uri()
+            .to_string()
+        };
+        assert_eq!(strip("/api"), "/");
+        assert_eq!(strip("/api/health?x=1"), "/health?x=1");
+        assert_eq!(strip("/apix/health"), "/apix/health");
+        assert_eq!(strip("/health"), "/health");
+    }
+}

@@ -1,0 +1,34 @@
+//! apuntador: the backend of the Apuntador note-taking apps.
+//!
+//! One axum [`Router`](axum::Router), built by [`router`], serves every deployment target:
+//!
+//! - `apuntador-server` (bin/server.rs) runs it on a TCP listener — a container on ECS Fargate, or a
+//!   developer's machine — with load shedding and graceful shutdown ([`server`]);
+//! - `apuntador-lambda` (bin/lambda.rs) runs it under `lambda_http` on AWS Lambda.
+//!
+//! Request flow: the middleware stack ([`http::middleware`]) derives the trace id, answers CORS
+//! preflights, sheds load, bounds time, and renders every error as a problem document ([`error`]);
+//! the feature routers in [`http`] validate input and call the domain modules, which reach storage only
+//! through the traits of [`store`]. Configuration ([`config`]) is parsed and validated once at start-up,
+//! and [`state::AppState::build`] creates every shared client before the first request.
+//!
+//! Dependencies point inwards: `http` → domain modules → `store` traits. Only `http` touches axum
+//! extractors; only the Lambda binary touches `lambda_http`.
+#![warn(missing_docs)]
+
+pub mod config;
+pub mod error;
+pub mod http;
+pub mod server;
+pub mod startup;
+pub mod state;
+pub mod store;
+pub mod telemetry;
+
+pub use state::AppState;
+
+/// Builds the application router: the one place the app is assembled, used by both binaries, every
+/// test and every bench.
+pub fn router(state: AppState) -> axum::Router {
+    http::router(state)
+}

@@ -1,0 +1,71 @@
+//! The start-up sequence shared by both binaries (SPEC §9.1): validate the configuration, resolve
+//! secret references, initialise logging, build the state. Each failure knows its exit code (SPEC §9.2):
+//! 2 for configuration problems, 1 for runtime failures.
+
+use crate::config::{Config, ConfigError, ConfigProblem, LogFormat};
+use crate::state::{AppState, BuildError};
+use crate::telemetry;
+
+/// Why start-up failed.
+#[derive(Debug, thiserror::Error)]
+pub enum StartupError {
+    /// The configuration is invalid (every problem listed); exit code 2.
+    #[error(transparent)]
+    Config(#[from] ConfigError),
+    /// Logging could not be initialised; exit code 1.
+    #[error("could not initialise logging: {0}")]
+    Telemetry(String),
+    /// A store or client could not be built; exit code 1.
+    #[error(transparent)]
+    State(#[from] BuildError),
+}
+
+impl StartupError {
+    /// The process exit code for this failure.
+    pub fn exit_code(&self) -> u8 {
+        match self {
+            StartupError::Config(_) => 2,
+            StartupError::Telemetry(_) | StartupError::State(_) => 1,
+        }
+    }
+}
+
+/// Resolves every secret reference of `config` (SPEC §8.3). Secrets Manager access arrives with the AWS
+/// backend (issue #5); until then every reference is reported as a configuration problem naming the
+/// variable and the ARN, so a deployment never starts with an unresolved secret.
+pub fn resolve_secret_references(config: &mut Config) -> Result<(), ConfigError> {
+    let problems: Vec<ConfigProblem> = config
+        .secret_references()
+        .into_iter()
+        .map(|(variable, arn)| ConfigProblem {
+            variable: variable.to_owned(),
+            message: format!("secret reference {arn} cannot be resolved: this build has no Secrets Manager client"),
+        })
+        .collect();
+    if problems.is_empty() {
+        Ok(())
+    } else {
+        Err(ConfigError(problems))
+    }
+}
+
+/// Reports a configuration error as SPEC §8.5 asks: on stderr, and as one ERROR log line.
+pub fn report_config_error(err: &ConfigError) {
+    eprintln!("{err}");
+    if let Ok(subscriber) = telemetry::subscriber("error", LogFormat::Json, std::io::stdout) {
+        tracing::subscriber::with_default(subscriber, || {
+            tracing::error!(problems = err.0.len(), "{err}");
+        });
+    }
+}
+
+/// Runs the shared start-up sequence on an already parsed configuration.
+pub async fn start(mut config: Config) -> Result<AppState, StartupError> {
+    resolve_secret_references(&mut config)?;
+    telemetry::init(&config.telemetry.log_level, config.telemetry.log_format)
+        .map_err(StartupError::Telemetry)?;
+    for warning in config.warnings() {
+        tracing::warn!("{warning}");
+    }
+    Ok(AppState::build(config).await?)
+}

@@ -1,0 +1,1000 @@
+//! The embedded local store: one SQLite database under `DATA_DIR` (SPEC §7.2).
+//!
+//! [`SqliteStore`] implements the certificate, OAuth session and attestation traits over
+//! `DATA_DIR/apuntador.db` (WAL, busy timeout 5 s, mode 0600 in a 0700 directory). Table `certificates` holds
+//! the records of SPEC §5.6; table `kv` holds sessions and attestation items under the keys of SPEC §7.4,
+//! each a JSON value with an optional expiry in epoch seconds. Every atomic operation is one
+//! `BEGIN IMMEDIATE` transaction, and every SQLite call runs on the blocking thread pool so the async
+//! runtime is never blocked. Reads treat expired items as absent whether or not they were purged yet.
+//! This module must not depend on axum, on HTTP or on the AWS backend.
+
+use std::path::{Path, PathBuf};
+use std::sync::{Arc, Mutex, PoisonError};
+use std::time::{Duration, Instant};
+
+use async_trait::async_trait;
+use chrono::{DateTime, SubsecRound, TimeDelta, Utc};
+use rusqlite::{
+    Connection, ErrorCode, OptionalExtension, Row, Transaction, TransactionBehavior, params,
+};
+use secrecy::{ExposeSecret, SecretString};
+use serde::{Deserialize, Serialize};
+use subtle::ConstantTimeEq;
+
+use super::{
+    AttestationRecord, AttestationStore, CertificateRecord, CertificateStore, OAuthSession,
+    OAuthSessionStore, StoreError, StoreResult, timestamp,
+};
+use crate::config::{Platform, ProviderId};
+
+/// The database file name inside `DATA_DIR`.
+pub const DATABASE_FILE: &str = "apuntador.db";
+
+/// How long SQLite waits for a lock held by another connection before reporting busy.
+const BUSY_TIMEOUT: Duration = Duration::from_secs(5);
+
+/// Expired rows are purged at open and then at most this often, on the next write.
+const PURGE_INTERVAL: Duration = Duration::from_secs(600);
+
+/// Schema migrations, applied in order; `PRAGMA user_version` counts those already applied.
+///
+/// Append only: never edit a migration that has shipped.
+const MIGRATIONS: &[&str] = &[
+    // 1: certificate records (SPEC §5.6) and the key-value items of SPEC §7.4.
+    "CREATE TABLE certificates (
+        device_id          TEXT    NOT NULL,
+        serial             TEXT    NOT NULL,
+        platform           TEXT    NOT NULL,
+        issued_at          TEXT    NOT NULL,
+        expires_at         TEXT    NOT NULL,
+        certificate_pem    TEXT    NOT NULL,
+        fingerprint_sha256 TEXT,
+        revoked            INTEGER NOT NULL DEFAULT 0,
+        revoked_at         TEXT,
+        revocation_reason  TEXT,
+        ttl                INTEGER NOT NULL,
+        PRIMARY KEY (device_id, serial)
+    ) WITHOUT ROWID;
+    CREATE UNIQUE INDEX certificates_serial ON certificates (serial);
+    CREATE INDEX certificates_ttl ON certificates (ttl);
+    CREATE TABLE kv (
+        pk         TEXT PRIMARY KEY NOT NULL,
+        value      TEXT NOT NULL,
+        expires_at INTEGER
+    ) WITHOUT ROWID;
+    CREATE INDEX kv_expires_at ON kv (expires_at) WHERE expires_at IS NOT NULL;",
+];
+
+/// The kv key of the attestation generation counter.
+const GENERATION_KEY: &str = "meta#attestation-generation";
+
+/// The certificate columns, in the order [`certificate_from_row`] reads them.
+const CERTIFICATE_COLUMNS: &str = "device_id, serial, platform, issued_at, expires_at, certificate_pem, \
+     fingerprint_sha256, revoked, revoked_at, revocation_reason, ttl";
+
+/// The SQLite certificate, OAuth session and attestation store (SPEC §7.2).
+///
+/// Cheap to clone: clones share one connection. One process per `DATA_DIR`.
+#[derive(Clone)]
+pub struct SqliteStore {
+    db: Arc<Mutex<Database>>,
+    path: PathBuf,
+}
+
+/// The connection and the purge bookkeeping, locked together.
+struct Database {
+    conn: Connection,
+    last_purge: Instant,
+}
+
+impl std::fmt::Debug for SqliteStore {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("SqliteStore")
+            .field("path", &self.path)
+            .finish_non_exhaustive()
+    }
+}
+
+impl SqliteStore {
+    /// Opens (creating when missing) `data_dir/apuntador.db`, applies pending migrations and purges
+    /// expired rows.
+    ///
+    /// `data_dir` is created with mode 0700, or tightened to it when it exists; the database file is
+    /// created with mode 0600 before SQLite opens it, so the `-wal` and `-shm` files inherit that mode.
+    pub async fn open(data_dir: &Path) -> StoreResult<SqliteStore> {
+        let data_dir = data_dir.to_path_buf();
+        let path = data_dir.join(DATABASE_FILE);
+        let db_path = path.clone();
+        let database = tokio::task::spawn_blocking(move || open_database(&data_dir, &db_path))
+            .await
+            .map_err(|_| StoreError::Internal("opening the database: the task failed".into()))??;
+        Ok(SqliteStore {
+            db: Arc::new(Mutex::new(database)),
+            path,
+        })
+    }
+
+    /// The path of the database file.
+    pub fn path(&self) -> &Path {
+        &self.path
+    }
+
+    /// Runs `op` on the connection on the blocking pool; writes first purge expired rows when due.
+    async fn run<T, F>(&self, write: bool, op: F) -> StoreResult<T>
+    where
+        T: Send + 'static,
+        F: FnOnce(&mut Connection) -> StoreResult<T> + Send + 'static,
+    {
+        let db = Arc::clone(&self.db);
+        tokio::task::spawn_blocking(move || {
+            // A panic while the lock was held dropped its transaction, which rolled back: the
+            // connection is still consistent, so recover it rather than fail every later call.
+            let mut db = db.lock().unwrap_or_else(PoisonError::into_inner);
+            if write && db.last_purge.elapsed() >= PURGE_INTERVAL {
+                db.last_purge = Instant::now();
+                if let Err(error) = purge_expired(&db.conn, Utc::now()) {
+                    tracing::warn!(error = %error, "Purging expired store rows failed");
+                }
+            }
+            op(&mut db.conn)
+        })
+        .await
+        .map_err(|_| StoreError::Internal("the store task failed".into()))?
+    }
+}
+
+/// Creates the directory and the file with their modes, opens, configures and migrates the database.
+fn open_database(data_dir: &Path, path: &Path) -> StoreResult<Database> {
+    super::files::ensure_private_dir(data_dir)
+        .map_err(|error| io_error("creating the data directory", &error))?;
+    create_private_file(path).map_err(|error| io_error("creating the database file", &error))?;
+    let mut conn = Connection::open(path).map_err(sql_error("opening the database"))?;
+    conn.busy_timeout(BUSY_TIMEOUT)
+        .map_err(sql_error("setting the busy timeout"))?;
+    let mode: String = conn
+        .pragma_update_and_check(None, "journal_mode", "WAL", |row| row.get(0))
+        .map_err(sql_error("enabling WAL"))?;
+    if !mode.eq_ignore_ascii_case("wal") {
+        return Err(StoreError::Internal(format!(
+            "enabling WAL: the journal mode stayed {mode}"
+        )));
+    }
+    migrate(&mut conn)?;
+    purge_expired(&conn, Utc::now())?;
+    Ok(Database {
+        conn,
+        last_purge: Instant::now(),
+    })
+}
+
+/// Creates `path` with mode 0600 if missing and tightens it (and any `-wal`/`-shm` file) to 0600.
+fn create_private_file(path: &Path) -> std::io::Result<()> {
+    let mut options = std::fs::OpenOptions::new();
+    options.create(true).append(true);
+    #[cfg(unix)]
+    std::os::unix::fs::OpenOptionsExt::mode(&mut options, 0o600);
+    drop(options.open(path)?);
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::PermissionsExt;
+        for suffix in ["", "-wal", "-shm"] {
+            let mut name = path.as_os_str().to_owned();
+            name.push(suffix);
+            match std::fs::set_permissions(&name, std::fs::Permissions::from_mode(0o600)) {
+                Err(error)
+                    if error.kind() == std::io::ErrorKind::NotFound && !suffix.is_empty() => {}
+                other => other?,
+            }
+        }
+    }
+    Ok(())
+}
+
+/// Applies the migrations past `PRAGMA user_version` in one transaction.
+fn migrate(conn: &mut Connection) -> StoreResult<()> {
+    let tx = conn
+        .transaction_with_behavior(TransactionBehavior::Immediate)
+        .map_err(sql_error("starting the migration"))?;
+    let applied: i64 = tx
+        .pragma_query_value(None, "user_version", |row| row.get(0))
+        .map_err(sql_error("reading the schema version"))?;
+    let applied = usize::try_from(applied).unwrap_or(usize::MAX);
+    if applied > MIGRATIONS.len() {
+        return Err(StoreError::Internal(format!(
+            "the database schema version {applied} is newer than this build supports ({})",
+            MIGRATIONS.len()
+        )));
+    }
+    for (index, migration) in MIGRATIONS.iter().enumerate().skip(applied) {
+        tx.execute_batch(migration)
+            .map_err(sql_error("applying a migration"))?;
+        tx.pragma_update(None, "user_version", index + 1)
+            .map_err(sql_error("recording the schema version"))?;
+    }
+    tx.commit().map_err(sql_error("committing the migration"))
+}
+
+/// Deletes expired kv rows and certificate records past their ttl (both are absent to readers already).
+fn purge_expired(conn: &Connection, now: DateTime<Utc>) -> StoreResult<()> {
+    let now = now.timestamp();
+    conn.execute(
+        "DELETE FROM kv WHERE expires_at IS NOT NULL AND expires_at <= ?1",
+        [now],
+    )
+    .map_err(sql_error("purging expired items"))?;
+    conn.execute("DELETE FROM certificates WHERE ttl <= ?1", [now])
+        .map_err(sql_error("purging expired certificate records"))?;
+    Ok(())
+}
+
+/// Maps a rusqlite error to a [`StoreError`] whose message names the operation, never a value.
+fn sql_error(context: &'static str) -> impl FnOnce(rusqlite::Error) -> StoreError {
+    move |error| match error.sqlite_error_code() {
+        Some(ErrorCode::DatabaseBusy | ErrorCode::DatabaseLocked) => {
+            StoreError::Unavailable(format!("{context}: the database is locked"))
+        }
+        Some(ErrorCode::ConstraintViolation) => {
+            StoreError::Conflict(format!("{context}: the key already exists"))
+        }
+        // SQLite's messages name tables, columns and error codes, never bound values.
+        _ => StoreError::Internal(format!("{context}: {error}")),
+    }
+}
+
+/// Maps an I/O error to [`StoreError::Internal`].
+fn io_error(context: &str, error: &std::io::Error) -> StoreError {
+    StoreError::Internal(format!("{context}: {error}"))
+}
+
+/// Maps a JSON error without its text, which may quote a stored value.
+fn json_error(context: &str, error: &serde_json::Error) -> StoreError {
+    StoreError::Internal(format!(
+        "{context}: invalid JSON ({:?} error at line {}, column {})",
+        error.classify(),
+        error.line(),
+        error.column()
+    ))
+}
+
+/// Parses a stored timestamp, naming only the field when it is unreadable.
+fn parse_time(text: &str, field: &str) -> StoreResult<DateTime<Utc>> {
+    timestamp::parse(text)
+        .ok_or_else(|| StoreError::Internal(format!("unreadable timestamp in {field}")))
+}
+
+/// Converts a TTL to a chrono delta, saturating absurdly large values.
+fn delta(ttl: Duration) -> TimeDelta {
+    TimeDelta::from_std(ttl).unwrap_or(TimeDelta::MAX)
+}
+
+/// Epoch seconds `ttl` after `from`, saturating.
+fn epoch_after(from: DateTime<Utc>, ttl: Duration) -> i64 {
+    from.timestamp()
+        .saturating_add(i64::try_from(ttl.as_secs()).unwrap_or(i64::MAX))
+}
+
+/// The lowercase platform text of SPEC §2.2.
+fn platform_text(platform: Platform) -> &'static str {
+    match platform {
+        Platform::Android => "android",
+        Platform::Ios => "ios",
+        Platform::Desktop => "desktop",
+        Platform::Web => "web",
+    }
+}
+
+/// Parses a stored platform, case-insensitively.
+fn parse_platform(text: &str) -> Option<Platform> {
+    [
+        Platform::Android,
+        Platform::Ios,
+        Platform::Desktop,
+        Platform::Web,
+    ]
+    .into_iter()
+    .find(|platform| platform_text(*platform).eq_ignore_ascii_case(text))
+}
+
+/// Starts a `BEGIN IMMEDIATE` transaction: the write lock is taken up front, so the reads inside it
+/// cannot be invalidated by another writer before the commit.
+fn immediate(conn: &mut Connection) -> StoreResult<Transaction<'_>> {
+    conn.transaction_with_behavior(TransactionBehavior::Immediate)
+        .map_err(sql_error("starting a transaction"))
+}
+
+/// Commits `tx`.
+fn commit(tx: Transaction<'_>) -> StoreResult<()> {
+    tx.commit().map_err(sql_error("committing a transaction"))
+}
+
+// ---------------------------------------------------------------------------------------------------
+// Certificates
+// ---------------------------------------------------------------------------------------------------
+
+/// Reads one certificate row selected with [`CERTIFICATE_COLUMNS`].
+fn certificate_from_row(row: &Row<'_>) -> rusqlite::Result<RawCertificate> {
+    Ok(RawCertificate {
+        device_id: row.get(0)?,
+        serial: row.get(1)?,
+        platform: row.get(2)?,
+        issued_at: row.get(3)?,
+        expires_at: row.get(4)?,
+        certificate_pem: row.get(5)?,
+        fingerprint_sha256: row.get(6)?,
+        revoked: row.get(7)?,
+        revoked_at: row.get(8)?,
+        revocation_reason: row.get(9)?,
+        ttl: row.get(10)?,
+    })
+}
+
+/// A certificate row as text, before its platform and timestamps are parsed.
+struct RawCertificate {
+    device_id: String,
+    serial: String,
+    platform: String,
+    issued_at: String,
+    expires_at: String,
+    certificate_pem: String,
+    fingerprint_sha256: Option<String>,
+    revoked: bool,
+    revoked_at: Option<String>,
+    revocation_reason: Option<String>,
+    ttl: i64,
+}
+
+impl RawCertificate {
+    fn parse(self) -> StoreResult<CertificateRecord> {
+        let platform = parse_platform(&self.platform).ok_or_else(|| {
+            StoreError::Internal("unknown platform in a certificate record".into())
+        })?;
+        Ok(CertificateRecord {
+            device_id: self.device_id,
+            serial: self.serial,
+            platform,
+            issued_at: parse_time(&self.issued_at, "certificates.issued_at")?,
+            expires_at: parse_time(&self.expires_at, "certificates.expires_at")?,
+            certificate_pem: self.certificate_pem,
+            fingerprint_sha256: self.fingerprint_sha256,
+            revoked: self.revoked,
+            revoked_at: self
+                .revoked_at
+                .as_deref()
+                .map(|text| parse_time(text, "certificates.revoked_at"))
+                .transpose()?,
+            revocation_reason: self.revocation_reason,
+            ttl: self.ttl,
+        })
+    }
+}
+
+/// Revokes the live, active record `(device_id, serial)`; returns whether it was revoked.
+fn revoke_one(
+    tx: &Transaction<'_>,
+    device_id: &str,
+    serial: &str,
+    reason: &str,
+    at: &str,
+    now: i64,
+) -> StoreResult<bool> {
+    let changed = tx
+        .execute(
+            "UPDATE certificates SET revoked = 1, revoked_at = ?3, revocation_reason = ?4
+             WHERE device_id = ?1 AND serial = ?2 AND revoked = 0 AND ttl > ?5",
+            params![device_id, serial, at, reason, now],
+        )
+        .map_err(sql_error("revoking a certificate record"))?;
+    Ok(changed == 1)
+}
+
+#[async_trait]
+impl CertificateStore for SqliteStore {
+    async fn get(&self, device_id: &str, serial: &str) -> StoreResult<Option<CertificateRecord>> {
+        let (device_id, serial) = (device_id.to_owned(), serial.to_owned());
+        let now = Utc::now().timestamp();
+        self.run(false, move |conn| {
+            conn.query_row(
+                &format!(
+                    "SELECT {CERTIFICATE_COLUMNS} FROM certificates
+                     WHERE device_id = ?1 AND serial = ?2 AND ttl > ?3"
+                ),
+                params![device_id, serial, now],
+                certificate_from_row,
+            )
+            .optional()
+            .map_err(sql_error("reading a certificate record"))?
+            .map(RawCertificate::parse)
+            .transpose()
+        })
+        .await
+    }
+
+    async fn list_for_device(&self, device_id: &str) -> StoreResult<Vec<CertificateRecord>> {
+        let device_id = device_id.to_owned();
+        let now = Utc::now().timestamp();
+        self.run(false, move |conn| {
+            let mut statement = conn
+                .prepare_cached(&format!(
+                    "SELECT {CERTIFICATE_COLUMNS} FROM certificates WHERE device_id = ?1 AND ttl > ?2"
+                ))
+                .map_err(sql_error("listing certificate records"))?;
+            let rows = statement
+                .query_map(params![device_id, now], certificate_from_row)
+                .map_err(sql_error("listing certificate records"))?;
+            rows.map(|row| row.map_err(sql_error("listing certificate records"))?.parse())
+                .collect()
+        })
+        .await
+    }
+
+    async fn issue(
+        &self,
+        new: &CertificateRecord,
+        supersede: &[String],
+        reason: &str,
+        at: DateTime<Utc>,
+    ) -> StoreResult<()> {
+        let new = new.clone();
+        let mut supersede = supersede.to_vec();
+        // Naming a serial twice supersedes it once.
+        supersede.sort_unstable();
+        supersede.dedup();
+        let reason = reason.to_owned();
+        let at = timestamp::format(at);
+        let now = Utc::now().timestamp();
+        self.run(true, move |conn| {
+            let tx = immediate(conn)?;
+            // A record past its ttl is absent: its serial may be taken again.
+            tx.execute("DELETE FROM certificates WHERE serial = ?1 AND ttl <= ?2", params![
+                new.serial, now
+            ])
+            .map_err(sql_error("issuing a certificate"))?;
+            tx.execute(
+                &format!("INSERT INTO certificates ({CERTIFICATE_COLUMNS}) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11)"),
+                params![
+                    new.device_id,
+                    new.serial,
+                    platform_text(new.platform),
+                    timestamp::format(new.issued_at),
+                    timestamp::format(new.expires_at),
+                    new.certificate_pem,
+                    new.fingerprint_sha256,
+                    new.revoked,
+                    new.revoked_at.map(timestamp::format),
+                    new.revocation_reason,
+                    new.ttl,
+                ],
+            )
+            .map_err(sql_error("issuing a certificate"))?;
+            for serial in &supersede {
+                if !revoke_one(&tx, &new.device_id, serial, &reason, &at, now)? {
+                    // Dropping the transaction rolls the insert and earlier revocations back.
+                    return Err(StoreError::Conflict(
+                        "issuing a certificate: a superseded record is no longer active".into(),
+                    ));
+                }
+            }
+            commit(tx)
+        })
+        .await
+    }
+
+    async fn revoke(
+        &self,
+        device_id: &str,
+        serials: &[String],
+        reason: &str,
+        at: DateTime<Utc>,
+    ) -> StoreResult<usize> {
+        let device_id = device_id.to_owned();
+        let serials = serials.to_vec();
+        let reason = reason.to_owned();
+        let at = timestamp::format(at);
+        let now = Utc::now().timestamp();
+        self.run(true, move |conn| {
+            let tx = immediate(conn)?;
+            let mut revoked = 0;
+            for serial in &serials {
+                if revoke_one(&tx, &device_id, serial, &reason, &at, now)? {
+                    revoked += 1;
+                }
+            }
+            commit(tx)?;
+            Ok(revoked)
+        })
+        .await
+    }
+
+    async fn ping(&self) -> StoreResult<()> {
+        ping(self).await
+    }
+}
+
+/// A trivial round trip through the connection.
+async fn ping(store: &SqliteStore) -> StoreResult<()> {
+    store
+        .run(false, |conn| {
+            conn.query_row("SELECT 1", [], |row| row.get::<_, i64>(0))
+                .map(drop)
+                .map_err(sql_error("pinging the database"))
+        })
+        .await
+}
+
+// ---------------------------------------------------------------------------------------------------
+// The kv table
+// ---------------------------------------------------------------------------------------------------
+
+/// The live value under `pk`, if any.
+fn kv_get(conn: &Connection, pk: &str, now: i64) -> StoreResult<Option<String>> {
+    conn.query_row(
+        "SELECT value FROM kv WHERE pk = ?1 AND (expires_at IS NULL OR expires_at > ?2)",
+        params![pk, now],
+        |row| row.get(0),
+    )
+    .optional()
+    .map_err(sql_error("reading an item"))
+}
+
+/// Writes `value` under `pk`, replacing any row.
+fn kv_put(conn: &Connection, pk: &str, value: &str, expires_at: Option<i64>) -> StoreResult<()> {
+    conn.execute(
+        "INSERT INTO kv (pk, value, expires_at) VALUES (?1, ?2, ?3)
+         ON CONFLICT (pk) DO UPDATE SET value = excluded.value, expires_at = excluded.expires_at",
+        params![pk, value, expires_at],
+    )
+    .map(drop)
+    .map_err(sql_error("writing an item"))
+}
+
+/// Deletes the row under `pk` when it has expired, so that a conditional insert sees it as absent.
+fn kv_delete_expired(conn: &Connection, pk: &str, now: i64) -> StoreResult<()> {
+    conn.execute(
+        "DELETE FROM kv WHERE pk = ?1 AND expires_at IS NOT NULL AND expires_at <= ?2",
+        params![pk, now],
+    )
+    .map(drop)
+    .map_err(sql_error("replacing an expired item"))
+}
+
+/// Deletes the row under `pk`.
+fn kv_delete(conn: &Connection, pk: &str) -> StoreResult<()> {
+    conn.execute("DELETE FROM kv WHERE pk = ?1", [pk])
+        .map(drop)
+        .map_err(sql_error("deleting an item"))
+}
+
+/// Serialises a kv value.
+fn to_json<T: Serialize>(value: &T, context: &str) -> StoreResult<String> {
+    serde_json::to_string(value).map_err(|error| json_error(context, &error))
+}
+
+/// Deserialises a kv value.
+fn from_json<T: for<'de> Deserialize<'de>>(text: &str, context: &str) -> StoreResult<T> {
+    serde_json::from_str(text).map_err(|error| json_error(context, &error))
+}
+
+// ---------------------------------------------------------------------------------------------------
+// OAuth sessions: `oauth#<state>`
+// ---------------------------------------------------------------------------------------------------
+
+/// The JSON of an `oauth#<state>` item: the fields of SPEC §4.7.
+///
+/// Holds the PKCE verifier in clear (token exchange compares it), so it has no `Debug`.
+#[derive(Serialize, Deserialize)]
+struct SessionItem {
+    state: String,
+    provider: String,
+    code_verifier: String,
+    redirect_uri: String,
+    provider_redirect_uri: String,
+    client_state: Option<String>,
+    created_at: String,
+    expires_at: String,
+}
+
+impl SessionItem {
+    fn new(session: &OAuthSession) -> SessionItem {
+        SessionItem {
+            state: session.state.clone(),
+            provider: session.provider.as_str().to_owned(),
+            code_verifier: session.code_verifier.expose_secret().to_owned(),
+            redirect_uri: session.redirect_uri.clone(),
+            provider_redirect_uri: session.provider_redirect_uri.clone(),
+            client_state: session.client_state.clone(),
+            created_at: timestamp::format(session.created_at),
+            expires_at: timestamp::format(session.expires_at),
+        }
+    }
+
+    fn into_session(self) -> StoreResult<OAuthSession> {
+        let provider = ProviderId::parse(&self.provider)
+            .ok_or_else(|| StoreError::Internal("unknown provider in a session".into()))?;
+        Ok(OAuthSession {
+            state: self.state,
+            provider,
+            code_verifier: SecretString::from(self.code_verifier),
+            redirect_uri: self.redirect_uri,
+            provider_redirect_uri: self.provider_redirect_uri,
+            client_state: self.client_state,
+            created_at: parse_time(&self.created_at, "session created_at")?,
+            expires_at: parse_time(&self.expires_at, "session expires_at")?,
+        })
+    }
+}
+
+/// The kv key of a session.
+fn session_key(state: &str) -> String {
+    format!("oauth#{state}")
+}
+
+/// Parses a session value; `None` when it is past its own `expires_at`.
+fn live_session(value: Option<String>, now: DateTime<Utc>) -> StoreResult<Option<OAuthSession>> {
+    let Some(value) = value else { return Ok(None) };
+    let session = from_json::<SessionItem>(&value, "reading a session")?.into_session()?;
+    Ok((session.expires_at > now).then_some(session))
+}
+
+#[async_trait]
+impl OAuthSessionStore for SqliteStore {
+    async fn create(&self, session: &OAuthSession) -> StoreResult<()> {
+        let pk = session_key(&session.state);
+        let value = to_json(&SessionItem::new(session), "writing a session")?;
+        let expires_at = session.expires_at.timestamp();
+        let now = Utc::now().timestamp();
+        self.run(true, move |conn| {
+            let tx = immediate(conn)?;
+            kv_delete_expired(&tx, &pk, now)?;
+            tx.execute(
+                "INSERT INTO kv (pk, value, expires_at) VALUES (?1, ?2, ?3)",
+                params![pk, value, expires_at],
+            )
+            .map_err(sql_error("creating a session"))?;
+            commit(tx)
+        })
+        .await
+    }
+
+    async fn peek(&self, state: &str) -> StoreResult<Option<OAuthSession>> {
+        let pk = session_key(state);
+        let now = Utc::now();
+        let value = self
+            .run(false, move |conn| kv_get(conn, &pk, now.timestamp()))
+            .await?;
+        live_session(value, now)
+    }
+
+    async fn consume(&self, state: &str) -> StoreResult<Option<OAuthSession>> {
+        let pk = session_key(state);
+        let now = Utc::now();
+        let value = self
+            .run(true, move |conn| {
+                let tx = immediate(conn)?;
+                let value = kv_get(&tx, &pk, now.timestamp())?;
+                kv_delete(&tx, &pk)?;
+                commit(tx)?;
+                Ok(value)
+            })
+            .await?;
+        live_session(value, now)
+    }
+
+    async fn delete(&self, state: &str) -> StoreResult<()> {
+        let pk = session_key(state);
+        self.run(true, move |conn| kv_delete(conn, &pk)).await
+    }
+
+    async fn ping(&self) -> StoreResult<()> {
+        ping(self).await
+    }
+}
+
+// ---------------------------------------------------------------------------------------------------
+// Attestation: `att#…`, `evidence#…`, `dbind#…`, `rate#…`, `meta#attestation-generation`
+// ---------------------------------------------------------------------------------------------------
+
+/// The JSON of an `att#<platform>#<device_id>` item (SPEC §7.4).
+#[derive(Serialize, Deserialize)]
+struct ResultItem {
+    status: String,
+    attestation_id: Option<String>,
+    verified_at: String,
+    generation: u64,
+    consumed: bool,
+    response: serde_json::Value,
+}
+
+impl ResultItem {
+    fn new(record: &AttestationRecord) -> ResultItem {
+        ResultItem {
+            status: record.status.clone(),
+            attestation_id: record.attestation_id.clone(),
+            verified_at: timestamp::format(record.verified_at),
+            generation: record.generation,
+            consumed: record.consumed,
+            response: record.response.clone(),
+        }
+    }
+
+    fn into_record(self, platform: Platform, device_id: String) -> StoreResult<AttestationRecord> {
+        Ok(AttestationRecord {
+            platform,
+            device_id,
+            status: self.status,
+            attestation_id: self.attestation_id,
+            verified_at: parse_time(&self.verified_at, "attestation verified_at")?,
+            generation: self.generation,
+            consumed: self.consumed,
+            response: self.response,
+        })
+    }
+}
+
+/// The JSON of an `evidence#<platform>#<sha256>` item.
+#[derive(Serialize, Deserialize)]
+struct EvidenceItem {
+    first_seen: String,
+}
+
+/// The JSON of a `dbind#<device_id>` item.
+#[derive(Serialize, Deserialize)]
+struct BindingItem {
+    fingerprint: String,
+    bound_at: String,
+}
+
+/// The JSON of a `rate#…` item.
+#[derive(Serialize, Deserialize)]
+struct RateItem {
+    count: u64,
+}
+
+/// The JSON of the `meta#attestation-generation` item.
+#[derive(Serialize, Deserialize)]
+struct GenerationItem {
+    generation: u64,
+}
+
+/// The kv key of the latest result of (platform, device).
+fn result_key(platform: Platform, device_id: &str) -> String {
+    format!("att#{}#{device_id}", platform_text(platform))
+}
+
+/// The kv key of a binding.
+fn binding_key(device_id: &str) -> String {
+    format!("dbind#{device_id}")
+}
+
+/// The kv key of a rate counter: the caller's key (for desktop attestation
+/// `rate#desktop#<device_id>#<epoch hour>`, SPEC §7.4), prefixed with `rate#` only when it lacks it.
+pub fn rate_key(key: &str) -> String {
+    if key.starts_with("rate#") {
+        key.to_owned()
+    } else {
+        format!("rate#{key}")
+    }
+}
+
+/// Reads the generation counter (0 when absent).
+fn read_generation(conn: &Connection) -> StoreResult<u64> {
+    kv_get(conn, GENERATION_KEY, i64::MIN)?
+        .map(|value| from_json::<GenerationItem>(&value, "reading the attestation generation"))
+        .transpose()
+        .map(|item| item.map_or(0, |item| item.generation))
+}
+
+/// Reads a binding.
+fn read_binding(conn: &Connection, pk: &str) -> StoreResult<Option<String>> {
+    kv_get(conn, pk, i64::MIN)?
+        .map(|value| {
+            from_json::<BindingItem>(&value, "reading a binding").map(|item| item.fingerprint)
+        })
+        .transpose()
+}
+
+/// Whether `item` may be consumed now by enrolment (SPEC §6.5).
+fn consumable(
+    item: &ResultItem,
+    attestation_id: &str,
+    generation: u64,
+    max_age: Duration,
+    now: DateTime<Utc>,
+) -> StoreResult<bool> {
+    let id_matches = item
+        .attestation_id
+        .as_deref()
+        .is_some_and(|stored| bool::from(stored.as_bytes().ct_eq(attestation_id.as_bytes())));
+    if !(item.status == "valid" && !item.consumed && item.generation == generation && id_matches) {
+        return Ok(false);
+    }
+    let verified_at = parse_time(&item.verified_at, "attestation verified_at")?;
+    Ok(now.signed_duration_since(verified_at) <= delta(max_age))
+}
+
+#[async_trait]
+impl AttestationStore for SqliteStore {
+    async fn generation(&self) -> StoreResult<u64> {
+        self.run(false, |conn| read_generation(conn)).await
+    }
+
+    async fn bump_generation(&self) -> StoreResult<u64> {
+        self.run(true, |conn| {
+            let tx = immediate(conn)?;
+            let generation = read_generation(&tx)?.saturating_add(1);
+            let value = to_json(
+                &GenerationItem { generation },
+                "writing the attestation generation",
+            )?;
+            kv_put(&tx, GENERATION_KEY, &value, None)?;
+            commit(tx)?;
+            Ok(generation)
+        })
+        .await
+    }
+
+    async fn put_result(&self, record: &AttestationRecord, ttl: Duration) -> StoreResult<()> {
+        let pk = result_key(record.platform, &record.device_id);
+        let value = to_json(&ResultItem::new(record), "writing an attestation result")?;
+        // The item lives until verified_at + ttl (SPEC §7.4).
+        let expires_at = epoch_after(record.verified_at, ttl);
+        self.run(true, move |conn| {
+            kv_put(conn, &pk, &value, Some(expires_at))
+        })
+        .await
+    }
+
+    async fn get_result(
+        &self,
+        platform: Platform,
+        device_id: &str,
+    ) -> StoreResult<Option<AttestationRecord>> {
+        let pk = result_key(platform, device_id);
+        let now = Utc::now().timestamp();
+        let value = self.run(false, move |conn| kv_get(conn, &pk, now)).await?;
+        value
+            .map(|value| {
+                from_json::<ResultItem>(&value, "reading an attestation result")?
+                    .into_record(platform, device_id.to_owned())
+            })
+            .transpose()
+    }
+
+    async fn consume_result(
+        &self,
+        platform: Platform,
+        device_id: &str,
+        attestation_id: &str,
+        generation: u64,
+        max_age: Duration,
+    ) -> StoreResult<bool> {
+        let pk = result_key(platform, device_id);
+        let attestation_id = attestation_id.to_owned();
+        let now = Utc::now();
+        self.run(true, move |conn| {
+            let tx = immediate(conn)?;
+            let Some(value) = kv_get(&tx, &pk, now.timestamp())? else {
+                return Ok(false);
+            };
+            let mut item = from_json::<ResultItem>(&value, "reading an attestation result")?;
+            if !consumable(&item, &attestation_id, generation, max_age, now)? {
+                return Ok(false);
+            }
+            item.consumed = true;
+            let value = to_json(&item, "writing an attestation result")?;
+            // Only the value changes: the item keeps its expiry.
+            tx.execute("UPDATE kv SET value = ?2 WHERE pk = ?1", params![pk, value])
+                .map_err(sql_error("consuming an attestation result"))?;
+            commit(tx)?;
+            Ok(true)
+        })
+        .await
+    }
+
+    async fn delete_results(&self, device_id: &str, platform: Option<Platform>) -> StoreResult<()> {
+        let platforms = match platform {
+            Some(platform) => vec![platform],
+            None => vec![
+                Platform::Android,
+                Platform::Ios,
+                Platform::Desktop,
+                Platform::Web,
+            ],
+        };
+        let keys: Vec<String> = platforms
+            .into_iter()
+            .map(|platform| result_key(platform, device_id))
+            .collect();
+        self.run(true, move |conn| {
+            let tx = immediate(conn)?;
+            for pk in &keys {
+                kv_delete(&tx, pk)?;
+            }
+            commit(tx)
+        })
+        .await
+    }
+
+    async fn record_evidence(
+        &self,
+        platform: Platform,
+        sha256_hex: &str,
+        ttl: Duration,
+    ) -> StoreResult<bool> {
+        let pk = format!("evidence#{}#{sha256_hex}", platform_text(platform));
+        let now = Utc::now().trunc_subsecs(0);
+        let value = to_json(
+            &EvidenceItem {
+                first_seen: timestamp::format(now),
+            },
+            "writing evidence",
+        )?;
+        let expires_at = epoch_after(now, ttl);
+        self.run(true, move |conn| {
+            let tx = immediate(conn)?;
+            kv_delete_expired(&tx, &pk, now.timestamp())?;
+            let inserted = tx
+                .execute(
+                    "INSERT INTO kv (pk, value, expires_at) VALUES (?1, ?2, ?3)
+                     ON CONFLICT (pk) DO NOTHING",
+                    params![pk, value, expires_at],
+                )
+                .map_err(sql_error("recording evidence"))?;
+            commit(tx)?;
+            Ok(inserted == 1)
+        })
+        .await
+    }
+
+    async fn get_binding(&self, device_id: &str) -> StoreResult<Option<String>> {
+        let pk = binding_key(device_id);
+        self.run(false, move |conn| read_binding(conn, &pk)).await
+    }
+
+    async fn bind_if_absent(&self, device_id: &str, fingerprint: &str) -> StoreResult<String> {
+        let pk = binding_key(device_id);
+        let item = BindingItem {
+            fingerprint: fingerprint.to_owned(),
+            bound_at: timestamp::format(Utc::now()),
+        };
+        let value = to_json(&item, "writing a binding")?;
+        self.run(true, move |conn| {
+            let tx = immediate(conn)?;
+            tx.execute(
+                "INSERT INTO kv (pk, value, expires_at) VALUES (?1, ?2, NULL) ON CONFLICT (pk) DO NOTHING",
+                params![pk, value],
+            )
+            .map_err(sql_error("binding a device"))?;
+            let bound = read_binding(&tx, &pk)?.ok_or_else(|| {
+                StoreError::Internal("binding a device: the binding vanished".into())
+            })?;
+            commit(tx)?;
+            Ok(bound)
+        })
+        .await
+    }
+
+    async fn delete_binding(&self, device_id: &str) -> StoreResult<()> {
+        let pk = binding_key(device_id);
+        self.run(true, move |conn| kv_delete(conn, &pk)).await
+    }
+
+    async fn increment_rate(&self, key: &str, window_end: DateTime<Utc>) -> StoreResult<u64> {
+        let pk = rate_key(key);
+        // Kept until the window's end plus one hour (SPEC §7.4).
+        let expires_at = window_end.timestamp().saturating_add(3600);
+        let now = Utc::now().timestamp();
+        self.run(true, move |conn| {
+            let tx = immediate(conn)?;
+            let previous = kv_get(&tx, &pk, now)?
+                .map(|value| from_json::<RateItem>(&value, "reading a rate counter"))
+                .transpose()?
+                .map_or(0, |item| item.count);
+            let count = previous.saturating_add(1);
+            let value = to_json(&RateItem { count }, "writing a rate counter")?;
+            kv_put(&tx, &pk, &value, Some(expires_at))?;
+            commit(tx)?;
+            Ok(count)
+        })
+        .await
+    }
+}

@@ -1,0 +1,573 @@
+//! The parity exchanges, kept as data. Every later feature adds its rows here.
+//!
+//! Each row is one request (method, raw path, raw query, headers in order — repeats allowed — and an
+//! optional body), the configuration profile it runs under, and what the answer must be. The harness
+//! sends it through every transport and requires the normalised answers to be identical.
+
+use std::collections::HashMap;
+
+/// Which configuration an exchange runs under.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub enum Profile {
+    /// Docs on, all providers enabled, an explicit CORS list, a 2 KiB body limit.
+    Standard,
+    /// Standard plus `BASE_PATH=/api`.
+    BasePath,
+    /// Docs off, only Google Drive, `ALLOWED_ORIGINS=*`.
+    Open,
+}
+
+/// The bearer key of every profile.
+pub const CONFIG_KEY: &str = "parity-config-key-0123456789abcdef0123456789";
+/// A fixed X-Ray header, so trace ids are comparable across transports.
+pub const XRAY: &str = "Root=1-5759e988-bd862e3fe1be46a994272793;Parent=53995c3f42cd8ad8;Sampled=1";
+/// The trace id derived from [`XRAY`].
+pub const XRAY_TRACE_ID: &str = "5759e988bd862e3fe1be46a994272793";
+
+impl Profile {
+    /// The environment of this profile.
+    pub fn env(self) -> HashMap<String, String> {
+        let mut env: HashMap<String, String> = [
+            ("ENABLE_DOCS", "true"),
+            ("CONFIG_API_KEY", CONFIG_KEY),
+            ("ENABLED_CLOUD_PROVIDERS", "googledrive,dropbox,onedrive"),
+            ("GOOGLE_CLIENT_ID", "google-client-id"),
+            ("GOOGLE_CLIENT_SECRET", "google-client-secret"),
+            ("DROPBOX_CLIENT_ID", "dropbox-client-id"),
+            ("ONEDRIVE_CLIENT_ID", "onedrive-client-id"),
+            ("ONEDRIVE_CLIENT_SECRET", "onedrive-client-secret"),
+            (
+                "ALLOWED_ORIGINS",
+                "http://localhost:3000,https://app.example.com",
+            ),
+            (
+                "ALLOWED_REDIRECT_URIS",
+                "apuntador://oauth-callback,https://app.example.com/*",
+            ),
+            ("BODY_LIMIT_BYTES", "2048"),
+            ("LOG_LEVEL", "error"),
+        ]
+        .into_iter()
+        .map(|(k, v)| (k.to_owned(), v.to_owned()))
+        .collect();
+        match self {
+            Profile::Standard => {}
+            Profile::BasePath => {
+                env.insert("BASE_PATH".into(), "/api".into());
+            }
+            Profile::Open => {
+                env.insert("ENABLE_DOCS".into(), "false".into());
+                env.insert("ENABLED_CLOUD_PROVIDERS".into(), "googledrive".into());
+                env.insert("ALLOWED_ORIGINS".into(), "*".into());
+            }
+        }
+        env
+    }
+}
+
+/// One request and what its answer must be.
+#[derive(Debug, Clone)]
+pub struct Exchange {
+    /// A sentence naming what the row checks.
+    pub name: &'static str,
+    /// Configuration profile.
+    pub profile: Profile,
+    /// Method.
+    pub method: &'static str,
+    /// Path exactly as sent (may be percent-encoded).
+    pub path: &'static str,
+    /// Raw query string without `?` (empty for none).
+    pub query: &'static str,
+    /// Request headers in order; repeats allowed. The harness adds `X-Amzn-Trace-Id` unless the row
+    /// sets a trace header itself.
+    pub headers: &'static [(&'static str, &'static str)],
+    /// Request body.
+    pub body: Option<&'static [u8]>,
+    /// Expected status.
+    pub status: u16,
+    /// Substrings the body must contain.
+    pub body_contains: &'static [&'static str],
+    /// Headers the answer must carry: (name, exact first value), or (name, "") for "absent".
+    pub headers_expected: &'static [(&'static str, &'static str)],
+}
+
+const fn ex(name: &'static str, method: &'static str, path: &'static str, status: u16) -> Exchange {
+    Exchange {
+        name,
+        profile: Profile::Standard,
+        method,
+        path,
+        query: "",
+        headers: &[],
+        body: None,
+        status,
+        body_contains: &[],
+        headers_expected: &[],
+    }
+}
+
+const BIG_BODY: &[u8] = &[b'x'; 3000];
+const AUTH_OK: &[(&str, &str)] = &[(
+    "authorization",
+    "Bearer parity-config-key-0123456789abcdef0123456789",
+)];
+
+/// Every exchange.
+pub fn all() -> Vec<Exchange> {
+    let mut rows = vec![
+        Exchange {
+            body_contains: &[
+                r#"{"message":"Apuntador OAuth Backend","version":""#,
+                r#""docs":"/docs"}"#,
+            ],
+            headers_expected: &[
+                ("content-type", "application/json"),
+                ("cache-control", "no-store"),
+                ("x-content-type-options", "nosniff"),
+            ],
+            ..ex(
+                "service info names the service and the docs path",
+                "GET",
+                "/",
+                200,
+            )
+        },
+        Exchange {
+            body_contains: &[r#""status":"ok""#, r#""message":"Service is healthy"}"#],
+            ..ex("liveness answers ok", "GET", "/health", 200)
+        },
+        Exchange {
+            body_contains: &[r#""message":"Public endpoint (no mTLS)"}"#],
+            ..ex("public liveness answers ok", "GET", "/health/public", 200)
+        },
+        Exchange {
+            body_contains: &[
+                r#""status":"ready""#,
+                r#""checks":{"certificate_store":"ok","session_store":"ok""#,
+            ],
+            ..ex(
+                "readiness reports every store ok",
+                "GET",
+                "/health/ready",
+                200,
+            )
+        },
+        Exchange {
+            headers_expected: &[
+                ("content-type", "application/json"),
+                ("x-trace-id", XRAY_TRACE_ID),
+            ],
+            ..ex(
+                "head on liveness has the get headers and no body",
+                "HEAD",
+                "/health",
+                200,
+            )
+        },
+        ex("head on service info answers 200", "HEAD", "/", 200),
+        Exchange {
+            body_contains: &[
+                r#"{"type":"https://datatracker.ietf.org/doc/html/rfc7231#section-6.5.4","title":"Not Found","status":404,"detail":"The requested resource was not found","instance":"/nope","trace_id":"5759e988bd862e3fe1be46a994272793"}"#,
+            ],
+            headers_expected: &[
+                ("content-type", "application/problem+json"),
+                ("cache-control", "no-store"),
+            ],
+            ..ex("an unknown path is a 404 problem", "GET", "/nope", 404)
+        },
+        ex("a trailing slash is not redirected", "GET", "/health/", 404),
+        ex("paths are case-sensitive", "GET", "/HEALTH", 404),
+        Exchange {
+            body_contains: &[],
+            ..ex(
+                "head on an unknown path is 404 without a body",
+                "HEAD",
+                "/nope",
+                404,
+            )
+        },
+        Exchange {
+            body_contains: &[
+                r#""status":405,"detail":"Method POST is not allowed for this resource","instance":"/health""#,
+            ],
+            headers_expected: &[("allow", "GET")],
+            ..ex(
+                "post on a get route is 405 with allow",
+                "POST",
+                "/health",
+                405,
+            )
+        },
+        Exchange {
+            headers_expected: &[("allow", "GET")],
+            ..ex(
+                "delete on the provider config is 405",
+                "DELETE",
+                "/config/providers",
+                405,
+            )
+        },
+        ex(
+            "options without preflight headers is routed and answers 405",
+            "OPTIONS",
+            "/health",
+            405,
+        ),
+        Exchange {
+            body_contains: &[
+                r#""status":401,"detail":"Missing Authorization header""#,
+                r#""error":"missing_credentials""#,
+            ],
+            headers_expected: &[("www-authenticate", "Bearer")],
+            ..ex(
+                "provider config without a key is 401",
+                "GET",
+                "/config/providers",
+                401,
+            )
+        },
+        Exchange {
+            headers: &[("authorization", "Token abc")],
+            body_contains: &[
+                r#""detail":"Invalid Authorization header format. Expected: Bearer <token>""#,
+                r#""error":"invalid_credentials""#,
+            ],
+            headers_expected: &[("www-authenticate", "Bearer")],
+            ..ex(
+                "provider config with a malformed key is 401",
+                "GET",
+                "/config/providers",
+                401,
+            )
+        },
+        Exchange {
+            headers: &[("authorization", "Bearer not-the-key")],
+            body_contains: &[r#""detail":"Invalid API key""#],
+            ..ex(
+                "provider config with a wrong key is 401",
+                "GET",
+                "/config/providers",
+                401,
+            )
+        },
+        Exchange {
+            headers: AUTH_OK,
+            body_contains: &[
+                r#"{"providers":{"googledrive":{"enabled":true,"requires_mtls":true},"dropbox":{"enabled":true,"requires_mtls":true},"onedrive":{"enabled":true,"requires_mtls":true}},"version":"1.0.0","cache_ttl":3600}"#,
+            ],
+            ..ex(
+                "provider config with the right key lists the providers",
+                "GET",
+                "/config/providers",
+                200,
+            )
+        },
+        Exchange {
+            headers: &[(
+                "authorization",
+                "bearer   parity-config-key-0123456789abcdef0123456789",
+            )],
+            ..ex(
+                "the bearer scheme is case-insensitive",
+                "GET",
+                "/config/providers",
+                200,
+            )
+        },
+        Exchange {
+            profile: Profile::Open,
+            headers: AUTH_OK,
+            body_contains: &[
+                r#""dropbox":{"enabled":false"#,
+                r#""onedrive":{"enabled":false"#,
+            ],
+            ..ex(
+                "provider config reflects enabled providers",
+                "GET",
+                "/config/providers",
+                200,
+            )
+        },
+        Exchange {
+            headers: &[
+                ("origin", "http://localhost:3000"),
+                ("access-control-request-method", "GET"),
+                ("access-control-request-headers", "x-client-cert"),
+            ],
+            headers_expected: &[
+                ("access-control-allow-origin", "http://localhost:3000"),
+                ("access-control-allow-credentials", "true"),
+                ("access-control-allow-methods", "GET"),
+                ("access-control-allow-headers", "Content-Type"),
+                ("access-control-max-age", "600"),
+                ("vary", "Origin"),
+            ],
+            ..ex(
+                "an allowed preflight on a protected unknown path is 200",
+                "OPTIONS",
+                "/device/status/device-0001",
+                200,
+            )
+        },
+        Exchange {
+            headers: &[
+                ("origin", "https://evil.example"),
+                ("access-control-request-method", "GET"),
+            ],
+            headers_expected: &[
+                ("access-control-allow-origin", ""),
+                ("access-control-allow-methods", ""),
+            ],
+            ..ex(
+                "a disallowed preflight is 200 without allow headers",
+                "OPTIONS",
+                "/config/providers",
+                200,
+            )
+        },
+        Exchange {
+            headers: &[("origin", "https://app.example.com")],
+            headers_expected: &[
+                ("access-control-allow-origin", "https://app.example.com"),
+                ("access-control-allow-credentials", "true"),
+                ("access-control-expose-headers", "X-Trace-ID"),
+            ],
+            ..ex("an allowed origin gets cors headers", "GET", "/health", 200)
+        },
+        Exchange {
+            headers: &[("origin", "https://evil.example")],
+            headers_expected: &[
+                ("access-control-allow-origin", ""),
+                ("access-control-allow-credentials", ""),
+            ],
+            ..ex(
+                "another origin is served without cors headers",
+                "GET",
+                "/health",
+                200,
+            )
+        },
+        Exchange {
+            headers: &[("origin", "http://localhost:3000")],
+            headers_expected: &[
+                ("access-control-allow-origin", "http://localhost:3000"),
+                ("access-control-expose-headers", "X-Trace-ID"),
+            ],
+            ..ex(
+                "errors to an allowed origin carry cors headers",
+                "GET",
+                "/nope",
+                404,
+            )
+        },
+        Exchange {
+            profile: Profile::Open,
+            headers: &[("origin", "https://anything.example")],
+            headers_expected: &[
+                ("access-control-allow-origin", "*"),
+                ("access-control-allow-credentials", ""),
+            ],
+            ..ex(
+                "a wildcard origin never allows credentials",
+                "GET",
+                "/health",
+                200,
+            )
+        },
+        Exchange {
+            query: "a=1&a=2&b=",
+            ..ex("repeated query keys are accepted", "GET", "/health", 200)
+        },
+        Exchange {
+            query: "x=a+b",
+            ..ex("a plus in the query is accepted", "GET", "/health", 200)
+        },
+        Exchange {
+            query: "x=a%2Bb",
+            ..ex(
+                "an encoded plus in the query is accepted",
+                "GET",
+                "/health",
+                200,
+            )
+        },
+        Exchange {
+            body_contains: &[r#""instance":"/heal%74h""#],
+            ..ex(
+                "percent-encoded path segments are not decoded for routing",
+                "GET",
+                "/heal%74h",
+                404,
+            )
+        },
+        Exchange {
+            body_contains: &[r#""instance":"/config%2Fproviders""#],
+            ..ex(
+                "an encoded slash does not match a route",
+                "GET",
+                "/config%2Fproviders",
+                404,
+            )
+        },
+        Exchange {
+            headers: &[(
+                "traceparent",
+                "00-0af7651916cd43dd8448eb211c80319c-b7ad6b7169203331-01",
+            )],
+            headers_expected: &[("x-trace-id", "0af7651916cd43dd8448eb211c80319c")],
+            ..ex("the trace id comes from traceparent", "GET", "/health", 200)
+        },
+        Exchange {
+            headers: &[
+                ("x-trace-id", "ffffffffffffffffffffffffffffffff"),
+                (
+                    "x-amzn-trace-id",
+                    "Root=1-67891233-abcdef012345678912345678",
+                ),
+                (
+                    "traceparent",
+                    "00-0af7651916cd43dd8448eb211c80319c-b7ad6b7169203331-01",
+                ),
+            ],
+            headers_expected: &[("x-trace-id", "67891233abcdef012345678912345678")],
+            body_contains: &[r#""trace_id":"67891233abcdef012345678912345678""#],
+            ..ex(
+                "the x-ray root wins and an incoming x-trace-id is ignored",
+                "GET",
+                "/nope",
+                404,
+            )
+        },
+        Exchange {
+            body: Some(BIG_BODY),
+            body_contains: &[r#""status":413,"detail":"Request body exceeds 2048 bytes""#],
+            ..ex(
+                "a declared body over the limit is 413",
+                "GET",
+                "/health",
+                413,
+            )
+        },
+        Exchange {
+            body: Some(BIG_BODY),
+            ..ex(
+                "routing answers 404 before the body limit",
+                "POST",
+                "/nope",
+                404,
+            )
+        },
+        Exchange {
+            body_contains: &[
+                r#""openapi":"3.1"#,
+                r#""/config/providers""#,
+                r#""deviceCertificate""#,
+            ],
+            headers_expected: &[
+                ("cache-control", "public"),
+                ("content-type", "application/json"),
+            ],
+            ..ex(
+                "the openapi document is served when docs are enabled",
+                "GET",
+                "/openapi.json",
+                200,
+            )
+        },
+        Exchange {
+            body_contains: &["openapi.json"],
+            headers_expected: &[
+                ("content-type", "text/html; charset=utf-8"),
+                ("cache-control", "public"),
+            ],
+            ..ex(
+                "the docs page references the document relatively",
+                "GET",
+                "/docs",
+                200,
+            )
+        },
+        Exchange {
+            profile: Profile::Open,
+            ..ex("docs are 404 when disabled", "GET", "/docs", 404)
+        },
+        Exchange {
+            profile: Profile::Open,
+            ..ex(
+                "the document is 404 when disabled",
+                "GET",
+                "/openapi.json",
+                404,
+            )
+        },
+        Exchange {
+            profile: Profile::Open,
+            body_contains: &[r#""docs":null}"#],
+            ..ex(
+                "service info has a null docs path when docs are disabled",
+                "GET",
+                "/",
+                200,
+            )
+        },
+        Exchange {
+            profile: Profile::BasePath,
+            ..ex(
+                "the base path is removed before routing",
+                "GET",
+                "/api/health",
+                200,
+            )
+        },
+        Exchange {
+            profile: Profile::BasePath,
+            body_contains: &[r#""docs":"/api/docs"}"#],
+            ..ex(
+                "the bare base path routes to the service info",
+                "GET",
+                "/api",
+                200,
+            )
+        },
+        Exchange {
+            profile: Profile::BasePath,
+            ..ex(
+                "paths outside the base path are routed unchanged",
+                "GET",
+                "/health",
+                200,
+            )
+        },
+        Exchange {
+            profile: Profile::BasePath,
+            body_contains: &[r#""instance":"/apix/health""#],
+            ..ex(
+                "the base path only matches whole segments",
+                "GET",
+                "/apix/health",
+                404,
+            )
+        },
+        Exchange {
+            profile: Profile::BasePath,
+            body_contains: &[r#""instance":"/nope""#],
+            ..ex(
+                "problem instances are the routed path",
+                "GET",
+                "/api/nope",
+                404,
+            )
+        },
+    ];
+    for row in &mut rows {
+        let has_trace = row.headers.iter().any(|(k, _)| {
+            k.eq_ignore_ascii_case("x-amzn-trace-id") || k.eq_ignore_ascii_case("traceparent")
+        });
+        if !has_trace {
+            let mut headers = row.headers.to_vec();
+            headers.push(("x-amzn-trace-id", XRAY));
+            row.headers = Box::leak(headers.into_boxed_slice());
+        }
+    }
+    rows
+}

@@ -1,0 +1,139 @@
+//! Parity suite (SPEC §9.4): every exchange of `exchanges.rs` gives the same normalised answer
+//! in-process, over a real loopback TCP server, and through the Lambda binary's handler as REST v1,
+//! HTTP API v2 (default and named stage), ALB single- and multi-value, and Function URL events.
+
+#[path = "../../bin/lambda/adapter.rs"]
+mod adapter;
+mod exchanges;
+mod transport;
+
+use std::collections::BTreeMap;
+
+use apuntador::AppState;
+use apuntador::config::Config;
+use axum::Router;
+
+use exchanges::{Exchange, Profile};
+use transport::{EventKind, Normalised, TcpServer};
+
+fn app_for(profile: Profile) -> Router {
+    let env = profile.env();
+    let config =
+        Config::from_lookup(|name| env.get(name).cloned()).expect("profile config is valid");
+    apuntador::router(AppState::in_memory(config))
+}
+
+fn check_expectations(ex: &Exchange, got: &Normalised) -> Vec<String> {
+    let mut failures = Vec::new();
+    if got.status != ex.status {
+        failures.push(format!(
+            "status {} != expected {} (body {})",
+            got.status,
+            ex.status,
+            got.text()
+        ));
+    }
+    let text = got.text();
+    for needle in ex.body_contains {
+        if !text.contains(needle) {
+            failures.push(format!("body lacks {needle:?}: {text}"));
+        }
+    }
+    for (name, value) in ex.headers_expected {
+        match (got.header(name), value.is_empty()) {
+            (Some(v), true) => failures.push(format!("header {name} should be absent, is {v:?}")),
+            (None, false) => failures.push(format!("header {name} missing (want {value:?})")),
+            (Some(v), false) if v != *value => {
+                failures.push(format!("header {name} is {v:?}, want {value:?}"))
+            }
+            _ => {}
+        }
+    }
+    // Conventions every answer follows (SPEC §2.10, §2.3).
+    if got.header("x-trace-id").is_none_or(|t| t.len() != 32) {
+        failures.push("x-trace-id missing or not 32 hex".into());
+    }
+    if got.header("x-content-type-options") != Some("nosniff") {
+        failures.push("x-content-type-options missing".into());
+    }
+    if ex.status >= 400 && ex.method != "HEAD" {
+        if got.header("content-type") != Some("application/problem+json") {
+            failures.push("error without a problem content type".into());
+        }
+        let trace = got.header("x-trace-id").unwrap_or_default();
+        if !text.contains(&format!(r#""trace_id":"{trace}""#)) {
+            failures.push("problem trace_id differs from X-Trace-ID".into());
+        }
+    }
+    if ex.method == "HEAD" && !got.body.is_empty() {
+        failures.push("HEAD answer has a body".into());
+    }
+    failures
+}
+
+fn diff(a: &Normalised, b: &Normalised) -> String {
+    let mut out = String::new();
+    if a.status != b.status {
+        out.push_str(&format!("status {} vs {}; ", a.status, b.status));
+    }
+    let names: std::collections::BTreeSet<&String> =
+        a.headers.keys().chain(b.headers.keys()).collect();
+    for n in names {
+        if a.headers.get(n) != b.headers.get(n) {
+            out.push_str(&format!(
+                "header {n}: {:?} vs {:?}; ",
+                a.headers.get(n),
+                b.headers.get(n)
+            ));
+        }
+    }
+    if a.body != b.body {
+        out.push_str(&format!("body {:?} vs {:?}", a.text(), b.text()));
+    }
+    out
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn every_exchange_answers_identically_on_every_transport() {
+    let rows = exchanges::all();
+    assert!(
+        rows.len() >= 30,
+        "the parity table keeps at least 30 exchanges"
+    );
+    let mut apps: BTreeMap<Profile, (Router, TcpServer)> = BTreeMap::new();
+    let mut failures = Vec::new();
+    for ex in &rows {
+        if !apps.contains_key(&ex.profile) {
+            let app = app_for(ex.profile);
+            let server = TcpServer::start(app.clone()).await;
+            apps.insert(ex.profile, (app, server));
+        }
+        let (app, server) = &apps[&ex.profile];
+        let reference = transport::in_process(app, ex).await;
+        for problem in check_expectations(ex, &reference) {
+            failures.push(format!("[{}] in-process: {problem}", ex.name));
+        }
+        let mut answers = vec![("tcp".to_owned(), transport::tcp(server, ex).await)];
+        for kind in EventKind::ALL {
+            answers.push((
+                format!("lambda {kind:?}"),
+                transport::lambda(app, ex, kind).await,
+            ));
+        }
+        for (transport, answer) in answers {
+            if answer != reference {
+                failures.push(format!(
+                    "[{}] {transport} differs from in-process: {}",
+                    ex.name,
+                    diff(&answer, &reference)
+                ));
+            }
+        }
+    }
+    assert!(
+        failures.is_empty(),
+        "{} parity failures:\n{}",
+        failures.len(),
+        failures.join("\n")
+    );
+}
