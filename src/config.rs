@@ -1,13 +1,16 @@
 //! Configuration: every variable of SPEC §8.2, parsed and validated once at start-up.
 //!
-//! `Config::from_env()` reads the process environment; `Config::from_lookup(|name| ...)` is the same
-//! parser over any lookup function, so tests never touch the process environment. All problems are
-//! collected before failing (SPEC §8.5) and no secret value is ever echoed in a problem. This module
-//! depends on nothing else in the crate.
+//! `Config::from_env()` reads the process environment (`Config::from_env_with_dotenv` adds an optional
+//! `.env` file); `Config::from_lookup(|name| ...)` is the same parser over any lookup function, so tests
+//! never touch the process environment. All problems are collected before failing (SPEC §8.5) and no
+//! secret value is ever echoed in a problem. Secrets given as Secrets Manager ARNs stay references until
+//! the start-up code resolves them and calls `Config::apply_resolved_secrets`, which runs the checks that
+//! need their values. This module depends on nothing else in the crate.
 
 use std::collections::HashMap;
 use std::fmt::Display;
 use std::net::IpAddr;
+use std::ops::RangeInclusive;
 use std::path::PathBuf;
 use std::str::FromStr;
 use std::time::Duration;
@@ -751,7 +754,19 @@ impl Config {
     ///
     /// A missing file is fine; an unreadable one is a problem. The process environment is never modified.
     pub fn from_env_with_dotenv(path: &std::path::Path) -> Result<Config, ConfigError> {
-        let mut problems = non_unicode_problems();
+        Config::with_dotenv(
+            |name| std::env::var(name).ok(),
+            path,
+            non_unicode_problems(),
+        )
+    }
+
+    /// `env` first (an empty value counts as unset), then the `.env` file at `path` if it exists.
+    fn with_dotenv(
+        env: impl Fn(&str) -> Option<String>,
+        path: &std::path::Path,
+        mut problems: Vec<ConfigProblem>,
+    ) -> Result<Config, ConfigError> {
         let file: HashMap<String, String> = match std::fs::read_to_string(path) {
             Ok(text) => parse_dotenv(&text).into_iter().collect(),
             Err(e) if e.kind() == std::io::ErrorKind::NotFound => HashMap::new(),
@@ -765,8 +780,7 @@ impl Config {
         };
         Config::parse(
             |name| {
-                std::env::var(name)
-                    .ok()
+                env(name)
                     .filter(|v| !v.is_empty())
                     .or_else(|| file.get(name).cloned())
             },
@@ -1043,6 +1057,14 @@ fn secret_problem(variable: &str, value: &str, production: bool) -> Option<&'sta
     }
 }
 
+// What `Reader::number` calls each kind of number in its problems.
+const PORT_NUMBER: &str = "port number";
+const SECONDS: &str = "number of seconds";
+const BYTES: &str = "number of bytes";
+const REQUESTS: &str = "number of requests";
+const DAYS: &str = "number of days";
+const ATTESTATIONS: &str = "number of attestations";
+
 /// Reads variables through a lookup function and collects problems.
 struct Reader<F> {
     lookup: F,
@@ -1094,24 +1116,26 @@ impl<F: Fn(&str) -> Option<String>> Reader<F> {
         self.raw(name).unwrap_or_else(|| default.to_owned())
     }
 
-    /// An integer in `min..=max`; `noun` names it in the problem (`"80a" is not a port number (1-65535)`).
-    fn number<T>(&mut self, name: &str, default: T, min: T, max: T, noun: &str) -> T
+    /// An integer in `range`; `noun` names it in the problem (`"80a" is not a port number (1-65535)`).
+    fn number<T>(&mut self, name: &str, default: T, range: RangeInclusive<T>, noun: &str) -> T
     where
         T: FromStr + PartialOrd + Display + Copy,
     {
         self.value(name, default, |raw| {
             let trimmed = raw.trim();
             match trimmed.parse::<T>() {
-                Ok(n) if trimmed.bytes().all(|b| b.is_ascii_digit()) && n >= min && n <= max => {
-                    Ok(n)
-                }
-                _ => Err(format!("{raw:?} is not a {noun} ({min}-{max})")),
+                Ok(n) if trimmed.bytes().all(|b| b.is_ascii_digit()) && range.contains(&n) => Ok(n),
+                _ => Err(format!(
+                    "{raw:?} is not a {noun} ({}-{})",
+                    range.start(),
+                    range.end()
+                )),
             }
         })
     }
 
-    fn seconds(&mut self, name: &str, default: u64, min: u64, max: u64) -> Duration {
-        Duration::from_secs(self.number(name, default, min, max, "number of seconds"))
+    fn seconds(&mut self, name: &str, default: u64, range: RangeInclusive<u64>) -> Duration {
+        Duration::from_secs(self.number(name, default, range, SECONDS))
     }
 
     fn boolean(&mut self, name: &str, default: bool) -> bool {
@@ -1188,15 +1212,14 @@ impl<F: Fn(&str) -> Option<String>> Reader<F> {
     fn server(&mut self) -> ServerConfig {
         ServerConfig {
             host: self.value("HOST", IpAddr::from([0, 0, 0, 0]), parse_ip),
-            port: self.number("PORT", 8000u16, 1, 65535, "port number"),
+            port: self.number("PORT", 8000, 1..=65535, PORT_NUMBER),
             max_concurrent_requests: self.number(
                 "MAX_CONCURRENT_REQUESTS",
-                256usize,
-                1,
-                100_000,
-                "number of requests",
+                256,
+                1..=100_000,
+                REQUESTS,
             ),
-            shutdown_grace: self.seconds("SHUTDOWN_GRACE_SECONDS", 25, 0, 300),
+            shutdown_grace: self.seconds("SHUTDOWN_GRACE_SECONDS", 25, 0..=300),
         }
     }
 
@@ -1211,14 +1234,8 @@ impl<F: Fn(&str) -> Option<String>> Reader<F> {
                     Err(format!("{raw:?} is longer than 32 characters"))
                 }
             }),
-            body_limit_bytes: self.number(
-                "BODY_LIMIT_BYTES",
-                65_536usize,
-                1024,
-                1_048_576,
-                "number of bytes",
-            ),
-            request_timeout: self.seconds("REQUEST_TIMEOUT_SECONDS", 20, 1, 300),
+            body_limit_bytes: self.number("BODY_LIMIT_BYTES", 65_536, 1024..=1_048_576, BYTES),
+            request_timeout: self.seconds("REQUEST_TIMEOUT_SECONDS", 20, 1..=300),
         }
     }
 
@@ -1280,13 +1297,7 @@ impl<F: Fn(&str) -> Option<String>> Reader<F> {
             allowed_origins,
             allowed_methods,
             allowed_headers,
-            max_age_seconds: self.number(
-                "CORS_MAX_AGE_SECONDS",
-                600u32,
-                0,
-                86_400,
-                "number of seconds",
-            ),
+            max_age_seconds: self.number("CORS_MAX_AGE_SECONDS", 600, 0..=86_400, SECONDS),
         }
     }
 
@@ -1324,8 +1335,8 @@ impl<F: Fn(&str) -> Option<String>> Reader<F> {
             DEFAULT_REDIRECT_URI.to_owned(),
             |raw| check_absolute_uri(raw).map(|()| raw.to_owned()),
         );
-        let session_ttl = self.seconds("OAUTH_SESSION_TTL_SECONDS", 600, 60, 3600);
-        let http_timeout = self.seconds("OAUTH_HTTP_TIMEOUT_SECONDS", 10, 1, 60);
+        let session_ttl = self.seconds("OAUTH_SESSION_TTL_SECONDS", 600, 60..=3600);
+        let http_timeout = self.seconds("OAUTH_HTTP_TIMEOUT_SECONDS", 10, 1..=60);
 
         let google = GoogleConfig {
             client_id: self.secret("GOOGLE_CLIENT_ID"),
@@ -1455,16 +1466,16 @@ impl<F: Fn(&str) -> Option<String>> Reader<F> {
 
     /// A provider's own callback URL: absolute http/https, no fragment; https in production when enabled.
     fn provider_redirect_uri(&mut self, name: &str, default: &str, enabled: bool) -> String {
-        let Some(uri) = self.optional(name, |raw| check_url(raw).map(|()| raw.to_owned())) else {
-            if self.is_set(name) {
-                return default.to_owned();
-            }
+        if !self.is_set(name) {
             if self.production && enabled {
                 self.problem(
                     name,
                     format!("must be set to an https URL in production (the default is {default})"),
                 );
             }
+            return default.to_owned();
+        }
+        let Some(uri) = self.optional(name, |raw| check_url(raw).map(|()| raw.to_owned())) else {
             return default.to_owned();
         };
         if self.production && enabled && !is_https(&uri) {
@@ -1487,41 +1498,11 @@ impl<F: Fn(&str) -> Option<String>> Reader<F> {
 
     fn pki(&mut self) -> PkiConfig {
         PkiConfig {
-            validity_days_android: self.number(
-                "CERT_VALIDITY_DAYS_ANDROID",
-                30u32,
-                1,
-                365,
-                "number of days",
-            ),
-            validity_days_ios: self.number(
-                "CERT_VALIDITY_DAYS_IOS",
-                30u32,
-                1,
-                365,
-                "number of days",
-            ),
-            validity_days_desktop: self.number(
-                "CERT_VALIDITY_DAYS_DESKTOP",
-                7u32,
-                1,
-                365,
-                "number of days",
-            ),
-            validity_days_web: self.number(
-                "CERT_VALIDITY_DAYS_WEB",
-                1u32,
-                1,
-                365,
-                "number of days",
-            ),
-            record_retention_days: self.number(
-                "CERT_RECORD_RETENTION_DAYS",
-                30u32,
-                1,
-                3650,
-                "number of days",
-            ),
+            validity_days_android: self.number("CERT_VALIDITY_DAYS_ANDROID", 30, 1..=365, DAYS),
+            validity_days_ios: self.number("CERT_VALIDITY_DAYS_IOS", 30, 1..=365, DAYS),
+            validity_days_desktop: self.number("CERT_VALIDITY_DAYS_DESKTOP", 7, 1..=365, DAYS),
+            validity_days_web: self.number("CERT_VALIDITY_DAYS_WEB", 1, 1..=365, DAYS),
+            record_retention_days: self.number("CERT_RECORD_RETENTION_DAYS", 30, 1..=3650, DAYS),
             client_cert_header: self.value(
                 "CLIENT_CERT_HEADER",
                 http::HeaderName::from_static("x-client-cert"),
@@ -1570,19 +1551,17 @@ impl<F: Fn(&str) -> Option<String>> Reader<F> {
             enrollment_max_age: self.seconds(
                 "ENROLLMENT_ATTESTATION_MAX_AGE_SECONDS",
                 600,
-                30,
-                86_400,
+                30..=86_400,
             ),
-            cache_ttl: self.seconds("ATTESTATION_CACHE_TTL", 3600, 60, 86_400),
+            cache_ttl: self.seconds("ATTESTATION_CACHE_TTL", 3600, 60..=86_400),
             play_integrity: self.play_integrity(),
             app_attest: self.app_attest(),
             desktop_enabled: self.boolean("DESKTOP_ATTESTATION_ENABLED", true),
             desktop_max_per_hour: self.number(
                 "DESKTOP_ATTESTATION_MAX_PER_HOUR",
-                10u32,
-                1,
-                1000,
-                "number of attestations",
+                10,
+                1..=1000,
+                ATTESTATIONS,
             ),
         }
     }
@@ -1596,7 +1575,7 @@ impl<F: Fn(&str) -> Option<String>> Reader<F> {
         let package_name = self.optional(GROUP[0], check_package_name);
         let decryption_key = self.secret(GROUP[1]);
         let verification_key = self.secret(GROUP[2]);
-        let max_age = self.seconds("PLAY_INTEGRITY_MAX_AGE_SECONDS", 300, 10, 3600);
+        let max_age = self.seconds("PLAY_INTEGRITY_MAX_AGE_SECONDS", 300, 10..=3600);
         let required_device_verdict = self.value(
             "PLAY_INTEGRITY_REQUIRED_DEVICE_VERDICT",
             DeviceVerdict::Device,
@@ -2238,5 +2217,1809 @@ fn is_p256_spki(der: &[u8]) -> bool {
                 && matches!(der[26], 0x02 | 0x03)
         }
         _ => false,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const GOOD_KEY: &str = "0123456789abcdef0123456789abcdef";
+    /// Variables given to a test case.
+    type Pairs<'a> = &'a [(&'a str, &'a str)];
+
+    const ARN: &str =
+        "arn:aws:secretsmanager:eu-west-1:123456789012:secret:apuntador/config-key-AbCdEf";
+
+    fn lookup(pairs: &[(&str, &str)]) -> impl Fn(&str) -> Option<String> {
+        let map: HashMap<String, String> = pairs
+            .iter()
+            .map(|(k, v)| (k.to_string(), v.to_string()))
+            .collect();
+        move |name| map.get(name).cloned()
+    }
+
+    fn parse(pairs: &[(&str, &str)]) -> Result<Config, ConfigError> {
+        Config::from_lookup(lookup(pairs))
+    }
+
+    fn ok(pairs: &[(&str, &str)]) -> Config {
+        match parse(pairs) {
+            Ok(config) => config,
+            Err(e) => panic!("expected {pairs:?} to parse, got:\n{e}"),
+        }
+    }
+
+    fn problems(pairs: &[(&str, &str)]) -> Vec<ConfigProblem> {
+        match parse(pairs) {
+            Ok(_) => panic!("expected {pairs:?} to be refused"),
+            Err(ConfigError(problems)) => problems,
+        }
+    }
+
+    /// A production configuration that passes every refusal of SPEC §8.4.
+    fn production(extra: &[(&str, &str)]) -> Vec<(String, String)> {
+        let mut pairs: Vec<(String, String)> = [
+            ("ENVIRONMENT", "production"),
+            ("CONFIG_API_KEY", GOOD_KEY),
+            ("ENABLED_CLOUD_PROVIDERS", "dropbox"),
+            ("DROPBOX_CLIENT_ID", "dropbox-id"),
+        ]
+        .iter()
+        .map(|(k, v)| (k.to_string(), v.to_string()))
+        .collect();
+        for (k, v) in extra {
+            pairs.retain(|(name, _)| name != k);
+            pairs.push((k.to_string(), v.to_string()));
+        }
+        pairs
+    }
+
+    fn as_refs(pairs: &[(String, String)]) -> Vec<(&str, &str)> {
+        pairs
+            .iter()
+            .map(|(k, v)| (k.as_str(), v.as_str()))
+            .collect()
+    }
+
+    fn b64(bytes: &[u8]) -> String {
+        base64::engine::general_purpose::STANDARD.encode(bytes)
+    }
+
+    fn p256_spki() -> Vec<u8> {
+        let mut der = vec![
+            0x30, 0x59, 0x30, 0x13, 0x06, 0x07, 0x2a, 0x86, 0x48, 0xce, 0x3d, 0x02, 0x01, 0x06,
+            0x08, 0x2a, 0x86, 0x48, 0xce, 0x3d, 0x03, 0x01, 0x07, 0x03, 0x42, 0x00, 0x04,
+        ];
+        der.extend([7u8; 64]);
+        der
+    }
+
+    #[test]
+    fn an_empty_lookup_gives_every_documented_default() {
+        let c = ok(&[]);
+        assert_eq!(c.environment, Environment::Development);
+        assert_eq!(c.server.host, IpAddr::from([0, 0, 0, 0]));
+        assert_eq!(c.server.port, 8000);
+        assert_eq!(c.server.max_concurrent_requests, 256);
+        assert_eq!(c.server.shutdown_grace, Duration::from_secs(25));
+        assert_eq!(c.http.base_path, None);
+        assert!(!c.http.enable_docs);
+        assert_eq!(c.http.project_version, "1.0.0");
+        assert_eq!(c.http.body_limit_bytes, 65_536);
+        assert_eq!(c.http.request_timeout, Duration::from_secs(20));
+        assert_eq!(
+            c.cors.allowed_origins,
+            AllowedOrigins::List(vec![
+                "http://localhost:3000".into(),
+                "http://localhost:5173".into(),
+                "capacitor://localhost".into(),
+                "tauri://localhost".into(),
+            ])
+        );
+        assert_eq!(c.cors.allowed_methods, ["GET", "POST", "OPTIONS"]);
+        assert_eq!(
+            c.cors.allowed_headers,
+            AllowedHeaders::List(vec![
+                "Content-Type".into(),
+                "Authorization".into(),
+                "X-Client-Cert".into(),
+                "X-Device-ID".into(),
+            ])
+        );
+        assert_eq!(c.cors.max_age_seconds, 600);
+        assert_eq!(c.auth.config_api_key.expose(), Some(DEV_CONFIG_API_KEY));
+        assert!(!c.auth.config_api_key_from_legacy);
+        assert!(c.auth.admin_api_key.is_none());
+        assert!(c.oauth.enabled_providers.is_empty());
+        assert_eq!(
+            c.oauth.disabled_for_missing_credentials,
+            vec![
+                (
+                    ProviderId::GoogleDrive,
+                    vec!["GOOGLE_CLIENT_ID", "GOOGLE_CLIENT_SECRET"]
+                ),
+                (ProviderId::Dropbox, vec!["DROPBOX_CLIENT_ID"]),
+            ]
+        );
+        assert_eq!(
+            c.oauth.allowed_redirect_uris,
+            [RedirectRule::Exact("apuntador://oauth-callback".into())]
+        );
+        assert_eq!(c.oauth.fallback_redirect_uri, "apuntador://oauth-callback");
+        assert_eq!(c.oauth.session_ttl, Duration::from_secs(600));
+        assert_eq!(c.oauth.http_timeout, Duration::from_secs(10));
+        assert_eq!(
+            c.oauth.google.redirect_uri,
+            "http://localhost:8000/oauth/callback/googledrive"
+        );
+        assert_eq!(
+            c.oauth.google.authorize_url,
+            "https://accounts.google.com/o/oauth2/v2/auth"
+        );
+        assert_eq!(
+            c.oauth.google.token_url,
+            "https://oauth2.googleapis.com/token"
+        );
+        assert_eq!(
+            c.oauth.google.revoke_url,
+            "https://oauth2.googleapis.com/revoke"
+        );
+        assert_eq!(
+            c.oauth.dropbox.authorize_url,
+            "https://www.dropbox.com/oauth2/authorize"
+        );
+        assert_eq!(
+            c.oauth.dropbox.token_url,
+            "https://api.dropboxapi.com/oauth2/token"
+        );
+        assert_eq!(
+            c.oauth.dropbox.revoke_url,
+            "https://api.dropboxapi.com/2/auth/token/revoke"
+        );
+        assert_eq!(
+            c.oauth.onedrive.redirect_uri,
+            "http://localhost:8000/oauth/callback/onedrive"
+        );
+        assert_eq!(c.oauth.onedrive.tenant, "common");
+        assert_eq!(
+            c.oauth.onedrive.authorize_url,
+            "https://login.microsoftonline.com/common/oauth2/v2.0/authorize"
+        );
+        assert_eq!(
+            c.oauth.onedrive.token_url,
+            "https://login.microsoftonline.com/common/oauth2/v2.0/token"
+        );
+        assert_eq!(
+            [
+                Platform::Android,
+                Platform::Ios,
+                Platform::Desktop,
+                Platform::Web
+            ]
+            .map(|p| c.pki.validity_days(p)),
+            [30, 30, 7, 1]
+        );
+        assert_eq!(c.pki.record_retention_days, 30);
+        assert_eq!(c.pki.client_cert_header, "x-client-cert");
+        assert_eq!(c.pki.client_cert_sources, CertSource::ALL);
+        assert!(!c.attestation.enrollment_require_attestation);
+        assert_eq!(c.attestation.enrollment_max_age, Duration::from_secs(600));
+        assert_eq!(c.attestation.cache_ttl, Duration::from_secs(3600));
+        assert!(c.attestation.play_integrity.is_none());
+        assert!(c.attestation.app_attest.is_none());
+        assert!(c.attestation.desktop_enabled);
+        assert_eq!(c.attestation.desktop_max_per_hour, 10);
+        assert_eq!(c.storage.provider, StorageProvider::Local);
+        assert_eq!(c.storage.data_dir, PathBuf::from("./.apuntador"));
+        assert_eq!(c.storage.aws.region, None);
+        assert_eq!(c.storage.aws.certificates_table, "apuntador-certificates");
+        assert_eq!(c.storage.aws.sessions_table, "apuntador-sessions");
+        assert_eq!(c.storage.aws.bucket, "apuntador-cert-storage");
+        assert_eq!(c.storage.aws.secrets_prefix, "apuntador");
+        assert!(!c.storage.aws.auto_create_resources);
+        assert_eq!(c.storage.aws.endpoint_url, None);
+        assert_eq!(c.telemetry.log_level, "info");
+        assert_eq!(c.telemetry.log_format, LogFormat::Json);
+        assert!(!c.telemetry.otel_enabled);
+        assert_eq!(c.telemetry.otel_service_name, "apuntador");
+        assert_eq!(c.telemetry.otel_endpoint, "http://localhost:4317");
+        assert_eq!(c.telemetry.otel_protocol, OtlpProtocol::Grpc);
+        assert_eq!(c.telemetry.otel_sampler_ratio, 1.0);
+        assert!(c.telemetry.otel_resource_attributes.is_empty());
+        assert!(c.secret_references().is_empty());
+    }
+
+    #[test]
+    fn an_empty_value_counts_as_unset() {
+        let c = ok(&[
+            ("PORT", ""),
+            ("ENVIRONMENT", ""),
+            ("CONFIG_API_KEY", ""),
+            ("LOG_LEVEL", ""),
+        ]);
+        assert_eq!(c.server.port, 8000);
+        assert_eq!(c.environment, Environment::Development);
+        assert_eq!(c.auth.config_api_key.expose(), Some(DEV_CONFIG_API_KEY));
+        assert_eq!(c.telemetry.log_level, "info");
+    }
+
+    /// Every validation rule of SPEC §8.2, refused side: (variable, value, part of the message).
+    #[test]
+    fn each_invalid_value_is_reported_against_its_variable() {
+        let cases: &[(&str, &str, &str)] = &[
+            (
+                "ENVIRONMENT",
+                "staging",
+                "\"staging\" is not one of: development, production",
+            ),
+            ("HOST", "localhost", "\"localhost\" is not an IP address"),
+            ("HOST", "999.0.0.1", "is not an IP address"),
+            ("PORT", "80a", "\"80a\" is not a port number (1-65535)"),
+            ("PORT", "0", "\"0\" is not a port number (1-65535)"),
+            ("PORT", "65536", "is not a port number (1-65535)"),
+            ("PORT", "-1", "is not a port number"),
+            ("PORT", "+80", "is not a port number"),
+            ("BASE_PATH", "api", "must start with /"),
+            ("BASE_PATH", "/api/", "must not end with /"),
+            ("BASE_PATH", "/", "must not end with /"),
+            ("BASE_PATH", "/api/*", "must not contain *"),
+            ("BASE_PATH", "/api//v1", "segments must not be empty"),
+            ("BASE_PATH", "/api v1", "must not contain spaces"),
+            ("BASE_PATH", "/api?x", "must not contain spaces, ? or #"),
+            (
+                "ENABLE_DOCS",
+                "maybe",
+                "\"maybe\" is not a boolean (true/false, 1/0, yes/no, on/off)",
+            ),
+            (
+                "PROJECT_VERSION",
+                "123456789012345678901234567890123",
+                "is longer than 32 characters",
+            ),
+            (
+                "BODY_LIMIT_BYTES",
+                "1023",
+                "is not a number of bytes (1024-1048576)",
+            ),
+            (
+                "BODY_LIMIT_BYTES",
+                "1048577",
+                "is not a number of bytes (1024-1048576)",
+            ),
+            (
+                "REQUEST_TIMEOUT_SECONDS",
+                "0",
+                "is not a number of seconds (1-300)",
+            ),
+            ("REQUEST_TIMEOUT_SECONDS", "301", "(1-300)"),
+            (
+                "MAX_CONCURRENT_REQUESTS",
+                "0",
+                "is not a number of requests (1-100000)",
+            ),
+            ("MAX_CONCURRENT_REQUESTS", "100001", "(1-100000)"),
+            (
+                "SHUTDOWN_GRACE_SECONDS",
+                "301",
+                "is not a number of seconds (0-300)",
+            ),
+            ("SHUTDOWN_GRACE_SECONDS", "2.5", "(0-300)"),
+            (
+                "ALLOWED_ORIGINS",
+                "http://localhost:3000/",
+                "is not an origin",
+            ),
+            (
+                "ALLOWED_ORIGINS",
+                "http://localhost:3000/app",
+                "is not an origin",
+            ),
+            ("ALLOWED_ORIGINS", "localhost:3000", "is not an origin"),
+            ("ALLOWED_ORIGINS", "http://", "is not an origin"),
+            (
+                "ALLOWED_ORIGINS",
+                "https://example.com:0",
+                "is not an origin",
+            ),
+            (
+                "ALLOWED_ORIGINS",
+                "https://*.example.com",
+                "is not an origin",
+            ),
+            (
+                "ALLOWED_ORIGINS",
+                "https://user@example.com",
+                "is not an origin",
+            ),
+            (
+                "ALLOWED_ORIGINS",
+                "https://example.com?x=1",
+                "is not an origin",
+            ),
+            (
+                "ALLOWED_ORIGINS",
+                "*,https://example.com",
+                "* (any origin) must be the only entry",
+            ),
+            (
+                "CORS_ALLOWED_METHODS",
+                "GET,PO ST",
+                "\"PO ST\" is not an HTTP method token",
+            ),
+            (
+                "CORS_ALLOWED_METHODS",
+                "GET,(POST)",
+                "is not an HTTP method token",
+            ),
+            (
+                "CORS_ALLOWED_HEADERS",
+                "Content-Type,X Bad",
+                "\"X Bad\" is not a valid header name",
+            ),
+            (
+                "CORS_ALLOWED_HEADERS",
+                "*,Content-Type",
+                "must be the only entry",
+            ),
+            (
+                "CORS_MAX_AGE_SECONDS",
+                "86401",
+                "is not a number of seconds (0-86400)",
+            ),
+            (
+                "ADMIN_API_KEY",
+                "short-admin-key",
+                "must be at least 32 characters",
+            ),
+            (
+                "ENABLED_CLOUD_PROVIDERS",
+                "googledrive,icloud",
+                "\"icloud\" is not a provider",
+            ),
+            (
+                "ALLOWED_REDIRECT_URIS",
+                "oauth-callback",
+                "is not an absolute URI",
+            ),
+            (
+                "ALLOWED_REDIRECT_URIS",
+                "https://app.example.com*",
+                "must contain the host and a / after it",
+            ),
+            (
+                "ALLOWED_REDIRECT_URIS",
+                "https://*.example.com/",
+                "may appear only once, as the last character",
+            ),
+            (
+                "ALLOWED_REDIRECT_URIS",
+                "https://app.example.com/**",
+                "may appear only once",
+            ),
+            (
+                "ALLOWED_REDIRECT_URIS",
+                "https://app.example.com/cb#x",
+                "must not contain a fragment",
+            ),
+            ("ALLOWED_REDIRECT_URIS", "https:///cb", "has no host"),
+            (
+                "ALLOWED_REDIRECT_URIS",
+                "myapp:",
+                "nothing after the scheme",
+            ),
+            (
+                "OAUTH_FALLBACK_REDIRECT_URI",
+                "/relative",
+                "is not an absolute URI",
+            ),
+            (
+                "OAUTH_FALLBACK_REDIRECT_URI",
+                "apuntador://cb#frag",
+                "must not contain a fragment",
+            ),
+            (
+                "OAUTH_SESSION_TTL_SECONDS",
+                "59",
+                "is not a number of seconds (60-3600)",
+            ),
+            ("OAUTH_SESSION_TTL_SECONDS", "3601", "(60-3600)"),
+            (
+                "OAUTH_HTTP_TIMEOUT_SECONDS",
+                "61",
+                "is not a number of seconds (1-60)",
+            ),
+            (
+                "GOOGLE_REDIRECT_URI",
+                "/oauth/callback/googledrive",
+                "is not an absolute http/https URL",
+            ),
+            (
+                "GOOGLE_REDIRECT_URI",
+                "ftp://example.com/cb",
+                "scheme must be http or https",
+            ),
+            (
+                "GOOGLE_REDIRECT_URI",
+                "https://example.com/cb#x",
+                "must not contain a fragment",
+            ),
+            (
+                "GOOGLE_AUTHORIZE_URL",
+                "https://example.com/auth?x=1",
+                "must not contain a query",
+            ),
+            (
+                "GOOGLE_TOKEN_URL",
+                "https://example.com/token#x",
+                "or a fragment",
+            ),
+            (
+                "GOOGLE_REVOKE_URL",
+                "example.com/revoke",
+                "is not an absolute http/https URL",
+            ),
+            (
+                "DROPBOX_AUTHORIZE_URL",
+                "ws://example.com/auth",
+                "scheme must be http or https",
+            ),
+            (
+                "DROPBOX_TOKEN_URL",
+                "http://exa mple.com/token",
+                "spaces or control characters",
+            ),
+            (
+                "DROPBOX_REVOKE_URL",
+                "http://user:pw@example.com/",
+                "must not contain user information",
+            ),
+            (
+                "ONEDRIVE_REDIRECT_URI",
+                "onedrive-callback",
+                "is not an absolute http/https URL",
+            ),
+            (
+                "ONEDRIVE_TENANT",
+                "my tenant",
+                "is not common, organizations, consumers, a tenant GUID or a domain",
+            ),
+            ("ONEDRIVE_TENANT", "contoso", "a domain name"),
+            (
+                "ONEDRIVE_TENANT",
+                "1234567-89ab-cdef-0123-456789abcdef",
+                "a tenant GUID",
+            ),
+            (
+                "ONEDRIVE_AUTHORIZE_URL",
+                "https://login.example.com/auth?p=1",
+                "must not contain a query",
+            ),
+            (
+                "ONEDRIVE_TOKEN_URL",
+                "login.example.com/token",
+                "is not an absolute http/https URL",
+            ),
+            (
+                "CERT_VALIDITY_DAYS_ANDROID",
+                "0",
+                "is not a number of days (1-365)",
+            ),
+            ("CERT_VALIDITY_DAYS_IOS", "366", "(1-365)"),
+            ("CERT_VALIDITY_DAYS_DESKTOP", "seven", "(1-365)"),
+            ("CERT_VALIDITY_DAYS_WEB", "-1", "(1-365)"),
+            (
+                "CERT_RECORD_RETENTION_DAYS",
+                "3651",
+                "is not a number of days (1-3650)",
+            ),
+            (
+                "CLIENT_CERT_HEADER",
+                "X Client Cert",
+                "is not a valid header name",
+            ),
+            (
+                "CLIENT_CERT_HEADER",
+                "X-Client-Cert:",
+                "is not a valid header name",
+            ),
+            (
+                "CLIENT_CERT_SOURCES",
+                "alb,mtls",
+                "\"mtls\" is not a certificate source",
+            ),
+            ("CLIENT_CERT_SOURCES", ",", "must name at least one source"),
+            ("ENROLLMENT_REQUIRE_ATTESTATION", "2", "is not a boolean"),
+            (
+                "ENROLLMENT_ATTESTATION_MAX_AGE_SECONDS",
+                "29",
+                "is not a number of seconds (30-86400)",
+            ),
+            (
+                "ATTESTATION_CACHE_TTL",
+                "86401",
+                "is not a number of seconds (60-86400)",
+            ),
+            (
+                "PLAY_INTEGRITY_MAX_AGE_SECONDS",
+                "9",
+                "is not a number of seconds (10-3600)",
+            ),
+            (
+                "PLAY_INTEGRITY_REQUIRED_DEVICE_VERDICT",
+                "MEETS_VIRTUAL_INTEGRITY",
+                "is not one of: MEETS_BASIC",
+            ),
+            (
+                "PLAY_INTEGRITY_ALLOW_UNRECOGNIZED_APP",
+                "sometimes",
+                "is not a boolean",
+            ),
+            (
+                "PLAY_INTEGRITY_CERT_DIGESTS",
+                "not-a-digest",
+                "is not a base64url SHA-256 digest",
+            ),
+            (
+                "PLAY_INTEGRITY_CERT_DIGESTS",
+                "+/+/+/+/+/+/+/+/+/+/+/+/+/+/+/+/+/+/+/+/+/8",
+                "is not a base64url SHA-256 digest",
+            ),
+            (
+                "APP_ATTEST_ENVIRONMENT",
+                "sandbox",
+                "is not one of: production, development",
+            ),
+            ("DESKTOP_ATTESTATION_ENABLED", "enabled", "is not a boolean"),
+            (
+                "DESKTOP_ATTESTATION_MAX_PER_HOUR",
+                "1001",
+                "is not a number of attestations (1-1000)",
+            ),
+            (
+                "INFRASTRUCTURE_PROVIDER",
+                "gcp",
+                "is not one of: local, aws",
+            ),
+            ("AWS_REGION", "EU-WEST-1", "is not an AWS region"),
+            ("AWS_DYNAMODB_TABLE", "ab", "is not a DynamoDB table name"),
+            (
+                "AWS_DYNAMODB_SESSIONS_TABLE",
+                "sessions/table",
+                "is not a DynamoDB table name",
+            ),
+            (
+                "AWS_S3_BUCKET",
+                "Apuntador_Bucket",
+                "is not an S3 bucket name",
+            ),
+            ("AWS_S3_BUCKET", "-bucket", "is not an S3 bucket name"),
+            ("AWS_S3_BUCKET", "my..bucket", "is not an S3 bucket name"),
+            (
+                "AWS_SECRETS_PREFIX",
+                "apuntador/",
+                "is not a Secrets Manager name prefix",
+            ),
+            (
+                "AWS_SECRETS_PREFIX",
+                "a b",
+                "is not a Secrets Manager name prefix",
+            ),
+            ("AUTO_CREATE_RESOURCES", "y", "is not a boolean"),
+            (
+                "AWS_ENDPOINT_URL",
+                "localhost:4566",
+                "is not an absolute http/https URL",
+            ),
+            ("LOG_LEVEL", "verbose", "\"verbose\" is not a log level"),
+            ("LOG_LEVEL", "warning", "is not a log level"),
+            (
+                "LOG_LEVEL",
+                "info,apuntador=loud",
+                "is not a log filter directive",
+            ),
+            ("LOG_FORMAT", "text", "is not one of: json, human"),
+            ("OTEL_ENABLED", "enable", "is not a boolean"),
+            (
+                "OTEL_EXPORTER_OTLP_ENDPOINT",
+                "localhost:4317",
+                "is not an absolute http/https URL",
+            ),
+            (
+                "OTEL_EXPORTER_OTLP_PROTOCOL",
+                "http/json",
+                "is not one of: grpc, http/protobuf",
+            ),
+            (
+                "OTEL_TRACES_SAMPLER_ARG",
+                "1.5",
+                "\"1.5\" is not a ratio (0.0-1.0)",
+            ),
+            ("OTEL_TRACES_SAMPLER_ARG", "-0.1", "is not a ratio"),
+            ("OTEL_TRACES_SAMPLER_ARG", "NaN", "is not a ratio"),
+            ("OTEL_TRACES_SAMPLER_ARG", "half", "is not a ratio"),
+            (
+                "OTEL_RESOURCE_ATTRIBUTES",
+                "team=notes,region",
+                "\"region\" is not a key=value pair",
+            ),
+            (
+                "OTEL_RESOURCE_ATTRIBUTES",
+                "=value",
+                "is not a key=value pair",
+            ),
+            (
+                "OTEL_RESOURCE_ATTRIBUTES",
+                "k=%FF",
+                "is not percent-encoded UTF-8",
+            ),
+        ];
+        for (variable, value, expected) in cases {
+            let found = problems(&[(variable, value)]);
+            assert_eq!(found.len(), 1, "{variable}={value:?}: {found:?}");
+            assert_eq!(found[0].variable, *variable, "{variable}={value:?}");
+            assert!(
+                found[0].message.contains(expected),
+                "{variable}={value:?}: {:?} does not contain {expected:?}",
+                found[0].message
+            );
+        }
+    }
+
+    /// Every validation rule of SPEC §8.2, accepted side.
+    #[test]
+    fn each_valid_value_is_accepted() {
+        let cases: &[(&str, &str)] = &[
+            ("ENVIRONMENT", "Development"),
+            ("HOST", "127.0.0.1"),
+            ("HOST", "::"),
+            ("HOST", "[::1]"),
+            ("PORT", "1"),
+            ("PORT", "65535"),
+            ("PORT", " 8080 "),
+            ("BASE_PATH", "/api"),
+            ("BASE_PATH", "/prod/apuntador-v1"),
+            ("ENABLE_DOCS", "TRUE"),
+            ("PROJECT_VERSION", "12345678901234567890123456789012"),
+            ("BODY_LIMIT_BYTES", "1024"),
+            ("BODY_LIMIT_BYTES", "1048576"),
+            ("REQUEST_TIMEOUT_SECONDS", "300"),
+            ("MAX_CONCURRENT_REQUESTS", "100000"),
+            ("SHUTDOWN_GRACE_SECONDS", "0"),
+            ("ALLOWED_ORIGINS", "*"),
+            (
+                "ALLOWED_ORIGINS",
+                "https://app.example.com,http://[::1]:8080,tauri://localhost",
+            ),
+            ("ALLOWED_ORIGINS", ","),
+            ("CORS_ALLOWED_METHODS", "GET,PUT,DELETE,PATCH"),
+            ("CORS_ALLOWED_HEADERS", "*"),
+            ("CORS_ALLOWED_HEADERS", "Content-Type,X-Custom-Header"),
+            ("CORS_MAX_AGE_SECONDS", "0"),
+            ("CORS_MAX_AGE_SECONDS", "86400"),
+            ("CONFIG_API_KEY", "short-is-fine-in-development"),
+            ("SECRET_KEY", "legacy"),
+            ("ADMIN_API_KEY", GOOD_KEY),
+            ("ENABLED_CLOUD_PROVIDERS", "GoogleDrive, ONEDRIVE"),
+            ("ENABLED_CLOUD_PROVIDERS", ","),
+            ("ALLOWED_REDIRECT_URIS", "*"),
+            (
+                "ALLOWED_REDIRECT_URIS",
+                "https://app.example.com/*,apuntador://oauth-callback",
+            ),
+            (
+                "ALLOWED_REDIRECT_URIS",
+                "http://example.com/callback,com.example.app:/oauth2redirect",
+            ),
+            (
+                "ALLOWED_REDIRECT_URIS",
+                "apuntador:*,http://localhost:3000/*",
+            ),
+            (
+                "OAUTH_FALLBACK_REDIRECT_URI",
+                "https://app.example.com/done?x=1",
+            ),
+            ("OAUTH_SESSION_TTL_SECONDS", "60"),
+            ("OAUTH_SESSION_TTL_SECONDS", "3600"),
+            ("OAUTH_HTTP_TIMEOUT_SECONDS", "1"),
+            ("GOOGLE_CLIENT_ID", "google-id"),
+            (
+                "GOOGLE_REDIRECT_URI",
+                "https://api.example.com/oauth/callback/googledrive",
+            ),
+            ("GOOGLE_AUTHORIZE_URL", "http://127.0.0.1:9000/auth"),
+            ("GOOGLE_TOKEN_URL", "https://example.com"),
+            ("GOOGLE_REVOKE_URL", "https://example.com/revoke"),
+            ("DROPBOX_CLIENT_SECRET", "dropbox-secret"),
+            ("DROPBOX_REDIRECT_URI", "anything at all: it is unused"),
+            (
+                "DROPBOX_AUTHORIZE_URL",
+                "http://localhost:9001/oauth2/authorize",
+            ),
+            ("ONEDRIVE_TENANT", "organizations"),
+            ("ONEDRIVE_TENANT", "Consumers"),
+            ("ONEDRIVE_TENANT", "72f988bf-86f1-41af-91ab-2d7cd011db47"),
+            ("ONEDRIVE_TENANT", "contoso.onmicrosoft.com"),
+            ("ONEDRIVE_AUTHORIZE_URL", "http://localhost:9002/authorize"),
+            ("CERT_VALIDITY_DAYS_ANDROID", "365"),
+            ("CERT_VALIDITY_DAYS_WEB", "1"),
+            ("CERT_RECORD_RETENTION_DAYS", "3650"),
+            ("CLIENT_CERT_HEADER", "X-SSL-Client-Cert"),
+            ("CLIENT_CERT_SOURCES", "header"),
+            ("CLIENT_CERT_SOURCES", "XFCC, alb"),
+            ("ENROLLMENT_REQUIRE_ATTESTATION", "on"),
+            ("ENROLLMENT_ATTESTATION_MAX_AGE_SECONDS", "30"),
+            ("ATTESTATION_CACHE_TTL", "60"),
+            ("PLAY_INTEGRITY_MAX_AGE_SECONDS", "3600"),
+            (
+                "PLAY_INTEGRITY_REQUIRED_DEVICE_VERDICT",
+                "MEETS_STRONG_INTEGRITY",
+            ),
+            ("PLAY_INTEGRITY_ALLOW_UNRECOGNIZED_APP", "No"),
+            (
+                "PLAY_INTEGRITY_CERT_DIGESTS",
+                "-_-_-_-_-_-_-_-_-_-_-_-_-_-_-_-_-_-_-_-_-_8,AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA=",
+            ),
+            ("APP_ATTEST_ENVIRONMENT", "DEVELOPMENT"),
+            ("DESKTOP_ATTESTATION_ENABLED", "0"),
+            ("DESKTOP_ATTESTATION_MAX_PER_HOUR", "1000"),
+            ("INFRASTRUCTURE_PROVIDER", "AWS"),
+            ("DATA_DIR", "/var/lib/apuntador"),
+            ("AWS_REGION", "us-gov-west-1"),
+            ("AWS_DYNAMODB_TABLE", "prod.certificates_v2"),
+            ("AWS_S3_BUCKET", "my.cert-bucket-1"),
+            ("AWS_SECRETS_PREFIX", "prod/apuntador"),
+            ("AUTO_CREATE_RESOURCES", "yes"),
+            ("AWS_ENDPOINT_URL", "http://localhost:4566"),
+            ("LOG_LEVEL", "debug"),
+            ("LOG_LEVEL", "WARN"),
+            ("LOG_LEVEL", "info,apuntador=debug,tower_http=warn"),
+            ("LOG_FORMAT", "Human"),
+            ("OTEL_ENABLED", "true"),
+            ("OTEL_SERVICE_NAME", "apuntador-staging"),
+            (
+                "OTEL_EXPORTER_OTLP_ENDPOINT",
+                "https://otel.example.com:4318/v1",
+            ),
+            ("OTEL_EXPORTER_OTLP_PROTOCOL", "http/protobuf"),
+            ("OTEL_TRACES_SAMPLER_ARG", "0"),
+            ("OTEL_TRACES_SAMPLER_ARG", "0.25"),
+            ("OTEL_RESOURCE_ATTRIBUTES", "team=notes,owner=a%20b"),
+            ("UNKNOWN_VARIABLE", "is ignored"),
+        ];
+        for (variable, value) in cases {
+            if let Err(e) = parse(&[(variable, value)]) {
+                panic!("{variable}={value:?} was refused:\n{e}");
+            }
+        }
+    }
+
+    #[test]
+    fn booleans_accept_every_documented_spelling_case_insensitively() {
+        for (value, expected) in [
+            ("true", true),
+            ("TRUE", true),
+            ("1", true),
+            ("yes", true),
+            ("Yes", true),
+            ("on", true),
+            ("ON", true),
+            ("false", false),
+            ("False", false),
+            ("0", false),
+            ("no", false),
+            ("NO", false),
+            ("off", false),
+            ("Off", false),
+        ] {
+            assert_eq!(
+                ok(&[("ENABLE_DOCS", value)]).http.enable_docs,
+                expected,
+                "{value}"
+            );
+        }
+    }
+
+    #[test]
+    fn lists_are_trimmed_and_drop_empty_items() {
+        let c = ok(&[
+            ("CORS_ALLOWED_METHODS", " GET , ,POST,, "),
+            (
+                "ALLOWED_ORIGINS",
+                " https://a.example.com ,,https://b.example.com:8443,",
+            ),
+        ]);
+        assert_eq!(c.cors.allowed_methods, ["GET", "POST"]);
+        assert_eq!(
+            c.cors.allowed_origins,
+            AllowedOrigins::List(vec![
+                "https://a.example.com".into(),
+                "https://b.example.com:8443".into()
+            ])
+        );
+    }
+
+    #[test]
+    fn a_lone_star_selects_any_origin_and_mirrored_headers() {
+        let c = ok(&[("ALLOWED_ORIGINS", "*"), ("CORS_ALLOWED_HEADERS", " * ")]);
+        assert_eq!(c.cors.allowed_origins, AllowedOrigins::Any);
+        assert_eq!(c.cors.allowed_headers, AllowedHeaders::Mirror);
+    }
+
+    #[test]
+    fn enabled_providers_are_lowercased_deduplicated_and_in_fixed_order() {
+        let c = ok(&[
+            (
+                "ENABLED_CLOUD_PROVIDERS",
+                "OneDrive, dropbox, GOOGLEDRIVE, dropbox",
+            ),
+            ("GOOGLE_CLIENT_ID", "g"),
+            ("GOOGLE_CLIENT_SECRET", "gs"),
+            ("DROPBOX_CLIENT_ID", "d"),
+            ("ONEDRIVE_CLIENT_ID", "o"),
+            ("ONEDRIVE_CLIENT_SECRET", "os"),
+        ]);
+        assert_eq!(c.oauth.enabled_providers, ProviderId::ALL);
+        assert!(c.oauth.disabled_for_missing_credentials.is_empty());
+    }
+
+    #[test]
+    fn a_provider_without_credentials_is_disabled_in_development() {
+        let c = ok(&[
+            ("ENABLED_CLOUD_PROVIDERS", "googledrive,dropbox,onedrive"),
+            ("GOOGLE_CLIENT_ID", "g"),
+            ("DROPBOX_CLIENT_ID", "d"),
+            ("ONEDRIVE_CLIENT_SECRET", "os"),
+        ]);
+        assert_eq!(c.oauth.enabled_providers, [ProviderId::Dropbox]);
+        assert_eq!(
+            c.oauth.disabled_for_missing_credentials,
+            vec![
+                (ProviderId::GoogleDrive, vec!["GOOGLE_CLIENT_SECRET"]),
+                (ProviderId::OneDrive, vec!["ONEDRIVE_CLIENT_ID"]),
+            ]
+        );
+    }
+
+    #[test]
+    fn dropbox_needs_only_its_client_id() {
+        let c = ok(&[
+            ("ENABLED_CLOUD_PROVIDERS", "dropbox"),
+            ("DROPBOX_CLIENT_ID", "d"),
+        ]);
+        assert_eq!(c.oauth.enabled_providers, [ProviderId::Dropbox]);
+        assert!(c.oauth.dropbox.client_secret.is_none());
+    }
+
+    #[test]
+    fn redirect_rules_are_parsed_into_exact_prefix_and_any() {
+        let c = ok(&[(
+            "ALLOWED_REDIRECT_URIS",
+            "apuntador://oauth-callback, https://app.example.com/oauth/*,*",
+        )]);
+        assert_eq!(
+            c.oauth.allowed_redirect_uris,
+            [
+                RedirectRule::Exact("apuntador://oauth-callback".into()),
+                RedirectRule::Prefix("https://app.example.com/oauth/".into()),
+                RedirectRule::Any,
+            ]
+        );
+    }
+
+    #[test]
+    fn onedrive_default_urls_are_built_from_the_tenant() {
+        let c = ok(&[("ONEDRIVE_TENANT", "Contoso.OnMicrosoft.com")]);
+        assert_eq!(c.oauth.onedrive.tenant, "contoso.onmicrosoft.com");
+        assert_eq!(
+            c.oauth.onedrive.authorize_url,
+            "https://login.microsoftonline.com/contoso.onmicrosoft.com/oauth2/v2.0/authorize"
+        );
+        assert_eq!(
+            c.oauth.onedrive.token_url,
+            "https://login.microsoftonline.com/contoso.onmicrosoft.com/oauth2/v2.0/token"
+        );
+    }
+
+    #[test]
+    fn endpoint_overrides_replace_the_defaults() {
+        let c = ok(&[
+            ("ONEDRIVE_TENANT", "consumers"),
+            ("ONEDRIVE_TOKEN_URL", "http://127.0.0.1:9999/token"),
+            ("GOOGLE_TOKEN_URL", "http://127.0.0.1:9998/token"),
+        ]);
+        assert_eq!(c.oauth.onedrive.token_url, "http://127.0.0.1:9999/token");
+        assert_eq!(
+            c.oauth.onedrive.authorize_url,
+            "https://login.microsoftonline.com/consumers/oauth2/v2.0/authorize"
+        );
+        assert_eq!(c.oauth.google.token_url, "http://127.0.0.1:9998/token");
+    }
+
+    #[test]
+    fn client_cert_sources_are_sorted_into_priority_order_and_deduplicated() {
+        let c = ok(&[("CLIENT_CERT_SOURCES", "xfcc,header,Header,lambda-context")]);
+        assert_eq!(
+            c.pki.client_cert_sources,
+            [
+                CertSource::LambdaContext,
+                CertSource::Header,
+                CertSource::Xfcc
+            ]
+        );
+    }
+
+    #[test]
+    fn client_cert_header_is_stored_lower_cased() {
+        let c = ok(&[("CLIENT_CERT_HEADER", "X-SSL-Client-Cert")]);
+        assert_eq!(c.pki.client_cert_header.as_str(), "x-ssl-client-cert");
+    }
+
+    #[test]
+    fn numbers_and_durations_are_stored_in_their_units() {
+        let c = ok(&[
+            ("PORT", "9000"),
+            ("SHUTDOWN_GRACE_SECONDS", "5"),
+            ("OAUTH_SESSION_TTL_SECONDS", "120"),
+            ("PLAY_INTEGRITY_MAX_AGE_SECONDS", "30"),
+            ("CERT_VALIDITY_DAYS_DESKTOP", "14"),
+            ("OTEL_TRACES_SAMPLER_ARG", "0.5"),
+        ]);
+        assert_eq!(c.server.port, 9000);
+        assert_eq!(c.server.shutdown_grace, Duration::from_secs(5));
+        assert_eq!(c.oauth.session_ttl, Duration::from_secs(120));
+        assert_eq!(c.pki.validity_days(Platform::Desktop), 14);
+        assert_eq!(c.telemetry.otel_sampler_ratio, 0.5);
+    }
+
+    #[test]
+    fn base_path_and_host_are_stored_when_valid() {
+        let c = ok(&[("BASE_PATH", "/prod/api"), ("HOST", "[::1]")]);
+        assert_eq!(c.http.base_path.as_deref(), Some("/prod/api"));
+        assert_eq!(c.server.host, IpAddr::from(std::net::Ipv6Addr::LOCALHOST));
+    }
+
+    #[test]
+    fn resource_attributes_are_split_and_percent_decoded() {
+        let c = ok(&[(
+            "OTEL_RESOURCE_ATTRIBUTES",
+            "team=notes, owner = a%20b ,empty=",
+        )]);
+        assert_eq!(
+            c.telemetry.otel_resource_attributes,
+            [
+                ("team".to_owned(), "notes".to_owned()),
+                ("owner".to_owned(), "a b".to_owned()),
+                ("empty".to_owned(), String::new()),
+            ]
+        );
+    }
+
+    #[test]
+    fn data_dir_falls_back_to_the_legacy_infrastructure_base_dir() {
+        assert_eq!(
+            ok(&[("INFRASTRUCTURE_BASE_DIR", "/legacy")])
+                .storage
+                .data_dir,
+            PathBuf::from("/legacy")
+        );
+        let both = ok(&[("INFRASTRUCTURE_BASE_DIR", "/legacy"), ("DATA_DIR", "/new")]);
+        assert_eq!(both.storage.data_dir, PathBuf::from("/new"));
+    }
+
+    #[test]
+    fn secret_key_is_used_when_config_api_key_is_unset() {
+        let c = ok(&[("SECRET_KEY", "legacy-key")]);
+        assert_eq!(c.auth.config_api_key.expose(), Some("legacy-key"));
+        assert!(c.auth.config_api_key_from_legacy);
+        assert!(
+            c.warnings()
+                .iter()
+                .any(|w| w.contains("SECRET_KEY is deprecated"))
+        );
+    }
+
+    #[test]
+    fn config_api_key_wins_over_secret_key() {
+        let c = ok(&[("SECRET_KEY", "legacy-key"), ("CONFIG_API_KEY", "new-key")]);
+        assert_eq!(c.auth.config_api_key.expose(), Some("new-key"));
+        assert!(!c.auth.config_api_key_from_legacy);
+    }
+
+    #[test]
+    fn a_complete_play_integrity_group_is_configured() {
+        let key = b64(&[1u8; 32]);
+        let spki = b64(&p256_spki());
+        let c = ok(&[
+            ("PLAY_INTEGRITY_PACKAGE_NAME", "com.apuntador.app"),
+            ("PLAY_INTEGRITY_DECRYPTION_KEY", &key),
+            ("PLAY_INTEGRITY_VERIFICATION_KEY", &spki),
+            (
+                "PLAY_INTEGRITY_REQUIRED_DEVICE_VERDICT",
+                "MEETS_BASIC_INTEGRITY",
+            ),
+        ]);
+        let play = c.attestation.play_integrity.expect("configured");
+        assert_eq!(play.package_name, "com.apuntador.app");
+        assert_eq!(play.decryption_key_bytes(), Some([1u8; 32]));
+        assert_eq!(play.verification_key_der(), Some(p256_spki()));
+        assert_eq!(play.max_age, Duration::from_secs(300));
+        assert_eq!(play.required_device_verdict, DeviceVerdict::Basic);
+        assert!(!play.allow_unrecognized_app);
+    }
+
+    #[test]
+    fn play_integrity_keys_are_checked_when_given_in_plain() {
+        let mut compressed = p256_spki()[..27].to_vec();
+        compressed[1] = 0x39;
+        compressed[24] = 0x22;
+        compressed[26] = 0x02;
+        compressed.extend([9u8; 32]);
+        let cases: &[(&str, String, bool)] = &[
+            ("PLAY_INTEGRITY_DECRYPTION_KEY", b64(&[1u8; 32]), true),
+            (
+                "PLAY_INTEGRITY_DECRYPTION_KEY",
+                b64(&[1u8; 32]).trim_end_matches('=').to_owned(),
+                true,
+            ),
+            ("PLAY_INTEGRITY_DECRYPTION_KEY", b64(&[1u8; 16]), false),
+            (
+                "PLAY_INTEGRITY_DECRYPTION_KEY",
+                "not base64!".to_owned(),
+                false,
+            ),
+            ("PLAY_INTEGRITY_VERIFICATION_KEY", b64(&p256_spki()), true),
+            ("PLAY_INTEGRITY_VERIFICATION_KEY", b64(&compressed), true),
+            (
+                "PLAY_INTEGRITY_VERIFICATION_KEY",
+                b64(&p256_spki()[..90]),
+                false,
+            ),
+            ("PLAY_INTEGRITY_VERIFICATION_KEY", b64(&[0x30; 91]), false),
+        ];
+        for (variable, value, accepted) in cases {
+            let mut pairs = vec![
+                (
+                    "PLAY_INTEGRITY_PACKAGE_NAME",
+                    "com.apuntador.app".to_owned(),
+                ),
+                ("PLAY_INTEGRITY_DECRYPTION_KEY", b64(&[1u8; 32])),
+                ("PLAY_INTEGRITY_VERIFICATION_KEY", b64(&p256_spki())),
+            ];
+            pairs.retain(|(name, _)| name != variable);
+            pairs.push((variable, value.clone()));
+            let refs: Vec<(&str, &str)> = pairs.iter().map(|(k, v)| (*k, v.as_str())).collect();
+            match parse(&refs) {
+                Ok(_) => assert!(accepted, "{variable} should be refused"),
+                Err(e) => {
+                    assert!(!accepted, "{variable} should be accepted: {e}");
+                    assert_eq!(e.0.len(), 1);
+                    assert_eq!(e.0[0].variable, *variable);
+                    assert!(
+                        !e.to_string().contains(value.as_str()),
+                        "secret echoed: {e}"
+                    );
+                }
+            }
+        }
+    }
+
+    #[test]
+    fn android_package_names_are_checked() {
+        for (value, accepted) in [
+            ("com.apuntador.app", true),
+            ("com.example.my_app2", true),
+            ("apuntador", false),
+            ("com.1example.app", false),
+            ("com..app", false),
+            ("com.example-app", false),
+        ] {
+            let result = check_package_name(value);
+            assert_eq!(result.is_ok(), accepted, "{value}: {result:?}");
+        }
+    }
+
+    #[test]
+    fn apple_team_and_bundle_ids_are_checked() {
+        for (team, bundle, accepted) in [
+            ("ABCDE12345", "com.apuntador.app", true),
+            ("ABCDE12345", "com.apuntador.my-app", true),
+            ("abcde12345", "com.apuntador.app", false),
+            ("ABCDE1234", "com.apuntador.app", false),
+            ("ABCDE12345", "com.apuntador..app", false),
+            ("ABCDE12345", "com.apuntador_app", false),
+        ] {
+            let result = parse(&[("APPLE_TEAM_ID", team), ("APPLE_BUNDLE_ID", bundle)]);
+            assert_eq!(result.is_ok(), accepted, "{team} {bundle}: {result:?}");
+        }
+        let c = ok(&[
+            ("APPLE_TEAM_ID", "ABCDE12345"),
+            ("APPLE_BUNDLE_ID", "com.apuntador.app"),
+        ]);
+        let app_attest = c.attestation.app_attest.expect("configured");
+        assert_eq!(app_attest.environment, AppAttestEnvironment::Production);
+    }
+
+    #[test]
+    fn partial_attestation_groups_name_each_missing_variable() {
+        let cases: &[(Pairs, &[&str])] = &[
+            (
+                &[("PLAY_INTEGRITY_PACKAGE_NAME", "com.apuntador.app")],
+                &[
+                    "PLAY_INTEGRITY_DECRYPTION_KEY",
+                    "PLAY_INTEGRITY_VERIFICATION_KEY",
+                ],
+            ),
+            (
+                &[
+                    ("PLAY_INTEGRITY_VERIFICATION_KEY", ARN),
+                    ("PLAY_INTEGRITY_DECRYPTION_KEY", ARN),
+                ],
+                &["PLAY_INTEGRITY_PACKAGE_NAME"],
+            ),
+            (&[("APPLE_TEAM_ID", "ABCDE12345")], &["APPLE_BUNDLE_ID"]),
+            (
+                &[("APPLE_BUNDLE_ID", "com.apuntador.app")],
+                &["APPLE_TEAM_ID"],
+            ),
+        ];
+        for (pairs, missing) in cases {
+            let found = problems(pairs);
+            let variables: Vec<&str> = found.iter().map(|p| p.variable.as_str()).collect();
+            assert_eq!(variables, *missing, "{pairs:?}");
+            assert!(
+                found
+                    .iter()
+                    .all(|p| p.message.contains("must be set because"))
+            );
+        }
+    }
+
+    #[test]
+    fn production_with_safe_values_is_accepted() {
+        let pairs = production(&[]);
+        let c = ok(&as_refs(&pairs));
+        assert!(c.is_production());
+        assert_eq!(c.oauth.enabled_providers, [ProviderId::Dropbox]);
+    }
+
+    /// Every refusal of SPEC §8.4: (extra variables over a valid production base, variable, message part).
+    #[test]
+    fn each_production_refusal_is_a_problem() {
+        let long_admin = "a".repeat(32);
+        let cases: &[(Pairs, &str, &str)] = &[
+            (
+                &[("CONFIG_API_KEY", "")],
+                "CONFIG_API_KEY",
+                "must be set in production",
+            ),
+            (
+                &[("CONFIG_API_KEY", "0123456789")],
+                "CONFIG_API_KEY",
+                "must be at least 32 characters in production",
+            ),
+            (
+                &[("CONFIG_API_KEY", DEV_CONFIG_API_KEY)],
+                "CONFIG_API_KEY",
+                "must not be the development default",
+            ),
+            (
+                &[("CONFIG_API_KEY", LEGACY_DEV_SECRET_KEY)],
+                "CONFIG_API_KEY",
+                "must not be the well-known legacy",
+            ),
+            (
+                &[
+                    ("CONFIG_API_KEY", ""),
+                    ("SECRET_KEY", LEGACY_DEV_SECRET_KEY),
+                ],
+                "SECRET_KEY",
+                "must not be the well-known legacy",
+            ),
+            (
+                &[("CONFIG_API_KEY", ""), ("SECRET_KEY", "short")],
+                "SECRET_KEY",
+                "at least 32 characters",
+            ),
+            (
+                &[("ADMIN_API_KEY", "0123456789")],
+                "ADMIN_API_KEY",
+                "must be at least 32 characters",
+            ),
+            (
+                &[("ALLOWED_ORIGINS", "*")],
+                "ALLOWED_ORIGINS",
+                "* (any origin) is refused in production",
+            ),
+            (
+                &[("ALLOWED_REDIRECT_URIS", "*")],
+                "ALLOWED_REDIRECT_URIS",
+                "a lone * (any redirect URI) is refused",
+            ),
+            (
+                &[("ALLOWED_REDIRECT_URIS", "http://app.example.com/callback")],
+                "ALLOWED_REDIRECT_URIS",
+                "only for localhost, 127.0.0.1 and [::1]",
+            ),
+            (
+                &[("ALLOWED_REDIRECT_URIS", "http://localhost.example.com/*")],
+                "ALLOWED_REDIRECT_URIS",
+                "only for localhost",
+            ),
+            (
+                &[("ALLOWED_REDIRECT_URIS", "HTTP://evil.example.com/cb")],
+                "ALLOWED_REDIRECT_URIS",
+                "only for localhost",
+            ),
+            (
+                &[
+                    ("ENABLED_CLOUD_PROVIDERS", "googledrive"),
+                    ("GOOGLE_CLIENT_ID", "g"),
+                    ("GOOGLE_CLIENT_SECRET", "gs"),
+                    (
+                        "GOOGLE_REDIRECT_URI",
+                        "http://api.example.com/oauth/callback/googledrive",
+                    ),
+                ],
+                "GOOGLE_REDIRECT_URI",
+                "must be an https URL in production",
+            ),
+            (
+                &[
+                    ("ENABLED_CLOUD_PROVIDERS", "googledrive"),
+                    ("GOOGLE_CLIENT_ID", "g"),
+                    ("GOOGLE_CLIENT_SECRET", "gs"),
+                ],
+                "GOOGLE_REDIRECT_URI",
+                "must be set to an https URL in production",
+            ),
+            (
+                &[
+                    ("ENABLED_CLOUD_PROVIDERS", "onedrive"),
+                    ("ONEDRIVE_CLIENT_ID", "o"),
+                    ("ONEDRIVE_CLIENT_SECRET", "os"),
+                    (
+                        "ONEDRIVE_REDIRECT_URI",
+                        "http://api.example.com/oauth/callback/onedrive",
+                    ),
+                ],
+                "ONEDRIVE_REDIRECT_URI",
+                "must be an https URL in production",
+            ),
+            (
+                &[("GOOGLE_AUTHORIZE_URL", "http://auth.example.com/")],
+                "GOOGLE_AUTHORIZE_URL",
+                "https URL in production",
+            ),
+            (
+                &[("GOOGLE_TOKEN_URL", "http://auth.example.com/t")],
+                "GOOGLE_TOKEN_URL",
+                "https URL in production",
+            ),
+            (
+                &[("GOOGLE_REVOKE_URL", "http://auth.example.com/r")],
+                "GOOGLE_REVOKE_URL",
+                "https URL in production",
+            ),
+            (
+                &[("DROPBOX_AUTHORIZE_URL", "http://db.example.com/a")],
+                "DROPBOX_AUTHORIZE_URL",
+                "https URL in production",
+            ),
+            (
+                &[("DROPBOX_TOKEN_URL", "http://db.example.com/t")],
+                "DROPBOX_TOKEN_URL",
+                "https URL in production",
+            ),
+            (
+                &[("DROPBOX_REVOKE_URL", "http://db.example.com/r")],
+                "DROPBOX_REVOKE_URL",
+                "https URL in production",
+            ),
+            (
+                &[("ONEDRIVE_AUTHORIZE_URL", "http://ms.example.com/a")],
+                "ONEDRIVE_AUTHORIZE_URL",
+                "https URL in production",
+            ),
+            (
+                &[("ONEDRIVE_TOKEN_URL", "http://ms.example.com/t")],
+                "ONEDRIVE_TOKEN_URL",
+                "https URL in production",
+            ),
+            (
+                &[("DROPBOX_CLIENT_ID", "")],
+                "DROPBOX_CLIENT_ID",
+                "must be set in production because dropbox is enabled",
+            ),
+            (
+                &[
+                    ("ENABLED_CLOUD_PROVIDERS", "googledrive"),
+                    ("GOOGLE_CLIENT_ID", "g"),
+                    (
+                        "GOOGLE_REDIRECT_URI",
+                        "https://api.example.com/oauth/callback/googledrive",
+                    ),
+                ],
+                "GOOGLE_CLIENT_SECRET",
+                "must be set in production because googledrive is enabled",
+            ),
+            (
+                &[
+                    ("ENABLED_CLOUD_PROVIDERS", "dropbox,onedrive"),
+                    ("ONEDRIVE_CLIENT_SECRET", "os"),
+                    (
+                        "ONEDRIVE_REDIRECT_URI",
+                        "https://api.example.com/oauth/callback/onedrive",
+                    ),
+                ],
+                "ONEDRIVE_CLIENT_ID",
+                "because onedrive is enabled",
+            ),
+        ];
+        for (extra, variable, expected) in cases {
+            let pairs = production(extra);
+            let found = problems(&as_refs(&pairs));
+            assert_eq!(found.len(), 1, "{extra:?}: {found:?}");
+            assert_eq!(found[0].variable, *variable, "{extra:?}");
+            assert!(
+                found[0].message.contains(expected),
+                "{extra:?}: {:?}",
+                found[0].message
+            );
+        }
+        // The accepted side of the same rules.
+        let accepted: &[&[(&str, &str)]] = &[
+            &[("ADMIN_API_KEY", &long_admin)],
+            &[("CONFIG_API_KEY", ""), ("SECRET_KEY", GOOD_KEY)],
+            &[(
+                "ALLOWED_REDIRECT_URIS",
+                "http://localhost:3000/cb,http://127.0.0.1/*,http://[::1]:8080/cb",
+            )],
+            &[(
+                "ALLOWED_REDIRECT_URIS",
+                "https://app.example.com/*,apuntador://oauth-callback",
+            )],
+            &[("GOOGLE_REDIRECT_URI", "http://not-enabled.example.com/cb")],
+            &[(
+                "ALLOWED_ORIGINS",
+                "https://app.example.com,http://localhost:3000",
+            )],
+            &[("GOOGLE_AUTHORIZE_URL", "https://auth.example.com/authorize")],
+            &[("AWS_ENDPOINT_URL", "http://localhost:4566")],
+            &[
+                ("ENABLED_CLOUD_PROVIDERS", "googledrive"),
+                ("GOOGLE_CLIENT_ID", "g"),
+                ("GOOGLE_CLIENT_SECRET", "gs"),
+                (
+                    "GOOGLE_REDIRECT_URI",
+                    "https://api.example.com/oauth/callback/googledrive",
+                ),
+            ],
+        ];
+        for extra in accepted {
+            let pairs = production(extra);
+            if let Err(e) = parse(&as_refs(&pairs)) {
+                panic!("{extra:?} was refused in production:\n{e}");
+            }
+        }
+    }
+
+    #[test]
+    fn development_allows_what_production_refuses() {
+        let c = ok(&[
+            ("CONFIG_API_KEY", "short"),
+            ("ALLOWED_ORIGINS", "*"),
+            ("ALLOWED_REDIRECT_URIS", "*,http://app.example.com/cb"),
+            ("GOOGLE_TOKEN_URL", "http://localhost:9000/token"),
+        ]);
+        assert!(!c.is_production());
+        assert_eq!(c.auth.config_api_key.expose(), Some("short"));
+    }
+
+    #[test]
+    fn production_without_any_configuration_lists_every_problem_in_table_order() {
+        let found = problems(&[("ENVIRONMENT", "PRODUCTION")]);
+        let variables: Vec<&str> = found.iter().map(|p| p.variable.as_str()).collect();
+        assert_eq!(
+            variables,
+            [
+                "CONFIG_API_KEY",
+                "GOOGLE_CLIENT_ID",
+                "GOOGLE_CLIENT_SECRET",
+                "GOOGLE_REDIRECT_URI",
+                "DROPBOX_CLIENT_ID"
+            ]
+        );
+    }
+
+    #[test]
+    fn two_bad_variables_are_reported_together_as_in_the_spec() {
+        let mut pairs = production(&[("CONFIG_API_KEY", "0123456789")]);
+        pairs.push(("PORT".into(), "80a".into()));
+        let error = parse(&as_refs(&pairs)).map(|_| ()).unwrap_err();
+        assert_eq!(
+            error.to_string(),
+            "configuration error: 2 problems\n\
+             \x20 - PORT: \"80a\" is not a port number (1-65535)\n\
+             \x20 - CONFIG_API_KEY: must be at least 32 characters in production"
+        );
+    }
+
+    #[test]
+    fn problems_are_sorted_in_table_order_whatever_the_parse_order() {
+        let found = problems(&[
+            ("OTEL_TRACES_SAMPLER_ARG", "2"),
+            ("ENVIRONMENT", "nope"),
+            ("APPLE_TEAM_ID", "ABCDE12345"),
+            ("PORT", "x"),
+            ("ALLOWED_ORIGINS", "a,b"),
+        ]);
+        let variables: Vec<&str> = found.iter().map(|p| p.variable.as_str()).collect();
+        assert_eq!(
+            variables,
+            [
+                "ENVIRONMENT",
+                "PORT",
+                "ALLOWED_ORIGINS",
+                "ALLOWED_ORIGINS",
+                "APPLE_BUNDLE_ID",
+                "OTEL_TRACES_SAMPLER_ARG"
+            ]
+        );
+    }
+
+    #[test]
+    fn a_single_problem_is_rendered_in_the_singular() {
+        let error = parse(&[("PORT", "0")]).map(|_| ()).unwrap_err();
+        assert_eq!(
+            error.to_string(),
+            "configuration error: 1 problem\n  - PORT: \"0\" is not a port number (1-65535)"
+        );
+    }
+
+    #[test]
+    fn no_secret_value_ever_appears_in_a_rendered_error() {
+        let secrets = [
+            ("CONFIG_API_KEY", "Sup3rS3cr3"),
+            ("ADMIN_API_KEY", "AdminS3cr3tXYZ"),
+            ("GOOGLE_CLIENT_ID", "GoogleIdValue123"),
+            ("PLAY_INTEGRITY_DECRYPTION_KEY", "DecryptKeyValue987"),
+            ("PLAY_INTEGRITY_VERIFICATION_KEY", "VerifyKeyValue654"),
+        ];
+        let mut pairs = vec![
+            ("ENVIRONMENT", "production"),
+            ("ENABLED_CLOUD_PROVIDERS", "googledrive,dropbox,onedrive"),
+            ("PORT", "nope"),
+        ];
+        pairs.extend(secrets);
+        let rendered = parse(&pairs).map(|_| ()).unwrap_err().to_string();
+        assert!(
+            rendered.contains("CONFIG_API_KEY: must be at least 32 characters in production"),
+            "{rendered}"
+        );
+        assert!(rendered.contains("ADMIN_API_KEY:"), "{rendered}");
+        assert!(
+            rendered.contains("PLAY_INTEGRITY_DECRYPTION_KEY:"),
+            "{rendered}"
+        );
+        assert!(
+            rendered.contains("PLAY_INTEGRITY_VERIFICATION_KEY:"),
+            "{rendered}"
+        );
+        for (name, value) in secrets {
+            assert!(
+                !rendered.contains(value),
+                "{name} value leaked:\n{rendered}"
+            );
+        }
+        // Nor in the Debug form, which holds SecretString.
+        let c = ok(&[
+            ("CONFIG_API_KEY", "Sup3rS3cr3"),
+            ("ADMIN_API_KEY", "AdminS3cr3tXYZ-AdminS3cr3tXYZ-0123"),
+        ]);
+        let debug = format!("{c:?}");
+        assert!(
+            !debug.contains("Sup3rS3cr3") && !debug.contains("AdminS3cr3tXYZ"),
+            "{debug}"
+        );
+    }
+
+    #[test]
+    fn secret_references_skip_value_checks_at_parse_time() {
+        let pairs = production(&[
+            ("CONFIG_API_KEY", ARN),
+            (
+                "ADMIN_API_KEY",
+                "arn:aws:secretsmanager:eu-west-1:1:secret:admin",
+            ),
+            (
+                "DROPBOX_CLIENT_ID",
+                "arn:aws:secretsmanager:eu-west-1:1:secret:dropbox",
+            ),
+            ("PLAY_INTEGRITY_PACKAGE_NAME", "com.apuntador.app"),
+            (
+                "PLAY_INTEGRITY_DECRYPTION_KEY",
+                "arn:aws:secretsmanager:eu-west-1:1:secret:dec",
+            ),
+            (
+                "PLAY_INTEGRITY_VERIFICATION_KEY",
+                "arn:aws:secretsmanager:eu-west-1:1:secret:ver",
+            ),
+        ]);
+        let c = ok(&as_refs(&pairs));
+        assert_eq!(c.auth.config_api_key.expose(), None);
+        assert_eq!(c.oauth.enabled_providers, [ProviderId::Dropbox]);
+        assert_eq!(
+            c.secret_references(),
+            [
+                ("CONFIG_API_KEY", ARN.to_owned()),
+                (
+                    "ADMIN_API_KEY",
+                    "arn:aws:secretsmanager:eu-west-1:1:secret:admin".to_owned()
+                ),
+                (
+                    "DROPBOX_CLIENT_ID",
+                    "arn:aws:secretsmanager:eu-west-1:1:secret:dropbox".to_owned()
+                ),
+                (
+                    "PLAY_INTEGRITY_DECRYPTION_KEY",
+                    "arn:aws:secretsmanager:eu-west-1:1:secret:dec".to_owned()
+                ),
+                (
+                    "PLAY_INTEGRITY_VERIFICATION_KEY",
+                    "arn:aws:secretsmanager:eu-west-1:1:secret:ver".to_owned()
+                ),
+            ]
+        );
+        assert!(
+            c.attestation
+                .play_integrity
+                .as_ref()
+                .is_some_and(|p| p.decryption_key_bytes().is_none())
+        );
+    }
+
+    #[test]
+    fn resolved_secrets_replace_references_and_trim_one_newline() {
+        let pairs = production(&[("CONFIG_API_KEY", ARN), ("DROPBOX_CLIENT_ID", ARN)]);
+        let mut c = ok(&as_refs(&pairs));
+        c.apply_resolved_secrets(vec![
+            (
+                "CONFIG_API_KEY",
+                SecretString::from(format!("{GOOD_KEY}\n")),
+            ),
+            ("DROPBOX_CLIENT_ID", SecretString::from("dropbox-id\r\n")),
+            ("UNKNOWN", SecretString::from("ignored")),
+        ])
+        .expect("resolved");
+        assert_eq!(c.auth.config_api_key.expose(), Some(GOOD_KEY));
+        assert_eq!(
+            c.oauth
+                .dropbox
+                .client_id
+                .as_ref()
+                .and_then(SecretValue::expose),
+            Some("dropbox-id")
+        );
+        assert!(c.secret_references().is_empty());
+    }
+
+    #[test]
+    fn resolved_secrets_run_the_deferred_checks_and_report_all_problems() {
+        let pairs = production(&[
+            ("CONFIG_API_KEY", ARN),
+            ("ADMIN_API_KEY", ARN),
+            ("DROPBOX_CLIENT_ID", ARN),
+            ("PLAY_INTEGRITY_PACKAGE_NAME", "com.apuntador.app"),
+            ("PLAY_INTEGRITY_DECRYPTION_KEY", ARN),
+            ("PLAY_INTEGRITY_VERIFICATION_KEY", ARN),
+        ]);
+        let mut c = ok(&as_refs(&pairs));
+        let error = c
+            .apply_resolved_secrets(vec![
+                (
+                    "PLAY_INTEGRITY_VERIFICATION_KEY",
+                    SecretString::from("VerifyKeyValue654"),
+                ),
+                ("CONFIG_API_KEY", SecretString::from(DEV_CONFIG_API_KEY)),
+                ("ADMIN_API_KEY", SecretString::from("AdminS3cr3t")),
+                ("DROPBOX_CLIENT_ID", SecretString::from("\n")),
+            ])
+            .unwrap_err();
+        let found: Vec<(&str, &str)> = error
+            .0
+            .iter()
+            .map(|p| (p.variable.as_str(), p.message.as_str()))
+            .collect();
+        assert_eq!(
+            found,
+            [
+                (
+                    "CONFIG_API_KEY",
+                    "must not be the development default in production"
+                ),
+                ("ADMIN_API_KEY", "must be at least 32 characters"),
+                (
+                    "DROPBOX_CLIENT_ID",
+                    "the secret reference resolved to an empty value"
+                ),
+                (
+                    "PLAY_INTEGRITY_DECRYPTION_KEY",
+                    &*format!("secret reference {ARN} was not resolved")
+                ),
+                (
+                    "PLAY_INTEGRITY_VERIFICATION_KEY",
+                    "is not the base64 of a DER SubjectPublicKeyInfo of an EC P-256 key"
+                ),
+            ]
+        );
+        let rendered = error.to_string();
+        assert!(
+            !rendered.contains("VerifyKeyValue654") && !rendered.contains("AdminS3cr3t"),
+            "{rendered}"
+        );
+    }
+
+    #[test]
+    fn a_legacy_secret_key_reference_is_resolved_under_its_own_name() {
+        let pairs = production(&[("CONFIG_API_KEY", ""), ("SECRET_KEY", ARN)]);
+        let mut c = ok(&as_refs(&pairs));
+        assert_eq!(c.secret_references(), [("SECRET_KEY", ARN.to_owned())]);
+        let error = c
+            .apply_resolved_secrets(vec![(
+                "SECRET_KEY",
+                SecretString::from(LEGACY_DEV_SECRET_KEY),
+            )])
+            .unwrap_err();
+        assert_eq!(error.0[0].variable, "SECRET_KEY");
+        assert!(error.0[0].message.contains("legacy default"));
+    }
+
+    #[test]
+    fn development_checks_only_the_length_of_a_resolved_admin_key() {
+        let mut c = ok(&[("CONFIG_API_KEY", ARN), ("ADMIN_API_KEY", ARN)]);
+        c.apply_resolved_secrets(vec![
+            ("CONFIG_API_KEY", SecretString::from("short")),
+            ("ADMIN_API_KEY", SecretString::from(GOOD_KEY)),
+        ])
+        .expect("development accepts a short config key");
+        assert_eq!(
+            c.auth.admin_api_key.as_ref().and_then(SecretValue::expose),
+            Some(GOOD_KEY)
+        );
+    }
+
+    #[test]
+    fn warnings_name_what_is_risky_without_secret_values() {
+        let dev = ok(&[
+            ("SECRET_KEY", "LegacyValue42"),
+            ("ENABLED_CLOUD_PROVIDERS", "googledrive,onedrive"),
+        ]);
+        assert_eq!(
+            dev.warnings(),
+            [
+                "SECRET_KEY is deprecated: it is used as CONFIG_API_KEY, set CONFIG_API_KEY instead",
+                "provider googledrive is disabled: missing GOOGLE_CLIENT_ID, GOOGLE_CLIENT_SECRET",
+                "provider onedrive is disabled: missing ONEDRIVE_CLIENT_ID, ONEDRIVE_CLIENT_SECRET",
+            ]
+        );
+        let pairs = production(&[]);
+        let prod = ok(&as_refs(&pairs));
+        assert_eq!(
+            prod.warnings(),
+            [
+                "ENROLLMENT_REQUIRE_ATTESTATION is false in production: devices can enrol without attestation"
+            ]
+        );
+        let pairs = production(&[("ENROLLMENT_REQUIRE_ATTESTATION", "true")]);
+        assert!(ok(&as_refs(&pairs)).warnings().is_empty());
+        assert!(
+            ok(&[("ENABLED_CLOUD_PROVIDERS", ",")])
+                .warnings()
+                .is_empty()
+        );
+    }
+
+    #[test]
+    fn dotenv_lines_are_parsed_with_comments_quotes_and_export() {
+        let text = "\u{feff}# comment\n\nPORT=9000\n  HOST = 127.0.0.1  \nexport LOG_LEVEL=debug\n\
+                    A=\"quoted # not a comment\"\nB='single'\nC=\"unbalanced\nD=\nE=a=b\nnot a pair\n\
+                    BAD KEY=x\n=novalue\r\nF=\"\"\n";
+        assert_eq!(
+            parse_dotenv(text),
+            [
+                ("PORT", "9000"),
+                ("HOST", "127.0.0.1"),
+                ("LOG_LEVEL", "debug"),
+                ("A", "quoted # not a comment"),
+                ("B", "single"),
+                ("C", "\"unbalanced"),
+                ("D", ""),
+                ("E", "a=b"),
+                ("F", ""),
+            ]
+            .map(|(k, v)| (k.to_owned(), v.to_owned()))
+        );
+    }
+
+    #[test]
+    fn a_dotenv_file_fills_in_what_the_environment_lacks() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let path = dir.path().join(".env");
+        std::fs::write(
+            &path,
+            "PORT=9000\nHOST=127.0.0.1\nLOG_LEVEL=debug\nLOG_LEVEL=warn\nLOG_FORMAT=human\n",
+        )
+        .expect("write");
+        let env = lookup(&[("PORT", "7000"), ("HOST", "")]);
+        let c = Config::with_dotenv(env, &path, Vec::new()).expect("parses");
+        assert_eq!(c.server.port, 7000, "the environment wins");
+        assert_eq!(
+            c.server.host,
+            IpAddr::from([127, 0, 0, 1]),
+            "an empty variable is unset"
+        );
+        assert_eq!(c.telemetry.log_level, "warn", "the last occurrence wins");
+        assert_eq!(c.telemetry.log_format, LogFormat::Human);
+    }
+
+    #[test]
+    fn a_missing_dotenv_file_is_fine() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let c =
+            Config::with_dotenv(lookup(&[]), &dir.path().join(".env"), Vec::new()).expect("parses");
+        assert_eq!(c.server.port, 8000);
+    }
+
+    #[test]
+    fn a_dotenv_path_that_cannot_be_read_is_a_problem() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let error = Config::with_dotenv(lookup(&[("PORT", "x")]), dir.path(), Vec::new())
+            .map(|_| ())
+            .unwrap_err();
+        assert_eq!(error.0.len(), 2);
+        assert_eq!(error.0[0].variable, dir.path().display().to_string());
+        assert!(error.0[0].message.starts_with("cannot be read"));
+        assert_eq!(error.0[1].variable, "PORT");
+    }
+
+    #[test]
+    fn platform_helpers_round_trip_case_insensitively() {
+        for platform in Platform::ALL {
+            assert_eq!(Platform::parse(platform.as_str()), Some(platform));
+            assert_eq!(
+                Platform::parse(&platform.as_str().to_uppercase()),
+                Some(platform)
+            );
+        }
+        assert_eq!(
+            Platform::ALL.map(Platform::as_str),
+            ["android", "ios", "desktop", "web"]
+        );
+        assert_eq!(Platform::parse("linux"), None);
+    }
+
+    #[test]
+    fn cert_source_and_verdict_helpers_use_the_documented_names() {
+        assert_eq!(
+            CertSource::ALL.map(CertSource::as_str),
+            ["lambda-context", "alb", "header", "xfcc"]
+        );
+        assert_eq!(
+            DeviceVerdict::parse("MEETS_STRONG_INTEGRITY"),
+            Some(DeviceVerdict::Strong)
+        );
+        assert!(
+            DeviceVerdict::Basic < DeviceVerdict::Device
+                && DeviceVerdict::Device < DeviceVerdict::Strong
+        );
+        assert_eq!(Environment::Production.as_str(), "production");
+    }
+
+    #[test]
+    fn every_secret_variable_is_in_the_variable_table() {
+        for name in SECRET_VARIABLES {
+            assert!(VARIABLES.contains(name), "{name}");
+        }
     }
 }

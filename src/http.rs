@@ -10,6 +10,7 @@ pub mod docs;
 pub mod extract;
 pub mod health;
 pub mod middleware;
+pub mod oauth;
 
 use axum::Router;
 use axum::routing::MethodRouter;
@@ -21,7 +22,8 @@ pub fn router(state: AppState) -> Router {
     let docs_enabled = state.config.http.enable_docs;
     let mut routes = Router::new()
         .merge(health::router())
-        .merge(config::router());
+        .merge(config::router())
+        .merge(oauth::router());
     if docs_enabled {
         routes = routes.merge(docs::router());
     }

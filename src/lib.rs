@@ -19,6 +19,7 @@
 pub mod config;
 pub mod error;
 pub mod http;
+pub mod oauth;
 pub mod server;
 pub mod startup;
 pub mod state;

@@ -24,6 +24,7 @@ use crate::state::AppState;
         crate::http::health::health_public,
         crate::http::health::readiness,
         crate::http::config::get_providers,
+        crate::http::oauth::authorize_oauth,
     ),
     components(schemas(ProblemDetail, ValidationErrorItem)),
     modifiers(&SecuritySchemes),

@@ -167,10 +167,10 @@ impl<'a> Fields<'a> {
 
     /// Ends validation: the value built by `build` when there was no error, else every error.
     pub fn finish<T>(self, build: impl FnOnce() -> Option<T>) -> Result<T, Vec<FieldError>> {
-        if self.errors.is_empty() {
-            if let Some(v) = build() {
-                return Ok(v);
-            }
+        if self.errors.is_empty()
+            && let Some(v) = build()
+        {
+            return Ok(v);
         }
         Err(self.errors)
     }

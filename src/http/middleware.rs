@@ -386,10 +386,10 @@ pub async fn declared_length_guard(req: Request, next: Next) -> Response {
         .get(header::CONTENT_LENGTH)
         .and_then(|v| v.to_str().ok())
         .and_then(|v| v.trim().parse::<u64>().ok());
-    if let (Some(limit), Some(declared)) = (limit, declared) {
-        if declared > limit as u64 {
-            return ApiError::PayloadTooLarge { limit }.into_response();
-        }
+    if let (Some(limit), Some(declared)) = (limit, declared)
+        && declared > limit as u64
+    {
+        return ApiError::PayloadTooLarge { limit }.into_response();
     }
     next.run(req).await
 }

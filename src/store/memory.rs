@@ -22,14 +22,6 @@ use super::{
 };
 use crate::config::Platform;
 
-/// Every platform, for deleting a device's results without a scan.
-const ALL_PLATFORMS: [Platform; 4] = [
-    Platform::Android,
-    Platform::Ios,
-    Platform::Desktop,
-    Platform::Web,
-];
-
 /// Locks `mutex`, recovering the data after a panic in another holder.
 ///
 /// Every operation checks its conditions before it mutates anything, so a panicking holder cannot leave
@@ -348,7 +340,7 @@ impl AttestationStore for MemoryStore {
                     .remove(&(platform, device_id.to_owned()));
             }
             None => {
-                for platform in ALL_PLATFORMS {
+                for platform in Platform::ALL {
                     attestation
                         .results
                         .remove(&(platform, device_id.to_owned()));

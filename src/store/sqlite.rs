@@ -72,6 +72,11 @@ const GENERATION_KEY: &str = "meta#attestation-generation";
 const CERTIFICATE_COLUMNS: &str = "device_id, serial, platform, issued_at, expires_at, certificate_pem, \
      fingerprint_sha256, revoked, revoked_at, revocation_reason, ttl";
 
+/// Inserts a certificate row; the values follow [`CERTIFICATE_COLUMNS`].
+const INSERT_CERTIFICATE: &str = "INSERT INTO certificates (device_id, serial, platform, issued_at, \
+     expires_at, certificate_pem, fingerprint_sha256, revoked, revoked_at, revocation_reason, ttl) \
+     VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11)";
+
 /// The SQLite certificate, OAuth session and attestation store (SPEC §7.2).
 ///
 /// Cheap to clone: clones share one connection. One process per `DATA_DIR`.
@@ -228,16 +233,32 @@ fn purge_expired(conn: &Connection, now: DateTime<Utc>) -> StoreResult<()> {
 }
 
 /// Maps a rusqlite error to a [`StoreError`] whose message names the operation, never a value.
+///
+/// Busy or locked → [`StoreError::Unavailable`]; anything else → [`StoreError::Internal`].
 fn sql_error(context: &'static str) -> impl FnOnce(rusqlite::Error) -> StoreError {
     move |error| match error.sqlite_error_code() {
         Some(ErrorCode::DatabaseBusy | ErrorCode::DatabaseLocked) => {
             StoreError::Unavailable(format!("{context}: the database is locked"))
         }
-        Some(ErrorCode::ConstraintViolation) => {
-            StoreError::Conflict(format!("{context}: the key already exists"))
-        }
         // SQLite's messages name tables, columns and error codes, never bound values.
         _ => StoreError::Internal(format!("{context}: {error}")),
+    }
+}
+
+/// As [`sql_error`], for an insert conditional on its key being absent: a primary key or unique
+/// constraint violation is the failed condition, [`StoreError::Conflict`].
+fn conditional_insert_error(context: &'static str) -> impl FnOnce(rusqlite::Error) -> StoreError {
+    move |error| match &error {
+        rusqlite::Error::SqliteFailure(failure, _)
+            if matches!(
+                failure.extended_code,
+                rusqlite::ffi::SQLITE_CONSTRAINT_PRIMARYKEY
+                    | rusqlite::ffi::SQLITE_CONSTRAINT_UNIQUE
+            ) =>
+        {
+            StoreError::Conflict(format!("{context}: the key already exists"))
+        }
+        _ => sql_error(context)(error),
     }
 }
 
@@ -271,28 +292,6 @@ fn delta(ttl: Duration) -> TimeDelta {
 fn epoch_after(from: DateTime<Utc>, ttl: Duration) -> i64 {
     from.timestamp()
         .saturating_add(i64::try_from(ttl.as_secs()).unwrap_or(i64::MAX))
-}
-
-/// The lowercase platform text of SPEC §2.2.
-fn platform_text(platform: Platform) -> &'static str {
-    match platform {
-        Platform::Android => "android",
-        Platform::Ios => "ios",
-        Platform::Desktop => "desktop",
-        Platform::Web => "web",
-    }
-}
-
-/// Parses a stored platform, case-insensitively.
-fn parse_platform(text: &str) -> Option<Platform> {
-    [
-        Platform::Android,
-        Platform::Ios,
-        Platform::Desktop,
-        Platform::Web,
-    ]
-    .into_iter()
-    .find(|platform| platform_text(*platform).eq_ignore_ascii_case(text))
 }
 
 /// Starts a `BEGIN IMMEDIATE` transaction: the write lock is taken up front, so the reads inside it
@@ -345,7 +344,7 @@ struct RawCertificate {
 
 impl RawCertificate {
     fn parse(self) -> StoreResult<CertificateRecord> {
-        let platform = parse_platform(&self.platform).ok_or_else(|| {
+        let platform = Platform::parse(&self.platform).ok_or_else(|| {
             StoreError::Internal("unknown platform in a certificate record".into())
         })?;
         Ok(CertificateRecord {
@@ -445,16 +444,17 @@ impl CertificateStore for SqliteStore {
         self.run(true, move |conn| {
             let tx = immediate(conn)?;
             // A record past its ttl is absent: its serial may be taken again.
-            tx.execute("DELETE FROM certificates WHERE serial = ?1 AND ttl <= ?2", params![
-                new.serial, now
-            ])
+            tx.execute(
+                "DELETE FROM certificates WHERE serial = ?1 AND ttl <= ?2",
+                params![new.serial, now],
+            )
             .map_err(sql_error("issuing a certificate"))?;
             tx.execute(
-                &format!("INSERT INTO certificates ({CERTIFICATE_COLUMNS}) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11)"),
+                INSERT_CERTIFICATE,
                 params![
                     new.device_id,
                     new.serial,
-                    platform_text(new.platform),
+                    new.platform.as_str(),
                     timestamp::format(new.issued_at),
                     timestamp::format(new.expires_at),
                     new.certificate_pem,
@@ -465,7 +465,7 @@ impl CertificateStore for SqliteStore {
                     new.ttl,
                 ],
             )
-            .map_err(sql_error("issuing a certificate"))?;
+            .map_err(conditional_insert_error("issuing a certificate"))?;
             for serial in &supersede {
                 if !revoke_one(&tx, &new.device_id, serial, &reason, &at, now)? {
                     // Dropping the transaction rolls the insert and earlier revocations back.
@@ -649,7 +649,7 @@ impl OAuthSessionStore for SqliteStore {
                 "INSERT INTO kv (pk, value, expires_at) VALUES (?1, ?2, ?3)",
                 params![pk, value, expires_at],
             )
-            .map_err(sql_error("creating a session"))?;
+            .map_err(conditional_insert_error("creating a session"))?;
             commit(tx)
         })
         .await
@@ -757,7 +757,7 @@ struct GenerationItem {
 
 /// The kv key of the latest result of (platform, device).
 fn result_key(platform: Platform, device_id: &str) -> String {
-    format!("att#{}#{device_id}", platform_text(platform))
+    format!("att#{}#{device_id}", platform.as_str())
 }
 
 /// The kv key of a binding.
@@ -920,7 +920,7 @@ impl AttestationStore for SqliteStore {
         sha256_hex: &str,
         ttl: Duration,
     ) -> StoreResult<bool> {
-        let pk = format!("evidence#{}#{sha256_hex}", platform_text(platform));
+        let pk = format!("evidence#{}#{sha256_hex}", platform.as_str());
         let now = Utc::now().trunc_subsecs(0);
         let value = to_json(
             &EvidenceItem {

@@ -1,1 +1,9 @@
+//! API integration tests: one binary, a file per area (STYLE.md §5). Most go through
+//! `router.oneshot`; TCP only where the transport is the point (shutdown, load shedding, binaries).
 
+mod binaries;
+mod helpers;
+mod lifecycle;
+mod logging;
+mod oauth_authorize;
+mod resilience;

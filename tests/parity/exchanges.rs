@@ -107,6 +107,7 @@ const fn ex(name: &'static str, method: &'static str, path: &'static str, status
 }
 
 const BIG_BODY: &[u8] = &[b'x'; 3000];
+const JSON: &[(&str, &str)] = &[("content-type", "application/json")];
 const AUTH_OK: &[(&str, &str)] = &[(
     "authorization",
     "Bearer parity-config-key-0123456789abcdef0123456789",
@@ -558,6 +559,70 @@ pub fn all() -> Vec<Exchange> {
                 404,
             )
         },
+        Exchange {
+            headers: &[("content-type", "text/plain")],
+            body: Some(b"{}"),
+            body_contains: &[r#""status":415,"detail":"Content-Type must be application/json""#],
+            ..ex("a json route without a json content type is 415", "POST", "/oauth/authorize/googledrive", 415)
+        },
+        Exchange { body: Some(b"{}"), ..ex("a json route without any content type is 415", "POST", "/oauth/authorize/googledrive", 415) },
+        Exchange {
+            headers: &[("content-type", "text/plain")],
+            body: Some(b"{}"),
+            body_contains: &[r#""detail":"OAuth provider 'icloud' is not enabled""#, r#""error":"provider_not_enabled""#],
+            ..ex("an unknown provider is 404 before the content type is checked", "POST", "/oauth/authorize/icloud", 404)
+        },
+        Exchange {
+            profile: Profile::Open,
+            headers: JSON,
+            body: Some(b"{}"),
+            body_contains: &[r#""error":"provider_not_enabled""#],
+            ..ex("a disabled provider is 404", "POST", "/oauth/authorize/dropbox", 404)
+        },
+        Exchange {
+            headers: JSON,
+            body: Some(b"{\"code_verifier\": "),
+            body_contains: &[r#""detail":"One or more validation errors occurred (1 error).""#, r#""errors":[{"loc":["body"],"msg":"Invalid JSON: "#, r#""type":"json_invalid"}]"#],
+            ..ex("malformed json is one json_invalid error", "POST", "/oauth/authorize/googledrive", 422)
+        },
+        Exchange {
+            headers: JSON,
+            body: Some(b"[1,2]"),
+            body_contains: &[r#""errors":[{"loc":["body"],"msg":"Input should be a valid object","type":"object_type"}]"#],
+            ..ex("a json array is an object_type error", "POST", "/oauth/authorize/googledrive", 422)
+        },
+        Exchange {
+            headers: &[("content-type", "application/json; charset=utf-8")],
+            body: Some(b"{}"),
+            body_contains: &[
+                r#""detail":"One or more validation errors occurred (2 errors).""#,
+                r#""errors":[{"loc":["body","code_verifier"],"msg":"Field required","type":"missing"},{"loc":["body","redirect_uri"],"msg":"Field required","type":"missing"}]"#,
+            ],
+            ..ex("missing fields are reported together in field order", "POST", "/oauth/authorize/googledrive", 422)
+        },
+        Exchange {
+            headers: &[("content-type", "application/vnd.apuntador+json")],
+            body: Some(br#"{"code_verifier":"short+","redirect_uri":"https://app.example.com/cb#frag","state":7}"#),
+            body_contains: &[
+                r#"{"loc":["body","code_verifier"],"msg":"Value error, code_verifier must be 43-128 characters of A-Z a-z 0-9 - . _ ~","type":"value_error"}"#,
+                r#"{"loc":["body","redirect_uri"],"msg":"Value error, redirect_uri must be an absolute URI without a fragment","type":"value_error"}"#,
+                r#"{"loc":["body","state"],"msg":"Input should be a valid string","type":"string_type"}"#,
+            ],
+            ..ex("field rules are value errors that never echo the value", "POST", "/oauth/authorize/dropbox", 422)
+        },
+        Exchange {
+            headers: JSON,
+            body: Some(br#"{"code_verifier":"dBjftJeZ4CVP-mB92K27uhbUJU1p1r_wW1gFWFOEjXk","redirect_uri":"https://app.example.com.evil/cb"}"#),
+            body_contains: &[r#""status":400,"detail":"redirect_uri is not allowed""#, r#""error":"invalid_redirect_uri""#],
+            ..ex("a redirect_uri outside the allow-list is 400", "POST", "/oauth/authorize/onedrive", 400)
+        },
+        Exchange {
+            headers: JSON,
+            body: Some(BIG_BODY),
+            body_contains: &[r#""status":413"#],
+            ..ex("a json body over the limit is 413", "POST", "/oauth/authorize/googledrive", 413)
+        },
+        Exchange { headers_expected: &[("allow", "POST")], ..ex("get on the authorize route is 405", "GET", "/oauth/authorize/googledrive", 405) },
     ];
     for row in &mut rows {
         let has_trace = row.headers.iter().any(|(k, _)| {

@@ -103,10 +103,10 @@ async fn every_exchange_answers_identically_on_every_transport() {
     let mut apps: BTreeMap<Profile, (Router, TcpServer)> = BTreeMap::new();
     let mut failures = Vec::new();
     for ex in &rows {
-        if !apps.contains_key(&ex.profile) {
+        if let std::collections::btree_map::Entry::Vacant(slot) = apps.entry(ex.profile) {
             let app = app_for(ex.profile);
             let server = TcpServer::start(app.clone()).await;
-            apps.insert(ex.profile, (app, server));
+            slot.insert((app, server));
         }
         let (app, server) = &apps[&ex.profile];
         let reference = transport::in_process(app, ex).await;

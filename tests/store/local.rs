@@ -322,3 +322,27 @@ async fn sqlite_store_refuses_a_serial_already_used_by_another_device() {
     let store = SqliteStore::open(root.path()).await.expect("open");
     assert_serial_is_unique_across_devices(Arc::new(store)).await;
 }
+
+#[tokio::test]
+async fn a_write_blocked_past_the_busy_timeout_is_reported_unavailable() {
+    let root = TempDir::new().expect("temporary directory");
+    let store = SqliteStore::open(root.path()).await.expect("open");
+    let other_process = raw_connection(root.path());
+    other_process
+        .execute_batch("BEGIN EXCLUSIVE")
+        .expect("lock");
+
+    let result = store
+        .bind_if_absent(&unique("device"), &"a".repeat(64))
+        .await;
+
+    assert!(
+        matches!(result, Err(StoreError::Unavailable(_))),
+        "got {result:?}"
+    );
+    other_process.execute_batch("ROLLBACK").expect("unlock");
+    store
+        .bind_if_absent(&unique("device"), &"a".repeat(64))
+        .await
+        .expect("write after unlock");
+}

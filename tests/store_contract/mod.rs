@@ -394,7 +394,7 @@ pub mod certificates {
         let count = store
             .revoke(
                 &device,
-                &[revoked.serial.clone()],
+                std::slice::from_ref(&revoked.serial),
                 "Manual revocation",
                 revoked_at,
             )
@@ -461,7 +461,12 @@ pub mod certificates {
         let new = certificate(&device);
 
         let result = store
-            .issue(&new, &[foreign.serial.clone()], "superseded", now())
+            .issue(
+                &new,
+                std::slice::from_ref(&foreign.serial),
+                "superseded",
+                now(),
+            )
             .await;
 
         assert_conflict(result);
@@ -482,7 +487,12 @@ pub mod certificates {
         let new = certificate(&device);
 
         let result = store
-            .issue(&new, &[expired.serial.clone()], "superseded", now())
+            .issue(
+                &new,
+                std::slice::from_ref(&expired.serial),
+                "superseded",
+                now(),
+            )
             .await;
 
         assert_conflict(result);
@@ -558,7 +568,12 @@ pub mod certificates {
         let foreign = issue_new(&store, &unique("other-device")).await;
         let earlier = now() - TimeDelta::minutes(5);
         store
-            .revoke(&device, &[already.serial.clone()], "superseded", earlier)
+            .revoke(
+                &device,
+                std::slice::from_ref(&already.serial),
+                "superseded",
+                earlier,
+            )
             .await
             .expect("revoke");
         let at = now();
@@ -616,7 +631,7 @@ pub mod certificates {
         let count = store
             .revoke(
                 &device,
-                &[expired.serial.clone()],
+                std::slice::from_ref(&expired.serial),
                 "Manual revocation",
                 now(),
             )

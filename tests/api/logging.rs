@@ -1,0 +1,173 @@
+//! Logs (SPEC §10.1-10.2): one completion event per request with the route template and trace id, and
+//! nothing secret — bearer keys, client certificates, verifiers and state tokens never appear.
+
+use std::io::Write;
+use std::sync::{Arc, Mutex};
+
+use apuntador::config::LogFormat;
+use tracing_subscriber::fmt::MakeWriter;
+
+use crate::helpers::{CONFIG_KEY, config, send};
+
+/// Collects every log line in memory.
+#[derive(Clone, Default)]
+struct Capture(Arc<Mutex<Vec<u8>>>);
+
+impl Write for Capture {
+    fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
+        self.0.lock().unwrap().extend_from_slice(buf);
+        Ok(buf.len())
+    }
+    fn flush(&mut self) -> std::io::Result<()> {
+        Ok(())
+    }
+}
+
+impl<'a> MakeWriter<'a> for Capture {
+    type Writer = Capture;
+    fn make_writer(&'a self) -> Self::Writer {
+        self.clone()
+    }
+}
+
+impl Capture {
+    fn text(&self) -> String {
+        String::from_utf8_lossy(&self.0.lock().unwrap()).into_owned()
+    }
+}
+
+const CERT_HEADER: &str = "-----BEGIN%20CERTIFICATE-----%0AMIIBszCCAVmgAwIBAgIUSECRETCERTBODY%0A-----END%20CERTIFICATE-----%0A";
+const VERIFIER: &str = "VerifierThatMustNeverBeLogged-0123456789abcdefghijk";
+
+async fn exercise(format: LogFormat) -> (String, String) {
+    let capture = Capture::default();
+    let subscriber = apuntador::telemetry::subscriber("debug", format, capture.clone()).unwrap();
+    let _guard = tracing::subscriber::set_default(subscriber);
+    let app = apuntador::router(apuntador::AppState::in_memory(config(&[
+        ("ENABLED_CLOUD_PROVIDERS", "googledrive"),
+        ("GOOGLE_CLIENT_ID", "google-client-id-value"),
+        ("GOOGLE_CLIENT_SECRET", "google-client-secret-value"),
+    ])));
+    let bearer = format!("Bearer {CONFIG_KEY}");
+    let headers = [
+        ("authorization", bearer.as_str()),
+        ("x-client-cert", CERT_HEADER),
+        (
+            "x-amzn-trace-id",
+            "Root=1-5759e988-bd862e3fe1be46a994272793",
+        ),
+    ];
+    assert_eq!(
+        send(
+            &app,
+            "GET",
+            "/config/providers?token=query-secret",
+            &headers,
+            None
+        )
+        .await
+        .status,
+        200
+    );
+    assert_eq!(
+        send(&app, "GET", "/device/status/device-0001", &headers, None)
+            .await
+            .status,
+        404
+    );
+    let wrong = [
+        ("authorization", "Bearer wrong-key-that-is-also-secret"),
+        ("x-client-cert", CERT_HEADER),
+    ];
+    assert_eq!(
+        send(&app, "GET", "/config/providers", &wrong, None)
+            .await
+            .status,
+        401
+    );
+    let body = format!(
+        r#"{{"code_verifier":"{VERIFIER}","redirect_uri":"apuntador://oauth-callback","state":"client-state-secret"}}"#
+    );
+    let started = send(
+        &app,
+        "POST",
+        "/oauth/authorize/googledrive",
+        &[
+            ("content-type", "application/json"),
+            ("x-client-cert", CERT_HEADER),
+        ],
+        Some(&body),
+    )
+    .await;
+    assert_eq!(started.status, 200);
+    let state_token = started.json()["state"].as_str().unwrap().to_owned();
+    (capture.text(), state_token)
+}
+
+fn assert_nothing_secret(logs: &str, state_token: &str) {
+    for secret in [
+        CONFIG_KEY,
+        "wrong-key-that-is-also-secret",
+        "SECRETCERTBODY",
+        "BEGIN",
+        VERIFIER,
+        state_token,
+        "client-state-secret",
+        "google-client-secret-value",
+        "query-secret",
+    ] {
+        assert!(
+            !logs.contains(secret),
+            "{secret:?} leaked into the logs:\n{logs}"
+        );
+    }
+}
+
+#[tokio::test]
+async fn json_logs_carry_one_completion_event_per_request_and_no_secret() {
+    let (logs, state_token) = exercise(LogFormat::Json).await;
+    assert_nothing_secret(&logs, &state_token);
+    let lines: Vec<serde_json::Value> = logs
+        .lines()
+        .map(|l| serde_json::from_str(l).expect("every line is JSON"))
+        .collect();
+    let completions: Vec<_> = lines
+        .iter()
+        .filter(|l| l["message"] == "request completed")
+        .collect();
+    assert_eq!(completions.len(), 4);
+    let first = completions[0];
+    assert_eq!(first["route"], "/config/providers");
+    assert_eq!(first["method"], "GET");
+    assert_eq!(first["status"], 200);
+    assert_eq!(first["trace_id"], "5759e988bd862e3fe1be46a994272793");
+    assert_eq!(first["level"], "INFO");
+    assert!(first["latency_ms"].is_number());
+    assert!(first["timestamp"].as_str().unwrap().ends_with('Z'));
+    assert_eq!(completions[1]["route"], "<unmatched>");
+    assert_eq!(completions[3]["route"], "/oauth/authorize/{provider}");
+    let warn = lines
+        .iter()
+        .find(|l| l["level"] == "WARN" && l["message"] == "request rejected")
+        .expect("401 adds a WARN");
+    assert_eq!(warn["error"], "invalid_credentials");
+}
+
+#[tokio::test]
+async fn human_logs_are_one_line_per_event_and_no_secret() {
+    let (logs, state_token) = exercise(LogFormat::Human).await;
+    assert_nothing_secret(&logs, &state_token);
+    let completion = logs
+        .lines()
+        .find(|l| l.contains("request completed"))
+        .unwrap();
+    assert!(completion.contains(" INFO "), "{completion}");
+    assert!(
+        completion.contains("route=/config/providers"),
+        "{completion}"
+    );
+    assert!(
+        completion.contains("trace_id=5759e988bd862e3fe1be46a994272793"),
+        "{completion}"
+    );
+}
