@@ -100,7 +100,10 @@ fn run() -> ExitCode {
             address = %local,
             version = env!("CARGO_PKG_VERSION"),
             environment = if state.config.is_production() { "production" } else { "development" },
-            storage = ?state.config.storage.provider,
+            storage = match state.config.storage.provider {
+                apuntador::config::StorageProvider::Local => "local",
+                apuntador::config::StorageProvider::Aws => "aws",
+            },
             "apuntador-server listening"
         );
         let lifecycle = state.lifecycle.clone();

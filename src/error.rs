@@ -33,6 +33,15 @@ pub enum ApiError {
         /// Human-readable detail (no secrets).
         detail: String,
     },
+    /// 400 Bad Request: an OAuth provider rejected the request; `code` is the provider's (safe) error
+    /// code or `provider_error` (SPEC §4.10).
+    #[error("provider rejected the request: {code}")]
+    ProviderRejected {
+        /// The `error` extension.
+        code: String,
+        /// Human-readable detail.
+        detail: String,
+    },
     /// 401 Unauthorized for bearer-key routes; carries `WWW-Authenticate: Bearer`.
     #[error("bearer authentication failed: {code}")]
     BearerUnauthorized {
@@ -321,6 +330,9 @@ impl ApiError {
         match self {
             ApiError::BadRequest { code, detail } => {
                 (with_code(StatusCode::BAD_REQUEST, code, detail), vec![])
+            }
+            ApiError::ProviderRejected { code, detail } => {
+                (with_code(StatusCode::BAD_REQUEST, &code, detail), vec![])
             }
             ApiError::BearerUnauthorized { code, detail } => (
                 with_code(StatusCode::UNAUTHORIZED, code, detail.into()),

@@ -16,10 +16,13 @@
 //! extractors; only the Lambda binary touches `lambda_http`.
 #![warn(missing_docs)]
 
+pub mod authority;
 pub mod config;
+pub mod devices;
 pub mod error;
 pub mod http;
 pub mod oauth;
+pub mod pki;
 pub mod server;
 pub mod startup;
 pub mod state;

@@ -5,6 +5,8 @@
 //! Pure logic: no axum, no HTTP server types. Storage is reached through `store::OAuthSessionStore`.
 
 pub mod authorize;
+pub mod client;
+pub mod flow;
 pub mod pkce;
 pub mod redirect;
 

@@ -10,7 +10,9 @@ use std::sync::atomic::{AtomicBool, Ordering};
 
 use tokio::sync::Semaphore;
 
+use crate::authority::{self, BootstrapError, LazyCa};
 use crate::config::{Config, StorageProvider};
+use crate::oauth::client::ProviderClient;
 use crate::store::files::{LocalBlobStore, LocalSecretStore};
 use crate::store::memory::{MemoryBlobStore, MemorySecretStore, MemoryStore};
 use crate::store::sqlite::SqliteStore;
@@ -37,6 +39,10 @@ pub struct AppState {
     pub lifecycle: Lifecycle,
     /// In-flight request limit; `Some` only in the server binary (SPEC §2.9).
     pub load_shedding: Option<Arc<Semaphore>>,
+    /// The outbound HTTP client for OAuth provider calls, built once (SPEC §4.2).
+    pub providers: ProviderClient,
+    /// The device CA, loaded from `secrets` on first need (SPEC §5.1).
+    pub ca: LazyCa,
 }
 
 /// Whether the process is shutting down, shared between the server loop and readiness.
@@ -69,6 +75,9 @@ pub enum BuildError {
     /// The configured storage backend is not part of this build.
     #[error("{0}")]
     Unsupported(String),
+    /// The development CA could not be created, or production local mode has no CA (SPEC §5.2).
+    #[error(transparent)]
+    CertificateAuthority(#[from] BootstrapError),
 }
 
 impl AppState {
@@ -82,13 +91,18 @@ impl AppState {
                         .await
                         .map_err(|source| BuildError::Store { backend: "SQLite", source })?,
                 );
+                let secrets = Arc::new(LocalSecretStore::new(&dir));
+                let blobs = Arc::new(LocalBlobStore::new(&dir));
+                // SPEC §5.2: the development CA, or a start-up failure in production.
+                authority::ensure_development_ca(config.is_production(), secrets.as_ref(), blobs.as_ref())
+                    .await?;
                 Ok(AppState::from_parts(
                     config,
                     sqlite.clone(),
                     sqlite.clone(),
                     sqlite,
-                    Arc::new(LocalSecretStore::new(&dir)),
-                    Arc::new(LocalBlobStore::new(&dir)),
+                    secrets,
+                    blobs,
                 ))
             }
             StorageProvider::Aws => Err(BuildError::Unsupported(
@@ -97,20 +111,29 @@ impl AppState {
         }
     }
 
-    /// A state on in-memory stores, for tests and benches.
+    /// A state on in-memory stores, for tests and benches, with a fresh development CA (generated in
+    /// memory; nothing is written anywhere).
     pub fn in_memory(config: Config) -> AppState {
         let mem = Arc::new(MemoryStore::new());
+        let secrets = match authority::development_material(chrono::Utc::now()) {
+            Ok(material) => MemorySecretStore::with_ca(material),
+            Err(_) => MemorySecretStore::default(),
+        };
         AppState::from_parts(
             config,
             mem.clone(),
             mem.clone(),
             mem,
-            Arc::new(MemorySecretStore::default()),
+            Arc::new(secrets),
             Arc::new(MemoryBlobStore::default()),
         )
     }
 
-    /// Assembles a state from explicit stores.
+    /// Assembles a state from explicit stores, and builds the outbound HTTP client.
+    ///
+    /// # Panics
+    ///
+    /// If the TLS backend cannot be initialised (a broken build, not a run-time condition).
     pub fn from_parts(
         config: Config,
         certificates: Arc<dyn CertificateStore>,
@@ -119,7 +142,13 @@ impl AppState {
         secrets: Arc<dyn SecretStore>,
         blobs: Arc<dyn BlobStore>,
     ) -> AppState {
+        // Building a rustls client with bundled roots does no I/O and cannot fail at run time; a
+        // failure here is a broken build, so it stops start-up loudly.
+        let providers = ProviderClient::new(config.oauth.http_timeout)
+            .expect("the outbound HTTP client builds with bundled roots");
+        let ca = LazyCa::new(secrets.clone());
         AppState {
+            ca,
             config: Arc::new(config),
             certificates,
             sessions,
@@ -128,6 +157,7 @@ impl AppState {
             blobs,
             lifecycle: Lifecycle::default(),
             load_shedding: None,
+            providers,
         }
     }
 

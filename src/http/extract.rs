@@ -1,5 +1,6 @@
-//! Extractors that turn requests into validated values: JSON bodies (SPEC §2.1, §2.5) and bearer keys
-//! (SPEC §3.22). Every rejection is an [`ApiError`], so it renders as a problem document.
+//! Extractors that turn requests into validated values: JSON bodies (SPEC §2.1, §2.5), bearer keys
+//! (SPEC §3.22) and device client certificates (SPEC §5.8–5.9, [`DeviceIdentity`]). Every rejection is
+//! an [`ApiError`], so it renders as a problem document.
 
 use axum::extract::{FromRequest, FromRequestParts, Request};
 use http::request::Parts;
@@ -228,6 +229,113 @@ impl FromRequestParts<AppState> for ConfigApiKey {
             });
         };
         check_bearer(&parts.headers, key).map(|()| ConfigApiKey)
+    }
+}
+
+/// The client certificate PEM of the Lambda request context (HTTP API v2
+/// `requestContext.authentication.clientCert.clientCertPem`, REST v1
+/// `requestContext.identity.clientCert.clientCertPem`), the `lambda-context` source of SPEC §5.8.
+///
+/// Only the Lambda binary's adapter inserts it into the request extensions: the library never reads
+/// `lambda_http` types, and a request arriving over TCP cannot carry it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct LambdaClientCert(pub String);
+
+/// A header's single value for certificate sources: `Ok(None)` when absent or empty, `Err` when it
+/// occurs more than once or is not text (SPEC §5.8: rejected, not skipped).
+fn single_header<'a>(headers: &'a HeaderMap, name: &str) -> Result<Option<&'a str>, ()> {
+    let mut values = headers.get_all(name).iter();
+    let (Some(first), None) = (values.next(), values.next()) else {
+        return if headers.contains_key(name) {
+            Err(())
+        } else {
+            Ok(None)
+        };
+    };
+    let text = first.to_str().map_err(|_| ())?;
+    Ok(Some(text).filter(|t| !t.trim().is_empty()))
+}
+
+/// The DER of the client certificate from the first enabled source that is present (SPEC §5.8):
+/// `Ok(None)` when no source is present; `Err(())` when the first present source cannot be decoded.
+pub fn client_certificate_der(
+    parts: &Parts,
+    pki: &crate::config::PkiConfig,
+) -> Result<Option<Vec<u8>>, ()> {
+    use crate::config::CertSource;
+    use crate::pki::source;
+    for source_id in &pki.client_cert_sources {
+        let decoded = match source_id {
+            CertSource::LambdaContext => match parts.extensions.get::<LambdaClientCert>() {
+                Some(cert) if !cert.0.trim().is_empty() => source::from_lambda_context(&cert.0),
+                _ => continue,
+            },
+            CertSource::Alb => {
+                let leaf = single_header(&parts.headers, "x-amzn-mtls-clientcert-leaf")?;
+                let value = match leaf {
+                    Some(v) => v,
+                    None => match single_header(&parts.headers, "x-amzn-mtls-clientcert")? {
+                        Some(v) => v,
+                        None => continue,
+                    },
+                };
+                source::from_alb(value)
+            }
+            CertSource::Header => {
+                match single_header(&parts.headers, pki.client_cert_header.as_str())? {
+                    Some(v) => source::from_header(v),
+                    None => continue,
+                }
+            }
+            CertSource::Xfcc => match single_header(&parts.headers, "x-forwarded-client-cert")? {
+                Some(v) => source::from_xfcc(v),
+                None => continue,
+            },
+        };
+        return decoded.map(Some).ok_or(());
+    }
+    Ok(None)
+}
+
+/// A device authenticated by its client certificate (SPEC §5.8–5.9): every check passed, including
+/// the registration, revocation and exact-match checks against one point read of its record.
+///
+/// Used by exactly the protected routes. Rejections: 401 `certificate_required`, 403 per §5.9, 503
+/// `ca_unavailable` or `store_unavailable`. On success the device id and serial are recorded for the
+/// request's completion log. Device binding (§5.10) is the handler's step, after body validation.
+#[derive(Debug, Clone)]
+pub struct DeviceIdentity(pub crate::devices::AuthenticatedDevice);
+
+impl FromRequestParts<AppState> for DeviceIdentity {
+    type Rejection = ApiError;
+
+    async fn from_request_parts(
+        parts: &mut Parts,
+        state: &AppState,
+    ) -> Result<Self, Self::Rejection> {
+        let der = match client_certificate_der(parts, &state.config.pki) {
+            Ok(Some(der)) => der,
+            Ok(None) => {
+                return Err(ApiError::Unauthorized {
+                    code: "certificate_required",
+                    detail: "Client certificate required for this endpoint".into(),
+                });
+            }
+            Err(()) => {
+                return Err(ApiError::Forbidden {
+                    code: "certificate_invalid",
+                    detail: crate::pki::Rejection::Invalid.to_string(),
+                });
+            }
+        };
+        let device = crate::devices::authenticate(state, &der, chrono::Utc::now()).await?;
+        if let Some(slot) = parts
+            .extensions
+            .get::<crate::http::middleware::DeviceLogSlot>()
+        {
+            slot.record(&device.device_id, &device.serial);
+        }
+        Ok(DeviceIdentity(device))
     }
 }
 

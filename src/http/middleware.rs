@@ -48,6 +48,27 @@ pub struct RequestContext {
     pub cors_origin: Option<HeaderValue>,
 }
 
+/// The authenticated device of a request, for the completion log (SPEC §10.1: `device_id`, `serial`).
+///
+/// [`finish_response`] puts an empty slot in the request extensions; the `DeviceIdentity` extractor
+/// fills it once the client certificate is verified; the completion event reads it. A shared slot
+/// rather than a response extension, so answers produced after authentication by other extractors or
+/// by axum (422, 403 `device_mismatch`) still log the device.
+#[derive(Debug, Clone, Default)]
+pub struct DeviceLogSlot(Arc<std::sync::OnceLock<(String, String)>>);
+
+impl DeviceLogSlot {
+    /// Records the authenticated device; later calls are ignored.
+    pub fn record(&self, device_id: &str, serial: &str) {
+        let _ = self.0.set((device_id.to_owned(), serial.to_owned()));
+    }
+
+    /// The recorded `(device_id, serial)`.
+    pub fn get(&self) -> Option<(&str, &str)> {
+        self.0.get().map(|(d, s)| (d.as_str(), s.as_str()))
+    }
+}
+
 /// The matched route template (`/device/status/{device_id}`), carried in the response extensions.
 #[derive(Debug, Clone)]
 pub struct RouteTemplate(pub String);
@@ -187,6 +208,8 @@ pub async fn finish_response(
         cors_origin: cors_origin.clone(),
     };
     req.extensions_mut().insert(ctx);
+    let device_log = DeviceLogSlot::default();
+    req.extensions_mut().insert(device_log.clone());
 
     let span = tracing::info_span!(
         "request",
@@ -249,11 +272,28 @@ pub async fn finish_response(
             header::ACCESS_CONTROL_EXPOSE_HEADERS,
             HeaderValue::from_static("X-Trace-ID"),
         );
+    }
+    // With an explicit origin list the answer depends on `Origin`, so caches must key on it — also for
+    // requests without an allowed origin, whose answer lacks the CORS headers.
+    if matches!(state.config.cors.allowed_origins, AllowedOrigins::List(_)) {
         headers.append(header::VARY, HeaderValue::from_static("Origin"));
     }
 
     let _entered = span.enter();
-    log_completion(&method, &route, res.status(), started, problem.as_ref());
+    // OAuth routes name their provider in the last path segment; it is logged as `provider`.
+    let provider = route
+        .starts_with("/oauth/")
+        .then(|| instance.rsplit('/').next().unwrap_or(""))
+        .map(|p| p.char_indices().nth(64).map_or(p, |(i, _)| &p[..i]));
+    log_completion(
+        &method,
+        &route,
+        res.status(),
+        started,
+        problem.as_ref(),
+        provider,
+        device_log.get(),
+    );
     res
 }
 
@@ -264,7 +304,11 @@ fn log_completion(
     status: StatusCode,
     started: Instant,
     problem: Option<&Problem>,
+    provider: Option<&str>,
+    device: Option<(&str, &str)>,
 ) {
+    let device_id = device.map(|d| d.0);
+    let serial = device.map(|d| d.1);
     let latency_ms = started.elapsed().as_secs_f64() * 1000.0;
     let latency_ms = (latency_ms * 1000.0).round() / 1000.0;
     let status = status.as_u16();
@@ -272,7 +316,16 @@ fn log_completion(
     if quiet {
         tracing::debug!(method = %method, route, status, latency_ms, "request completed");
     } else {
-        tracing::info!(method = %method, route, status, latency_ms, "request completed");
+        tracing::info!(
+            method = %method,
+            route,
+            status,
+            latency_ms,
+            provider,
+            device_id,
+            serial,
+            "request completed"
+        );
     }
     let code = problem.and_then(Problem::error_code).unwrap_or("");
     if matches!(status, 401 | 403) {

@@ -1,9 +1,13 @@
-//! OAuth proxy routes (SPEC §3.5-3.9). Today: `POST /oauth/authorize/{provider}`.
+//! OAuth proxy routes (SPEC §3.5-3.9): authorize, the provider callback, token exchange, refresh and
+//! revocation, for the providers enabled in `ENABLED_CLOUD_PROVIDERS`.
 
+use axum::extract::RawQuery;
 use axum::extract::{FromRequestParts, Path, State};
-use axum::routing::post;
+use axum::response::{IntoResponse, Response};
+use axum::routing::{get, post};
 use axum::{Json, Router};
 use http::request::Parts;
+use http::{HeaderValue, StatusCode, header};
 use serde::Serialize;
 use serde_json::{Map, Value};
 use utoipa::ToSchema;
@@ -13,15 +17,22 @@ use crate::error::{ApiError, ApiResult, FieldError};
 use crate::http::extract::{Fields, FromJsonObject, JsonBody};
 use crate::http::guarded;
 use crate::oauth::authorize::{self, AuthorizeError};
+use crate::oauth::client::{OAuthError, Tokens};
+use crate::oauth::flow::{self, CallbackQuery, ExchangeError};
 use crate::oauth::{pkce, redirect};
 use crate::state::AppState;
 
 /// Routes of this module.
 pub fn router() -> Router<AppState> {
-    Router::new().route(
-        "/oauth/authorize/{provider}",
-        guarded(post(authorize_oauth)),
-    )
+    Router::new()
+        .route(
+            "/oauth/authorize/{provider}",
+            guarded(post(authorize_oauth)),
+        )
+        .route("/oauth/callback/{provider}", guarded(get(oauth_callback)))
+        .route("/oauth/token/{provider}", guarded(post(exchange_token)))
+        .route("/oauth/refresh/{provider}", guarded(post(refresh_token)))
+        .route("/oauth/revoke/{provider}", guarded(post(revoke_token)))
 }
 
 /// A provider path segment that names an enabled provider; anything else is 404 `provider_not_enabled`
@@ -153,5 +164,324 @@ pub async fn authorize_oauth(
     Ok(Json(AuthorizeResponse {
         authorization_url: started.authorization_url,
         state: started.state,
+    }))
+}
+
+/// The provider's redirect back to this service: always a 302 to the app (or to the fallback URI), with
+/// every value percent-encoded (SPEC §3.6, §4.9). It never answers 422.
+#[utoipa::path(
+    get,
+    path = "/oauth/callback/{provider}",
+    tag = "oauth",
+    params(
+        ("provider" = String, Path, description = "googledrive, dropbox or onedrive"),
+        ("code" = Option<String>, Query, description = "Authorization code"),
+        ("state" = Option<String>, Query, description = "State token"),
+        ("error" = Option<String>, Query, description = "Provider error code"),
+        ("error_description" = Option<String>, Query, description = "Provider error description"),
+    ),
+    responses(
+        (status = 302, description = "Redirect to the app's redirect_uri, or to the fallback URI", headers(("Location" = String, description = "Where to go"))),
+        (status = 404, description = "Provider not enabled", body = crate::http::docs::ProblemDetail, content_type = "application/problem+json"),
+    )
+)]
+pub async fn oauth_callback(
+    EnabledProvider(provider): EnabledProvider,
+    State(state): State<AppState>,
+    RawQuery(query): RawQuery,
+) -> Response {
+    let query = CallbackQuery::parse(query.as_deref().unwrap_or(""));
+    let mut location = flow::callback_location(
+        &state.config.oauth,
+        state.sessions.as_ref(),
+        provider,
+        &query,
+    )
+    .await;
+    let value = match HeaderValue::from_bytes(location.as_bytes()) {
+        Ok(value) => value,
+        Err(_) => {
+            location = crate::oauth::append_query(
+                &state.config.oauth.fallback_redirect_uri,
+                &[("error", "server_error"), ("provider", provider.as_str())],
+            );
+            HeaderValue::from_bytes(location.as_bytes()).unwrap_or(HeaderValue::from_static("/"))
+        }
+    };
+    let mut res = StatusCode::FOUND.into_response();
+    let headers = res.headers_mut();
+    headers.insert(header::LOCATION, value);
+    headers.insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
+    headers.insert(
+        header::REFERRER_POLICY,
+        HeaderValue::from_static("no-referrer"),
+    );
+    res
+}
+
+/// Body of `POST /oauth/token/{provider}`.
+#[derive(Debug, ToSchema)]
+pub struct TokenRequest {
+    /// The authorization code (1-4096 characters).
+    pub code: String,
+    /// The verifier sent to authorize.
+    pub code_verifier: String,
+    /// The state token returned by authorize (1-512 characters).
+    pub state: String,
+}
+
+fn verifier_field(f: &mut Fields<'_>, object: &Map<String, Value>) -> Option<String> {
+    match object.get("code_verifier") {
+        Some(Value::String(v)) if !pkce::is_valid_verifier(v) => {
+            f.value_error("code_verifier", pkce::VERIFIER_RULE);
+            None
+        }
+        _ => f.required_str("code_verifier", 0, usize::MAX),
+    }
+}
+
+impl FromJsonObject for TokenRequest {
+    fn from_object(object: &Map<String, Value>) -> Result<Self, Vec<FieldError>> {
+        let mut f = Fields::new(object);
+        let code = f.required_str("code", 1, 4096);
+        let code_verifier = verifier_field(&mut f, object);
+        let state = f.required_str("state", 1, 512);
+        f.finish(|| {
+            Some(TokenRequest {
+                code: code?,
+                code_verifier: code_verifier?,
+                state: state?,
+            })
+        })
+    }
+}
+
+/// Body of `POST /oauth/refresh/{provider}`.
+#[derive(Debug, ToSchema)]
+pub struct RefreshRequest {
+    /// The refresh token (1-4096 characters).
+    pub refresh_token: String,
+}
+
+impl FromJsonObject for RefreshRequest {
+    fn from_object(object: &Map<String, Value>) -> Result<Self, Vec<FieldError>> {
+        let mut f = Fields::new(object);
+        let refresh_token = f.required_str("refresh_token", 1, 4096);
+        f.finish(|| {
+            Some(RefreshRequest {
+                refresh_token: refresh_token?,
+            })
+        })
+    }
+}
+
+/// Body of `POST /oauth/revoke/{provider}`.
+#[derive(Debug, ToSchema)]
+pub struct RevokeRequest {
+    /// The token to revoke (1-4096 characters).
+    pub token: String,
+}
+
+impl FromJsonObject for RevokeRequest {
+    fn from_object(object: &Map<String, Value>) -> Result<Self, Vec<FieldError>> {
+        let mut f = Fields::new(object);
+        let token = f.required_str("token", 1, 4096);
+        f.finish(|| Some(RevokeRequest { token: token? }))
+    }
+}
+
+/// Tokens returned to the app (SPEC §3.7).
+#[derive(Debug, Serialize, ToSchema)]
+pub struct TokenResponse {
+    /// The access token.
+    pub access_token: String,
+    /// The refresh token, or null when the provider issued none.
+    pub refresh_token: Option<String>,
+    /// Lifetime in seconds.
+    pub expires_in: i64,
+    /// Token type, as the provider sent it (`Bearer` when omitted).
+    pub token_type: String,
+}
+
+impl From<Tokens> for TokenResponse {
+    fn from(t: Tokens) -> Self {
+        TokenResponse {
+            access_token: t.access_token,
+            refresh_token: t.refresh_token,
+            expires_in: t.expires_in,
+            token_type: t.token_type,
+        }
+    }
+}
+
+/// Body of `POST /oauth/revoke/{provider}`.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct RevokeResponse {
+    /// Whether the provider confirmed the revocation.
+    pub success: bool,
+    /// What happened.
+    pub message: String,
+}
+
+/// Maps a provider failure to its problem (SPEC §4.10); nothing the provider said beyond a safe error
+/// code reaches the answer or the log.
+fn provider_failure(provider: ProviderId, err: OAuthError) -> ApiError {
+    match err {
+        OAuthError::Rejected { code } => {
+            let detail = format!("{} rejected the request: {code}", provider.as_str());
+            ApiError::ProviderRejected { code, detail }
+        }
+        OAuthError::RejectedClient => {
+            tracing::error!(
+                oauth.provider = provider.as_str(),
+                "the provider rejected this service's client credentials"
+            );
+            ApiError::BadGateway {
+                code: "provider_rejected_client",
+                detail: "The OAuth provider rejected this service's client credentials".into(),
+            }
+        }
+        OAuthError::InvalidResponse => ApiError::BadGateway {
+            code: "provider_invalid_response",
+            detail: "The OAuth provider returned an invalid response".into(),
+        },
+        OAuthError::Unavailable(why) => {
+            tracing::warn!(
+                oauth.provider = provider.as_str(),
+                reason = why,
+                "the provider call failed"
+            );
+            ApiError::BadGateway {
+                code: "provider_unavailable",
+                detail: "The OAuth provider is unavailable".into(),
+            }
+        }
+        OAuthError::Timeout => ApiError::GatewayTimeout {
+            code: "provider_timeout",
+            detail: "The OAuth provider did not respond in time".into(),
+        },
+        OAuthError::MissingCredential => ApiError::Internal {
+            cause: format!("{} credentials are not available", provider.as_str()),
+        },
+    }
+}
+
+/// Exchanges the authorization code for tokens, consuming the one-time session (SPEC §3.7, §4.7).
+#[utoipa::path(
+    post,
+    path = "/oauth/token/{provider}",
+    tag = "oauth",
+    params(("provider" = String, Path, description = "googledrive, dropbox or onedrive")),
+    request_body(content = TokenRequest, content_type = "application/json"),
+    responses(
+        (status = 200, body = TokenResponse),
+        (status = 400, description = "`invalid_state`, `provider_mismatch`, `code_verifier_mismatch`, or the provider's error code", body = crate::http::docs::ProblemDetail, content_type = "application/problem+json"),
+        (status = 404, description = "Provider not enabled", body = crate::http::docs::ProblemDetail, content_type = "application/problem+json"),
+        (status = 502, description = "`provider_unavailable`, `provider_invalid_response` or `provider_rejected_client`", body = crate::http::docs::ProblemDetail, content_type = "application/problem+json"),
+        (status = 504, description = "`provider_timeout`", body = crate::http::docs::ProblemDetail, content_type = "application/problem+json"),
+    )
+)]
+pub async fn exchange_token(
+    EnabledProvider(provider): EnabledProvider,
+    State(state): State<AppState>,
+    JsonBody(body): JsonBody<TokenRequest>,
+) -> ApiResult<Json<TokenResponse>> {
+    let result = flow::exchange(
+        &state.config.oauth,
+        state.sessions.as_ref(),
+        &state.providers,
+        provider,
+        &body.code,
+        &body.code_verifier,
+        &body.state,
+    )
+    .await;
+    match result {
+        Ok(tokens) => Ok(Json(tokens.into())),
+        Err(ExchangeError::InvalidState) => Err(ApiError::BadRequest {
+            code: "invalid_state",
+            detail: "Invalid state".into(),
+        }),
+        Err(ExchangeError::ProviderMismatch) => Err(ApiError::BadRequest {
+            code: "provider_mismatch",
+            detail: "State was issued for another provider".into(),
+        }),
+        Err(ExchangeError::VerifierMismatch) => Err(ApiError::BadRequest {
+            code: "code_verifier_mismatch",
+            detail: "Code verifier mismatch".into(),
+        }),
+        Err(ExchangeError::Provider(err)) => Err(provider_failure(provider, err)),
+        Err(ExchangeError::Store(err)) => Err(err.into()),
+    }
+}
+
+/// Refreshes an access token (SPEC §3.8).
+#[utoipa::path(
+    post,
+    path = "/oauth/refresh/{provider}",
+    tag = "oauth",
+    params(("provider" = String, Path, description = "googledrive, dropbox or onedrive")),
+    request_body(content = RefreshRequest, content_type = "application/json"),
+    responses(
+        (status = 200, body = TokenResponse),
+        (status = 400, description = "The provider's error code", body = crate::http::docs::ProblemDetail, content_type = "application/problem+json"),
+        (status = 404, description = "Provider not enabled", body = crate::http::docs::ProblemDetail, content_type = "application/problem+json"),
+        (status = 502, description = "Provider failure", body = crate::http::docs::ProblemDetail, content_type = "application/problem+json"),
+        (status = 504, description = "`provider_timeout`", body = crate::http::docs::ProblemDetail, content_type = "application/problem+json"),
+    )
+)]
+pub async fn refresh_token(
+    EnabledProvider(provider): EnabledProvider,
+    State(state): State<AppState>,
+    JsonBody(body): JsonBody<RefreshRequest>,
+) -> ApiResult<Json<TokenResponse>> {
+    state
+        .providers
+        .refresh(&state.config.oauth, provider, &body.refresh_token)
+        .await
+        .map(|t| Json(t.into()))
+        .map_err(|err| provider_failure(provider, err))
+}
+
+/// Revokes a token at the provider (SPEC §3.9).
+#[utoipa::path(
+    post,
+    path = "/oauth/revoke/{provider}",
+    tag = "oauth",
+    params(("provider" = String, Path, description = "googledrive, dropbox or onedrive")),
+    request_body(content = RevokeRequest, content_type = "application/json"),
+    responses(
+        (status = 200, body = RevokeResponse),
+        (status = 404, description = "Provider not enabled", body = crate::http::docs::ProblemDetail, content_type = "application/problem+json"),
+        (status = 502, description = "Provider unreachable", body = crate::http::docs::ProblemDetail, content_type = "application/problem+json"),
+        (status = 504, description = "`provider_timeout`", body = crate::http::docs::ProblemDetail, content_type = "application/problem+json"),
+    )
+)]
+pub async fn revoke_token(
+    EnabledProvider(provider): EnabledProvider,
+    State(state): State<AppState>,
+    JsonBody(body): JsonBody<RevokeRequest>,
+) -> ApiResult<Json<RevokeResponse>> {
+    if provider == ProviderId::OneDrive {
+        return Ok(Json(RevokeResponse {
+            success: false,
+            message: "Token revocation is not supported by onedrive".into(),
+        }));
+    }
+    let revoked = state
+        .providers
+        .revoke(&state.config.oauth, provider, &body.token)
+        .await
+        .map_err(|err| provider_failure(provider, err))?;
+    Ok(Json(if revoked {
+        RevokeResponse {
+            success: true,
+            message: "Token revoked successfully".into(),
+        }
+    } else {
+        RevokeResponse {
+            success: false,
+            message: "Failed to revoke token".into(),
+        }
     }))
 }

@@ -171,3 +171,126 @@ async fn human_logs_are_one_line_per_event_and_no_secret() {
         "{completion}"
     );
 }
+
+#[tokio::test]
+async fn a_full_oauth_flow_logs_no_code_verifier_state_token_secret_or_location() {
+    use wiremock::matchers::{method, path};
+    use wiremock::{Mock, MockServer, ResponseTemplate};
+
+    let server = MockServer::start().await;
+    Mock::given(method("POST"))
+        .and(path("/token"))
+        .respond_with(ResponseTemplate::new(200).set_body_json(serde_json::json!({
+            "access_token": "ACCESS-TOKEN-VALUE", "refresh_token": "REFRESH-TOKEN-VALUE", "expires_in": 3599
+        })))
+        .mount(&server)
+        .await;
+    Mock::given(method("POST"))
+        .and(path("/revoke"))
+        .respond_with(ResponseTemplate::new(200))
+        .mount(&server)
+        .await;
+    let token_url = format!("{}/token", server.uri());
+    let revoke_url = format!("{}/revoke", server.uri());
+
+    let capture = Capture::default();
+    let subscriber =
+        apuntador::telemetry::subscriber("trace", LogFormat::Json, capture.clone()).unwrap();
+    let _guard = tracing::subscriber::set_default(subscriber);
+    let app = apuntador::router(apuntador::AppState::in_memory(config(&[
+        ("ENABLED_CLOUD_PROVIDERS", "googledrive"),
+        ("GOOGLE_CLIENT_ID", "google-client-id-value"),
+        ("GOOGLE_CLIENT_SECRET", "GOOGLE-CLIENT-SECRET-VALUE"),
+        ("GOOGLE_TOKEN_URL", &token_url),
+        ("GOOGLE_REVOKE_URL", &revoke_url),
+    ])));
+    let json = [("content-type", "application/json")];
+    let body =
+        format!(r#"{{"code_verifier":"{VERIFIER}","redirect_uri":"apuntador://oauth-callback"}}"#);
+    let started = send(
+        &app,
+        "POST",
+        "/oauth/authorize/googledrive",
+        &json,
+        Some(&body),
+    )
+    .await;
+    let state = started.json()["state"].as_str().unwrap().to_owned();
+    let callback = send(
+        &app,
+        "GET",
+        &format!("/oauth/callback/googledrive?code=AUTH-CODE-VALUE&state={state}"),
+        &[],
+        None,
+    )
+    .await;
+    assert_eq!(callback.status, 302);
+    let location = callback.header("location").unwrap().to_owned();
+    let exchange =
+        serde_json::json!({"code": "AUTH-CODE-VALUE", "code_verifier": VERIFIER, "state": state})
+            .to_string();
+    assert_eq!(
+        send(
+            &app,
+            "POST",
+            "/oauth/token/googledrive",
+            &json,
+            Some(&exchange)
+        )
+        .await
+        .status,
+        200
+    );
+    let refresh = r#"{"refresh_token":"REFRESH-TOKEN-VALUE"}"#;
+    assert_eq!(
+        send(
+            &app,
+            "POST",
+            "/oauth/refresh/googledrive",
+            &json,
+            Some(refresh)
+        )
+        .await
+        .status,
+        200
+    );
+    let revoke = r#"{"token":"ACCESS-TOKEN-VALUE"}"#;
+    assert_eq!(
+        send(
+            &app,
+            "POST",
+            "/oauth/revoke/googledrive",
+            &json,
+            Some(revoke)
+        )
+        .await
+        .status,
+        200
+    );
+
+    let logs = capture.text();
+    for secret in [
+        "AUTH-CODE-VALUE",
+        VERIFIER,
+        state.as_str(),
+        "ACCESS-TOKEN-VALUE",
+        "REFRESH-TOKEN-VALUE",
+        "GOOGLE-CLIENT-SECRET-VALUE",
+        location.as_str(),
+        "oauth-callback?",
+    ] {
+        assert!(
+            !logs.contains(secret),
+            "{secret:?} leaked into the logs:\n{logs}"
+        );
+    }
+    let completions = logs
+        .lines()
+        .filter(|l| l.contains("request completed"))
+        .count();
+    assert_eq!(completions, 5, "{logs}");
+    assert!(
+        logs.contains(r#""provider":"googledrive""#),
+        "OAuth routes log their provider"
+    );
+}

@@ -6,4 +6,5 @@ mod helpers;
 mod lifecycle;
 mod logging;
 mod oauth_authorize;
+mod oauth_flow;
 mod resilience;

@@ -5,6 +5,7 @@
 #[path = "../../bin/lambda/adapter.rs"]
 mod adapter;
 mod exchanges;
+mod oauth_flow;
 mod transport;
 
 use std::collections::BTreeMap;

@@ -1,0 +1,55 @@
+output "api_id" {
+  description = "ID of the HTTP API."
+  value       = aws_apigatewayv2_api.this.id
+}
+
+output "execution_arn" {
+  description = "Execution ARN of the HTTP API."
+  value       = aws_apigatewayv2_api.this.execution_arn
+}
+
+output "url" {
+  description = "https://<domain_name>/ once the custom domain exists (truststore_version set), else null."
+  value       = var.truststore_version == null ? null : "https://${var.domain_name}/"
+}
+
+output "domain_target" {
+  description = "DNS target (regional domain name) and hosted zone id to alias domain_name to; null before the custom domain exists."
+  value = var.truststore_version == null ? null : {
+    target_domain_name = aws_apigatewayv2_domain_name.this[0].domain_name_configuration[0].target_domain_name
+    hosted_zone_id     = aws_apigatewayv2_domain_name.this[0].domain_name_configuration[0].hosted_zone_id
+  }
+}
+
+output "mutual_tls" {
+  description = "The custom domain's mutual TLS truststore (uri, version); null before the custom domain exists."
+  value = var.truststore_version == null ? null : {
+    truststore_uri     = aws_apigatewayv2_domain_name.this[0].mutual_tls_authentication[0].truststore_uri
+    truststore_version = aws_apigatewayv2_domain_name.this[0].mutual_tls_authentication[0].truststore_version
+  }
+}
+
+output "integration_request_parameters" {
+  description = "Request parameter mapping of the integration (alb only; {} for lambda)."
+  value       = local.is_alb ? aws_apigatewayv2_integration.alb[0].request_parameters : {}
+}
+
+output "payload_format_version" {
+  description = "Payload format version of the integration."
+  value       = local.is_lambda ? aws_apigatewayv2_integration.lambda[0].payload_format_version : aws_apigatewayv2_integration.alb[0].payload_format_version
+}
+
+output "disable_execute_api_endpoint" {
+  description = "Whether the default execute-api endpoint is disabled (always true)."
+  value       = aws_apigatewayv2_api.this.disable_execute_api_endpoint
+}
+
+output "route_key" {
+  description = "Route key of the single route."
+  value       = aws_apigatewayv2_route.default.route_key
+}
+
+output "access_log_group_name" {
+  description = "CloudWatch log group of the access logs."
+  value       = aws_cloudwatch_log_group.access.name
+}

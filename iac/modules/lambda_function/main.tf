@@ -1,0 +1,145 @@
+# apuntador-lambda on AWS Lambda (SPEC §9.3, §12.2): provided.al2023 custom runtime, the zip that
+# cargo-lambda builds, X-Ray active tracing, its own log group with retention, a timeout above the app's
+# request timeout, and optionally a Function URL.
+
+locals {
+  # Every value is plain configuration or a Secrets Manager ARN; the secret values never appear here.
+  environment = merge(
+    var.environment,
+    var.secret_arns,
+    {
+      ENVIRONMENT             = "production"
+      CLIENT_CERT_SOURCES     = "lambda-context"
+      REQUEST_TIMEOUT_SECONDS = tostring(var.request_timeout_seconds)
+      AUTO_CREATE_RESOURCES   = "false"
+    },
+  )
+}
+
+data "aws_partition" "current" {}
+
+resource "aws_cloudwatch_log_group" "function" {
+  #checkov:skip=CKV_AWS_158:The app never logs secrets (SPEC 10.2); the service-managed encryption of CloudWatch Logs applies.
+  #checkov:skip=CKV_AWS_338:Retention is an operator choice (log_retention_days, default 90 days), not a fixed year.
+  name              = "/aws/lambda/${var.name}"
+  retention_in_days = var.log_retention_days
+  tags              = var.tags
+}
+
+resource "aws_iam_role" "function" {
+  name = "${var.name}-function"
+  assume_role_policy = jsonencode({
+    Version = "2012-10-17"
+    Statement = [{
+      Effect    = "Allow"
+      Principal = { Service = "lambda.amazonaws.com" }
+      Action    = "sts:AssumeRole"
+    }]
+  })
+  tags = var.tags
+}
+
+resource "aws_iam_role_policy" "app" {
+  name   = "apuntador-app"
+  role   = aws_iam_role.function.id
+  policy = var.app_policy_json
+}
+
+resource "aws_iam_role_policy" "runtime" {
+  #checkov:skip=CKV_AWS_290:X-Ray's PutTraceSegments/PutTelemetryRecords/GetSampling* support no resource-level permissions; "*" is the only valid resource.
+  #checkov:skip=CKV_AWS_355:Same: the X-Ray write actions only accept Resource "*".
+  name = "lambda-runtime"
+  role = aws_iam_role.function.id
+  policy = jsonencode({
+    Version = "2012-10-17"
+    Statement = [
+      {
+        Sid      = "WriteOwnLogs"
+        Effect   = "Allow"
+        Action   = ["logs:CreateLogStream", "logs:PutLogEvents"]
+        Resource = "${aws_cloudwatch_log_group.function.arn}:*"
+      },
+      {
+        Sid      = "XRayActiveTracing"
+        Effect   = "Allow"
+        Action   = ["xray:PutTraceSegments", "xray:PutTelemetryRecords", "xray:GetSamplingRules", "xray:GetSamplingTargets"]
+        Resource = "*"
+      },
+    ]
+  })
+}
+
+resource "aws_lambda_function" "this" {
+  #checkov:skip=CKV_AWS_116:Invocations are synchronous (HTTP API, Function URL); a dead-letter queue only applies to asynchronous invocations.
+  #checkov:skip=CKV_AWS_117:The function reaches DynamoDB, Secrets Manager and the OAuth providers' public endpoints; outside a VPC it needs no NAT gateway.
+  #checkov:skip=CKV_AWS_173:The environment holds no secret values, only Secrets Manager ARNs and plain settings (SPEC 8.3); the default Lambda key encrypts it at rest.
+  #checkov:skip=CKV_AWS_272:Code signing needs an AWS Signer profile outside this stack; the zip's SHA-256 is pinned through source_code_hash.
+  #checkov:skip=CKV_AWS_115:Reserved concurrency is optional (reserved_concurrency); null leaves the function in the account's unreserved pool.
+  function_name    = var.name
+  role             = aws_iam_role.function.arn
+  runtime          = "provided.al2023"
+  handler          = "bootstrap"
+  architectures    = [var.architecture]
+  filename         = var.zip_path
+  source_code_hash = fileexists(var.zip_path) ? filebase64sha256(var.zip_path) : null
+  memory_size      = var.memory_mb
+  timeout          = var.timeout_seconds
+
+  reserved_concurrent_executions = var.reserved_concurrency == null ? -1 : var.reserved_concurrency
+
+  environment {
+    variables = local.environment
+  }
+
+  tracing_config {
+    mode = "Active"
+  }
+
+  logging_config {
+    log_format = "Text"
+    log_group  = aws_cloudwatch_log_group.function.name
+  }
+
+  tags = var.tags
+
+  lifecycle {
+    precondition {
+      condition     = var.timeout_seconds > var.request_timeout_seconds
+      error_message = "timeout_seconds must be greater than request_timeout_seconds (SPEC §9.3)."
+    }
+  }
+
+  depends_on = [aws_iam_role_policy.runtime]
+}
+
+resource "aws_lambda_function_url" "this" {
+  count = var.function_url.enabled ? 1 : 0
+
+  function_name      = aws_lambda_function.this.function_name
+  authorization_type = var.function_url.auth_type
+}
+
+# A public Function URL needs BOTH permissions (AWS, since October 2025): lambda:InvokeFunctionUrl and
+# lambda:InvokeFunction for calls made through the URL. Both statements carry the condition
+# lambda:FunctionUrlAuthType = NONE, which only requests arriving through a Function URL satisfy, so
+# neither statement lets anyone call the Invoke API directly with a forged event.
+# (AWS provider 6.x adds `invoked_via_function_url`; the pinned 5.x mirror does not have it.)
+resource "aws_lambda_permission" "function_url" {
+  count = var.function_url.enabled && var.function_url.auth_type == "NONE" ? 1 : 0
+
+  statement_id           = "FunctionUrlAllowPublicAccess"
+  action                 = "lambda:InvokeFunctionUrl"
+  function_name          = aws_lambda_function.this.function_name
+  principal              = "*"
+  function_url_auth_type = "NONE"
+}
+
+resource "aws_lambda_permission" "function_url_invoke" {
+  count = var.function_url.enabled && var.function_url.auth_type == "NONE" ? 1 : 0
+
+  statement_id           = "FunctionUrlAllowInvokeFunction"
+  action                 = "lambda:InvokeFunction"
+  function_name          = aws_lambda_function.this.function_name
+  principal              = "*"
+  function_url_auth_type = "NONE"
+}

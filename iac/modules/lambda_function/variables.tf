@@ -1,0 +1,143 @@
+variable "name" {
+  description = "Function name."
+  type        = string
+
+  validation {
+    condition     = can(regex("^[A-Za-z0-9_-]{1,64}$", var.name))
+    error_message = "name must be 1-64 letters, digits, '_' or '-'."
+  }
+}
+
+variable "zip_path" {
+  description = "Path of the deployment zip built by `bash scripts/package-lambda` (cargo lambda build --release --output-format zip): target/lambda/apuntador-lambda/bootstrap.zip."
+  type        = string
+
+  validation {
+    condition     = endswith(var.zip_path, ".zip")
+    error_message = "zip_path must point at a .zip file."
+  }
+}
+
+variable "architecture" {
+  description = "Instruction set the zip was built for: arm64 (cargo lambda build --arm64, the default and cheaper per GB-second) or x86_64."
+  type        = string
+  default     = "arm64"
+
+  validation {
+    condition     = contains(["arm64", "x86_64"], var.architecture)
+    error_message = "architecture must be arm64 or x86_64."
+  }
+}
+
+variable "memory_mb" {
+  description = "Memory in MB (CPU scales with it)."
+  type        = number
+  default     = 512
+
+  validation {
+    condition     = var.memory_mb >= 128 && var.memory_mb <= 10240
+    error_message = "memory_mb must be between 128 and 10240."
+  }
+}
+
+variable "request_timeout_seconds" {
+  description = "The app's REQUEST_TIMEOUT_SECONDS (SPEC §8.2, 1-300). Set in the function's environment."
+  type        = number
+  default     = 20
+
+  validation {
+    condition     = var.request_timeout_seconds >= 1 && var.request_timeout_seconds <= 300
+    error_message = "request_timeout_seconds must be between 1 and 300."
+  }
+}
+
+variable "timeout_seconds" {
+  description = "Function timeout in seconds. Must be above request_timeout_seconds so that a slow request ends as the app's 504 problem, not as a runtime timeout (SPEC §9.3)."
+  type        = number
+  default     = 25
+
+  validation {
+    condition     = var.timeout_seconds >= 2 && var.timeout_seconds <= 900
+    error_message = "timeout_seconds must be between 2 and 900."
+  }
+}
+
+variable "reserved_concurrency" {
+  description = "Reserved concurrent executions (caps cost and protects the account's pool). null = unreserved."
+  type        = number
+  default     = null
+
+  validation {
+    condition     = var.reserved_concurrency == null || try(var.reserved_concurrency >= 0, false)
+    error_message = "reserved_concurrency must be null or >= 0."
+  }
+}
+
+variable "environment" {
+  description = "Plain environment variables of the function (no secrets). The module adds ENVIRONMENT=production, CLIENT_CERT_SOURCES=lambda-context and REQUEST_TIMEOUT_SECONDS itself."
+  type        = map(string)
+  default     = {}
+
+  validation {
+    condition = alltrue([for name in keys(var.environment) : !contains([
+      "CONFIG_API_KEY", "SECRET_KEY", "ADMIN_API_KEY",
+      "GOOGLE_CLIENT_ID", "GOOGLE_CLIENT_SECRET",
+      "DROPBOX_CLIENT_ID", "DROPBOX_CLIENT_SECRET",
+      "ONEDRIVE_CLIENT_ID", "ONEDRIVE_CLIENT_SECRET",
+      "PLAY_INTEGRITY_DECRYPTION_KEY", "PLAY_INTEGRITY_VERIFICATION_KEY",
+    ], name)])
+    error_message = "environment must not carry secret-capable variables (SPEC §8.2 (S)); pass them through secret_arns as Secrets Manager ARNs."
+  }
+
+  validation {
+    condition     = alltrue([for name in keys(var.environment) : !contains(["ENVIRONMENT", "CLIENT_CERT_SOURCES", "REQUEST_TIMEOUT_SECONDS", "AUTO_CREATE_RESOURCES"], name)])
+    error_message = "ENVIRONMENT, CLIENT_CERT_SOURCES, REQUEST_TIMEOUT_SECONDS and AUTO_CREATE_RESOURCES are set by the module."
+  }
+}
+
+variable "secret_arns" {
+  description = "Secret-capable variable => Secrets Manager secret ARN (output app_secret_arns of the secrets module). The ARN is the variable's value; the app resolves it at start-up (SPEC §8.3)."
+  type        = map(string)
+  default     = {}
+
+  validation {
+    condition     = alltrue([for arn in values(var.secret_arns) : can(regex("^arn:aws[a-z-]*:secretsmanager:[a-z0-9-]+:[0-9]{12}:secret:", arn))])
+    error_message = "secret_arns values must be Secrets Manager secret ARNs."
+  }
+}
+
+variable "app_policy_json" {
+  description = "The application's IAM policy (output app_policy_json of the data module)."
+  type        = string
+}
+
+variable "log_retention_days" {
+  description = "Retention of the function's log group, in days."
+  type        = number
+  default     = 90
+
+  validation {
+    condition     = contains([1, 3, 5, 7, 14, 30, 60, 90, 120, 150, 180, 365, 400, 545, 731, 1096, 1827, 2192, 2557, 2922, 3288, 3653], var.log_retention_days)
+    error_message = "log_retention_days must be a value CloudWatch Logs accepts (1, 3, 5, 7, 14, 30, 60, 90, ... 3653)."
+  }
+}
+
+variable "function_url" {
+  description = "Also expose a Lambda Function URL. It cannot terminate mutual TLS, so device-authenticated routes answer 401 through it (SPEC §12.2). auth_type NONE = public."
+  type = object({
+    enabled   = bool
+    auth_type = optional(string, "NONE")
+  })
+  default = { enabled = false }
+
+  validation {
+    condition     = contains(["NONE", "AWS_IAM"], var.function_url.auth_type)
+    error_message = "function_url.auth_type must be NONE or AWS_IAM."
+  }
+}
+
+variable "tags" {
+  description = "Tags applied to every resource of the module."
+  type        = map(string)
+  default     = {}
+}

@@ -1,0 +1,142 @@
+variable "region" {
+  description = "AWS region of every resource (the ACM certificate must be in this region too)."
+  type        = string
+
+  validation {
+    condition     = can(regex("^[a-z]{2}(-gov)?-[a-z]+-[0-9]$", var.region))
+    error_message = "region must be an AWS region code such as eu-west-1."
+  }
+}
+
+variable "name" {
+  description = "Name of the function and the HTTP API; prefix of IAM roles and log groups."
+  type        = string
+  default     = "apuntador"
+
+  validation {
+    condition     = can(regex("^[a-z0-9-]{1,40}$", var.name))
+    error_message = "name must be 1-40 lower-case letters, digits or '-'."
+  }
+}
+
+variable "tags" {
+  description = "Extra tags for every resource."
+  type        = map(string)
+  default     = {}
+}
+
+variable "certificates_table_name" {
+  description = "AWS_DYNAMODB_TABLE: the certificate table."
+  type        = string
+  default     = "apuntador-certificates"
+}
+
+variable "sessions_table_name" {
+  description = "AWS_DYNAMODB_SESSIONS_TABLE: the sessions table."
+  type        = string
+  default     = "apuntador-sessions"
+}
+
+variable "truststore_bucket_name" {
+  description = "AWS_S3_BUCKET: the versioned private truststore bucket (globally unique name)."
+  type        = string
+}
+
+variable "secrets_prefix" {
+  description = "AWS_SECRETS_PREFIX: prefix of the CA secrets and of the secrets this stack creates."
+  type        = string
+  default     = "apuntador"
+}
+
+variable "managed_app_secrets" {
+  description = "Secret-capable variables (CONFIG_API_KEY, GOOGLE_CLIENT_SECRET, ...) for which the stack creates empty secrets <prefix>/env/<NAME>; put their values with the AWS CLI."
+  type        = set(string)
+  default     = ["CONFIG_API_KEY"]
+}
+
+variable "existing_app_secret_arns" {
+  description = "Secret-capable variable => ARN of a secret that already exists."
+  type        = map(string)
+  default     = {}
+}
+
+variable "app_environment" {
+  description = "Plain settings of the app (SPEC §8.2): ALLOWED_ORIGINS, ALLOWED_REDIRECT_URIS, ENABLED_CLOUD_PROVIDERS, *_REDIRECT_URI, ... Secret-capable variables are refused here."
+  type        = map(string)
+  default     = {}
+}
+
+variable "zip_path" {
+  description = "The zip printed by `bash scripts/package-lambda`, relative to this directory or absolute."
+  type        = string
+  default     = "../../../target/lambda/apuntador-lambda/bootstrap.zip"
+}
+
+variable "architecture" {
+  description = "arm64 (default) or x86_64: must match how the zip was built."
+  type        = string
+  default     = "arm64"
+}
+
+variable "memory_mb" {
+  description = "Function memory in MB."
+  type        = number
+  default     = 512
+}
+
+variable "request_timeout_seconds" {
+  description = "The app's REQUEST_TIMEOUT_SECONDS."
+  type        = number
+  default     = 20
+}
+
+variable "timeout_seconds" {
+  description = "Function timeout; must exceed request_timeout_seconds (and stay <= 29 behind the HTTP API's 30 s integration limit)."
+  type        = number
+  default     = 25
+
+  validation {
+    condition     = var.timeout_seconds <= 29
+    error_message = "timeout_seconds must be at most 29: the HTTP API gives up after 30 s."
+  }
+}
+
+variable "reserved_concurrency" {
+  description = "Reserved concurrent executions, or null for none."
+  type        = number
+  default     = null
+}
+
+variable "log_retention_days" {
+  description = "Retention of the function's and the API's log groups, in days."
+  type        = number
+  default     = 90
+}
+
+variable "function_url_enabled" {
+  description = "Also create a public Function URL (no mutual TLS: device-authenticated routes answer 401 through it)."
+  type        = bool
+  default     = false
+}
+
+variable "domain_name" {
+  description = "Custom domain of the HTTP API, e.g. api.example.com."
+  type        = string
+}
+
+variable "certificate_arn" {
+  description = "ACM certificate for domain_name, in var.region."
+  type        = string
+}
+
+variable "truststore_version" {
+  description = "S3 version id of truststore/ca-bundle.pem printed by `ca init`; null on the first apply (before `ca init`): the custom domain is created once it is set."
+  type        = string
+  default     = null
+}
+
+variable "deletion_protection" {
+  description = "Deletion protection of the DynamoDB tables."
+  type        = bool
+  default     = true
+}

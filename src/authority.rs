@@ -1,0 +1,429 @@
+//! The certificate authority as the running service sees it (SPEC §5.1–5.3): loaded lazily from the
+//! [`SecretStore`], the development CA created at start-up, and `apuntador-server ca init`.
+//!
+//! [`LazyCa`] loads the CA on first need — enrolment, renewal, the CA endpoints, device
+//! authentication or readiness — once per process, shared by concurrent first users, and caches it for
+//! the process lifetime; a failed load is retried on a later need at most every 5 s, with one ERROR log
+//! per failed load naming the cause (never key material). Lambda cold starts therefore never pay for
+//! it unless the first request needs it. The cryptography itself is in [`crate::pki`]; this module adds
+//! storage access through the store traits and logging, and knows nothing of HTTP.
+
+use std::sync::{Arc, OnceLock};
+use std::time::{Duration, Instant};
+
+use chrono::{DateTime, Utc};
+use secrecy::ExposeSecret as _;
+
+use crate::pki::ca::{self, CaSubject, CertificateAuthority, KeyType};
+use crate::pki::verify::Pin;
+use crate::store::{BlobStore, CaMaterial, SecretStore, StoreError};
+
+/// The blob key of the truststore bundle (SPEC §7.2, §7.6).
+pub const TRUSTSTORE_BUNDLE_KEY: &str = "truststore/ca-bundle.pem";
+
+/// How long a failed load is remembered before the next need retries it.
+pub const RETRY_INTERVAL: Duration = Duration::from_secs(5);
+
+/// Why the CA is unavailable; also the readiness value of `certificate_authority`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, thiserror::Error)]
+pub enum CaUnavailable {
+    /// No CA material is stored.
+    #[error("no CA has been initialised")]
+    Missing,
+    /// Material is stored but fails a load-time check.
+    #[error("the CA material is invalid")]
+    Invalid,
+    /// The secret store could not be read.
+    #[error("the CA material could not be read")]
+    Unreachable,
+}
+
+impl CaUnavailable {
+    /// The readiness check value (SPEC §3.4).
+    pub fn readiness_value(self) -> &'static str {
+        match self {
+            CaUnavailable::Missing => "missing",
+            CaUnavailable::Invalid => "invalid",
+            CaUnavailable::Unreachable => "unreachable",
+        }
+    }
+}
+
+/// The lazily loaded CA shared by every request of a process. Cheap to clone.
+#[derive(Clone)]
+pub struct LazyCa {
+    inner: Arc<Inner>,
+}
+
+struct Inner {
+    secrets: Arc<dyn SecretStore>,
+    loaded: OnceLock<Arc<CertificateAuthority>>,
+    /// Held while loading, so concurrent first users share one load; remembers the last failure.
+    last_failure: tokio::sync::Mutex<Option<(Instant, CaUnavailable)>>,
+}
+
+impl std::fmt::Debug for LazyCa {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("LazyCa")
+            .field("loaded", &self.is_loaded())
+            .finish_non_exhaustive()
+    }
+}
+
+impl LazyCa {
+    /// A CA that will be loaded from `secrets` on first need; nothing is read now.
+    pub fn new(secrets: Arc<dyn SecretStore>) -> LazyCa {
+        LazyCa {
+            inner: Arc::new(Inner {
+                secrets,
+                loaded: OnceLock::new(),
+                last_failure: tokio::sync::Mutex::new(None),
+            }),
+        }
+    }
+
+    /// Whether the CA has been loaded (it never is before its first need).
+    pub fn is_loaded(&self) -> bool {
+        self.inner.loaded.get().is_some()
+    }
+
+    /// The CA, loading it on first need (SPEC §5.1).
+    pub async fn get(&self) -> Result<Arc<CertificateAuthority>, CaUnavailable> {
+        if let Some(ca) = self.inner.loaded.get() {
+            return Ok(ca.clone());
+        }
+        let mut last_failure = self.inner.last_failure.lock().await;
+        // Another first user may have finished the load while this one waited.
+        if let Some(ca) = self.inner.loaded.get() {
+            return Ok(ca.clone());
+        }
+        if let Some((at, why)) = *last_failure
+            && at.elapsed() < RETRY_INTERVAL
+        {
+            return Err(why);
+        }
+        match self.load().await {
+            Ok(ca) => {
+                let ca = self.inner.loaded.get_or_init(|| Arc::new(ca)).clone();
+                *last_failure = None;
+                Ok(ca)
+            }
+            Err(why) => {
+                *last_failure = Some((Instant::now(), why));
+                Err(why)
+            }
+        }
+    }
+
+    async fn load(&self) -> Result<CertificateAuthority, CaUnavailable> {
+        let material = match self.inner.secrets.load_ca().await {
+            Ok(Some(material)) => material,
+            Ok(None) => {
+                tracing::error!(
+                    cause = "no CA material is stored",
+                    "the certificate authority could not be loaded; run `apuntador-server ca init`"
+                );
+                return Err(CaUnavailable::Missing);
+            }
+            Err(err) => {
+                tracing::error!(cause = %err, "the certificate authority could not be loaded");
+                return Err(CaUnavailable::Unreachable);
+            }
+        };
+        let material_for_load = material.clone();
+        // Parsing RSA keys and checking them is CPU work: keep it off the async workers.
+        let loaded = tokio::task::spawn_blocking(move || {
+            CertificateAuthority::load(
+                material_for_load.key_pem.expose_secret(),
+                &material_for_load.cert_pem,
+                material_for_load.previous_cert_pem.as_deref(),
+                Utc::now(),
+            )
+        })
+        .await
+        .map_err(|_| {
+            tracing::error!(cause = "the loading task failed", "the certificate authority could not be loaded");
+            CaUnavailable::Invalid
+        })?;
+        match loaded {
+            Ok(loaded) => {
+                for warning in &loaded.warnings {
+                    tracing::warn!("{warning}");
+                }
+                tracing::info!(
+                    ca.key_type = %loaded.ca.key_type(),
+                    ca.not_after = %loaded.ca.current().not_after().to_rfc3339(),
+                    ca.previous = material.previous_cert_pem.is_some(),
+                    "certificate authority loaded"
+                );
+                Ok(loaded.ca)
+            }
+            Err(err) => {
+                tracing::error!(cause = %err, "the certificate authority could not be loaded");
+                Err(CaUnavailable::Invalid)
+            }
+        }
+    }
+}
+
+/// The truststore bundle: the current CA certificate, then the previous one (SPEC §5.3).
+pub fn truststore_bundle(material: &CaMaterial) -> String {
+    let mut bundle = material.cert_pem.trim_end().to_owned();
+    bundle.push('\n');
+    if let Some(previous) = &material.previous_cert_pem {
+        bundle.push_str(previous.trim_end());
+        bundle.push('\n');
+    }
+    bundle
+}
+
+/// Publishes the truststore bundle of `material`; returns the version written.
+pub async fn publish_bundle(
+    blobs: &dyn BlobStore,
+    material: &CaMaterial,
+) -> Result<String, StoreError> {
+    blobs
+        .put(
+            TRUSTSTORE_BUNDLE_KEY,
+            truststore_bundle(material).as_bytes(),
+            "application/x-pem-file",
+        )
+        .await
+}
+
+/// Why the development CA step failed start-up.
+#[derive(Debug, thiserror::Error)]
+pub enum BootstrapError {
+    /// Production local mode without a CA (exit 1).
+    #[error(
+        "no certificate authority exists and ENVIRONMENT=production never creates one; run `apuntador-server ca init --local` first"
+    )]
+    MissingInProduction,
+    /// The CA could not be created or written.
+    #[error("could not create the development CA: {0}")]
+    Create(String),
+}
+
+/// Local mode start-up step (SPEC §5.2): in development, creates the development CA when none exists,
+/// writes it and the truststore bundle, and logs a WARN; in production, a missing CA is an error.
+/// A stored but unreadable CA is left alone: it makes the CA unavailable, reported on first need.
+pub async fn ensure_development_ca(
+    production: bool,
+    secrets: &dyn SecretStore,
+    blobs: &dyn BlobStore,
+) -> Result<(), BootstrapError> {
+    match secrets.load_ca().await {
+        Ok(Some(_)) | Err(_) => return Ok(()),
+        Ok(None) => {}
+    }
+    if production {
+        return Err(BootstrapError::MissingInProduction);
+    }
+    let material = development_material(Utc::now()).map_err(BootstrapError::Create)?;
+    secrets
+        .store_ca(&material)
+        .await
+        .map_err(|e| BootstrapError::Create(e.to_string()))?;
+    publish_bundle(blobs, &material)
+        .await
+        .map_err(|e| BootstrapError::Create(e.to_string()))?;
+    tracing::warn!(
+        "created a development certificate authority (EC P-256, `CN=Apuntador Development CA`); it must not be used in production"
+    );
+    Ok(())
+}
+
+/// New development CA material (EC P-256, 1825 days) — also what in-memory test states use.
+pub fn development_material(now: DateTime<Utc>) -> Result<CaMaterial, String> {
+    let generated = ca::generate(
+        KeyType::EcP256,
+        &CaSubject::Development,
+        ca::DEVELOPMENT_CA_VALIDITY_DAYS,
+        now,
+    )?;
+    Ok(CaMaterial {
+        key_pem: generated.key_pem,
+        cert_pem: generated.cert_pem,
+        previous_cert_pem: None,
+    })
+}
+
+/// What `ca init` does when a CA already exists.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ExistingCa {
+    /// Refuse (the default).
+    Refuse,
+    /// `--force`: replace it; no previous CA is kept.
+    Replace,
+    /// `--rotate`: the current certificate becomes the previous CA (SPEC §5.3).
+    Rotate,
+}
+
+/// Which storage backend `ca init` writes to.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum InitBackend {
+    /// `--local`: files under `DATA_DIR`.
+    Local,
+    /// `--aws`: Secrets Manager and S3.
+    Aws,
+}
+
+/// Parsed `ca init` arguments (SPEC §5.2).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct CaInitArgs {
+    /// `--local` / `--aws`; `None` = `INFRASTRUCTURE_PROVIDER`.
+    pub backend: Option<InitBackend>,
+    /// `--key-type`, default `ec-p256`.
+    pub key_type: KeyType,
+    /// `--validity-days`, default 3650.
+    pub validity_days: u32,
+    /// `--common-name`, default `Apuntador Certificate Authority`.
+    pub common_name: String,
+    /// `--force` / `--rotate`.
+    pub existing: ExistingCa,
+}
+
+impl CaInitArgs {
+    /// Parses the arguments after `ca init`; the error is a usage message.
+    pub fn parse(args: &[String]) -> Result<CaInitArgs, String> {
+        let mut parsed = CaInitArgs {
+            backend: None,
+            key_type: KeyType::EcP256,
+            validity_days: ca::DEFAULT_CA_VALIDITY_DAYS,
+            common_name: ca::DEFAULT_CA_COMMON_NAME.to_owned(),
+            existing: ExistingCa::Refuse,
+        };
+        let mut it = args.iter();
+        while let Some(arg) = it.next() {
+            let (flag, inline) = match arg.split_once('=') {
+                Some((f, v)) if f.starts_with("--") => (f, Some(v.to_owned())),
+                _ => (arg.as_str(), None),
+            };
+            let mut value = |name: &str| {
+                inline
+                    .clone()
+                    .or_else(|| it.next().cloned())
+                    .ok_or_else(|| format!("{name} needs a value"))
+            };
+            match flag {
+                "--local" | "--aws" if parsed.backend.is_some() => {
+                    return Err("--local and --aws exclude each other".into());
+                }
+                "--local" => parsed.backend = Some(InitBackend::Local),
+                "--aws" => parsed.backend = Some(InitBackend::Aws),
+                "--force" | "--rotate" if parsed.existing != ExistingCa::Refuse => {
+                    return Err("--force and --rotate exclude each other".into());
+                }
+                "--force" => parsed.existing = ExistingCa::Replace,
+                "--rotate" => parsed.existing = ExistingCa::Rotate,
+                "--key-type" => {
+                    let v = value("--key-type")?;
+                    parsed.key_type = KeyType::parse(&v).ok_or_else(|| {
+                        "--key-type must be ec-p256, ec-p384, rsa-2048, rsa-3072 or rsa-4096"
+                            .to_owned()
+                    })?;
+                }
+                "--validity-days" => {
+                    let v = value("--validity-days")?;
+                    parsed.validity_days = v
+                        .parse::<u32>()
+                        .ok()
+                        .filter(|d| (1..=36_500).contains(d))
+                        .ok_or_else(|| "--validity-days must be a whole number of days, 1-36500".to_owned())?;
+                }
+                "--common-name" => {
+                    let v = value("--common-name")?;
+                    let v = v.trim();
+                    if v.is_empty() || v.chars().count() > 64 {
+                        return Err("--common-name must have 1-64 characters".into());
+                    }
+                    parsed.common_name = v.to_owned();
+                }
+                other => return Err(format!("unknown ca init argument {other}")),
+            }
+        }
+        Ok(parsed)
+    }
+}
+
+/// Why `ca init` failed (exit 1).
+#[derive(Debug, thiserror::Error)]
+pub enum CaInitError {
+    /// A CA exists and neither `--force` nor `--rotate` was given.
+    #[error("a certificate authority already exists; use --rotate to rotate it or --force to replace it")]
+    Exists,
+    /// The existing CA could not be read (needed for `--rotate` and the existence check).
+    #[error("could not read the existing CA: {0}")]
+    Read(StoreError),
+    /// Key or certificate generation failed.
+    #[error("could not create the CA: {0}")]
+    Create(String),
+    /// Writing the CA or the bundle failed.
+    #[error("could not write the CA: {0}")]
+    Write(StoreError),
+}
+
+/// What `ca init` did, for its output. Contains no key material.
+#[derive(Debug, Clone)]
+pub struct CaInitReport {
+    /// The new CA's subject (RFC 4514 text).
+    pub subject: String,
+    /// The key type created.
+    pub key_type: KeyType,
+    /// notAfter of the new certificate.
+    pub not_after: DateTime<Utc>,
+    /// The SPKI pin (SPEC §5.11).
+    pub pin: Pin,
+    /// Whether a previous CA is kept (rotation).
+    pub rotated: bool,
+    /// The version of the truststore bundle written.
+    pub bundle_version: String,
+}
+
+/// `ca init` (SPEC §5.2–5.3): creates a CA, writes it to `secrets` and publishes the bundle to `blobs`.
+pub async fn init_ca(
+    secrets: &dyn SecretStore,
+    blobs: &dyn BlobStore,
+    args: &CaInitArgs,
+    now: DateTime<Utc>,
+) -> Result<CaInitReport, CaInitError> {
+    let existing = secrets.load_ca().await.map_err(CaInitError::Read)?;
+    let previous_cert_pem = match (&existing, args.existing) {
+        (Some(_), ExistingCa::Refuse) => return Err(CaInitError::Exists),
+        (Some(current), ExistingCa::Rotate) => Some(current.cert_pem.clone()),
+        _ => None,
+    };
+    let key_type = args.key_type;
+    let subject = CaSubject::Init {
+        common_name: args.common_name.clone(),
+    };
+    let days = args.validity_days;
+    // RSA key generation takes seconds: off the async workers.
+    let generated = tokio::task::spawn_blocking(move || ca::generate(key_type, &subject, days, now))
+        .await
+        .map_err(|_| CaInitError::Create("the generation task failed".into()))?
+        .map_err(CaInitError::Create)?;
+    let certificate = ca::CaCertificate::from_pem(&generated.cert_pem)
+        .ok_or_else(|| CaInitError::Create("the new certificate does not parse".into()))?;
+    let rotated = previous_cert_pem.is_some();
+    let material = CaMaterial {
+        key_pem: generated.key_pem,
+        cert_pem: generated.cert_pem,
+        previous_cert_pem,
+    };
+    secrets
+        .store_ca(&material)
+        .await
+        .map_err(CaInitError::Write)?;
+    let bundle_version = publish_bundle(blobs, &material)
+        .await
+        .map_err(CaInitError::Write)?;
+    Ok(CaInitReport {
+        subject: certificate.subject_text(),
+        key_type,
+        not_after: certificate.not_after(),
+        pin: certificate.pin(),
+        rotated,
+        bundle_version,
+    })
+}

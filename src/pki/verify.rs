@@ -1,0 +1,196 @@
+//! Client certificate verification steps 2–6 and 9 of SPEC §5.9, and the SPKI pin (§5.11).
+//!
+//! [`verify_presented`] decides everything that needs no storage: the value parses, was signed by the
+//! current CA or (during a rotation) the previous one, is within its validity (60 s leeway), is an
+//! end-entity certificate for client authentication, and names a valid device id. The caller then
+//! reads the record (steps 7–8) and checks [`matches_record`] (step 9). Pure: no I/O.
+
+use chrono::{DateTime, TimeDelta, Utc};
+use der::{Decode, Encode, Tag, Tagged as _};
+use sha2::{Digest, Sha256};
+use subtle::ConstantTimeEq;
+use x509_cert::ext::pkix::{BasicConstraints, ExtendedKeyUsage};
+
+use super::ca::CertificateAuthority;
+use super::crypto::{self, SignedRaw, oid};
+use super::{fingerprint_sha256, first_certificate_der, is_valid_device_id, serial_text};
+
+/// Clock leeway applied to notBefore and notAfter (SPEC §5.9 step 4).
+pub const LEEWAY_SECONDS: i64 = 60;
+
+/// Why a presented certificate is rejected (403).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, thiserror::Error)]
+pub enum Rejection {
+    /// Step 2 or 6: not X.509, or the subject CN is not a valid device id.
+    #[error("Client certificate is malformed")]
+    Invalid,
+    /// Step 3: not signed by the current or previous CA.
+    #[error("Client certificate was not issued by this service")]
+    Untrusted,
+    /// Step 4: notBefore − 60 s is in the future.
+    #[error("Certificate not yet valid")]
+    NotYetValid,
+    /// Step 4: notAfter + 60 s has passed.
+    #[error("Certificate has expired")]
+    Expired,
+    /// Step 5: a CA certificate, or no clientAuth extended key usage.
+    #[error("Certificate is not valid for client authentication")]
+    WrongUsage,
+}
+
+impl Rejection {
+    /// The `error` code of the problem document.
+    pub fn code(self) -> &'static str {
+        match self {
+            Rejection::Invalid => "certificate_invalid",
+            Rejection::Untrusted => "certificate_untrusted",
+            Rejection::NotYetValid => "certificate_not_yet_valid",
+            Rejection::Expired => "certificate_expired",
+            Rejection::WrongUsage => "certificate_wrong_usage",
+        }
+    }
+}
+
+/// A certificate that passed steps 2–6: who it claims to be.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct PresentedCertificate {
+    /// The subject CN, a valid device id.
+    pub device_id: String,
+    /// Serial text (SPEC §2.2).
+    pub serial: String,
+    /// Lower-case hex SHA-256 of the presented DER.
+    pub fingerprint_sha256: String,
+    /// Whether the previous CA (not the current one) signed it.
+    pub issued_by_previous_ca: bool,
+}
+
+/// Steps 2–6 of SPEC §5.9 for the DER `der` at `now`.
+pub fn verify_presented(
+    ca: &CertificateAuthority,
+    der: &[u8],
+    now: DateTime<Utc>,
+) -> Result<PresentedCertificate, Rejection> {
+    // Step 2: parses as X.509 (strict DER, nothing trailing).
+    let cert = x509_cert::Certificate::from_der(der).map_err(|_| Rejection::Invalid)?;
+    let signed = SignedRaw::parse(der).ok_or(Rejection::Invalid)?;
+    let fields = crypto::certificate_tbs_fields(&signed).ok_or(Rejection::Invalid)?;
+    let issuer = fields[2].to_der().map_err(|_| Rejection::Invalid)?;
+    let tbs = &cert.tbs_certificate;
+    if tbs.signature != cert.signature_algorithm {
+        return Err(Rejection::Invalid);
+    }
+
+    // Step 3: the current CA, else the previous one, among those whose subject is the issuer.
+    let current = ca.current();
+    let by_current =
+        current.subject_der() == issuer.as_slice() && signed.verify_with(current.public_key());
+    let by_previous = !by_current
+        && ca.previous(now).is_some_and(|previous| {
+            previous.subject_der() == issuer.as_slice() && signed.verify_with(previous.public_key())
+        });
+    if !by_current && !by_previous {
+        return Err(Rejection::Untrusted);
+    }
+
+    // Step 4: validity with leeway.
+    let seconds = |t: x509_cert::time::Time| {
+        i64::try_from(t.to_unix_duration().as_secs()).map_err(|_| Rejection::Invalid)
+    };
+    let leeway = TimeDelta::seconds(LEEWAY_SECONDS);
+    let not_before =
+        DateTime::from_timestamp(seconds(tbs.validity.not_before)?, 0).ok_or(Rejection::Invalid)?;
+    let not_after =
+        DateTime::from_timestamp(seconds(tbs.validity.not_after)?, 0).ok_or(Rejection::Invalid)?;
+    if now < not_before - leeway {
+        return Err(Rejection::NotYetValid);
+    }
+    if now > not_after + leeway {
+        return Err(Rejection::Expired);
+    }
+
+    // Step 5: an end-entity certificate for client authentication.
+    match tbs.get::<BasicConstraints>() {
+        Ok(Some((_, bc))) if bc.ca => return Err(Rejection::WrongUsage),
+        Ok(_) => {}
+        Err(_) => return Err(Rejection::Invalid),
+    }
+    match tbs.get::<ExtendedKeyUsage>() {
+        Ok(Some((_, eku))) if eku.0.contains(&oid::CLIENT_AUTH) => {}
+        Ok(_) => return Err(Rejection::WrongUsage),
+        Err(_) => return Err(Rejection::Invalid),
+    }
+
+    // Step 6: the subject CN is a valid device id.
+    let mut common_names = tbs
+        .subject
+        .0
+        .iter()
+        .flat_map(|rdn| rdn.0.iter())
+        .filter(|atv| atv.oid == oid::COMMON_NAME);
+    let cn = match (common_names.next(), common_names.next()) {
+        (Some(cn), None) => cn,
+        _ => return Err(Rejection::Invalid),
+    };
+    let text_tags = [
+        Tag::Utf8String,
+        Tag::PrintableString,
+        Tag::Ia5String,
+        Tag::TeletexString,
+    ];
+    if !text_tags.contains(&cn.value.tag()) {
+        return Err(Rejection::Invalid);
+    }
+    let device_id = std::str::from_utf8(cn.value.value()).map_err(|_| Rejection::Invalid)?;
+    if !is_valid_device_id(device_id) {
+        return Err(Rejection::Invalid);
+    }
+
+    Ok(PresentedCertificate {
+        device_id: device_id.to_owned(),
+        serial: serial_text(tbs.serial_number.as_bytes()),
+        fingerprint_sha256: fingerprint_sha256(der),
+        issued_by_previous_ca: by_previous,
+    })
+}
+
+/// Step 9: the registered fingerprint (or, for records of the previous service without one, the
+/// fingerprint of the registered PEM) equals the presented one. Compared in constant time.
+pub fn matches_record(
+    presented: &PresentedCertificate,
+    record_fingerprint: Option<&str>,
+    record_pem: &str,
+) -> bool {
+    let registered = match record_fingerprint {
+        Some(f) => f.to_ascii_lowercase(),
+        None => match first_certificate_der(record_pem) {
+            Some(der) => fingerprint_sha256(&der),
+            None => return false,
+        },
+    };
+    bool::from(
+        registered
+            .as_bytes()
+            .ct_eq(presented.fingerprint_sha256.as_bytes()),
+    )
+}
+
+/// The SPKI pin of a CA certificate (SPEC §5.11).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Pin {
+    /// SHA-256 of the DER SubjectPublicKeyInfo, standard base64 with padding (44 characters).
+    pub sha256_base64: String,
+    /// The same digest in lower-case hex (64 characters).
+    pub sha256_hex: String,
+}
+
+impl Pin {
+    /// The pin of a DER SubjectPublicKeyInfo.
+    pub fn of_spki(spki_der: &[u8]) -> Pin {
+        use base64::Engine as _;
+        let digest = Sha256::digest(spki_der);
+        Pin {
+            sha256_base64: base64::engine::general_purpose::STANDARD.encode(digest),
+            sha256_hex: hex::encode(digest),
+        }
+    }
+}
