@@ -15,7 +15,7 @@ use apuntador::startup;
 
 #[tokio::main]
 async fn main() -> ExitCode {
-    let config = match Config::from_env() {
+    let config = match Config::from_env_for_lambda() {
         Ok(config) => config,
         Err(err) => {
             startup::report_config_error(&err);

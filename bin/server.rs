@@ -14,6 +14,9 @@ apuntador-server — OAuth proxy, device CA and attestation backend of the Apunt
 USAGE:
     apuntador-server                  serve HTTP on HOST:PORT (configuration from the environment and ./.env)
     apuntador-server --healthcheck    probe GET http://127.0.0.1:$PORT/health; exit 0 on 200 within 3 s, else 1
+    apuntador-server ca init [--local | --aws] [--key-type ec-p256|ec-p384|rsa-2048|rsa-3072|rsa-4096]
+                     [--validity-days N] [--common-name NAME] [--force | --rotate]
+                                      create the device CA (refuses when one exists unless --force or --rotate)
     apuntador-server --help | --version
 
 Exit codes: 0 normal, 1 runtime failure, 2 usage or configuration error.
@@ -28,6 +31,7 @@ fn main() -> ExitCode {
         .as_slice()
     {
         [] => run(),
+        ["ca", "init", ..] => ca_init(&args[2..]),
         ["--help" | "-h"] => {
             print!("{USAGE}");
             ExitCode::SUCCESS
@@ -112,4 +116,175 @@ fn run() -> ExitCode {
         tracing::info!("apuntador-server stopped");
         ExitCode::SUCCESS
     })
+}
+
+/// `apuntador-server ca init` (SPEC §5.2): creates the device CA in the local data directory. Prints the
+/// subject, key type, expiry, pin and file locations — never the key.
+fn ca_init(args: &[String]) -> ExitCode {
+    use apuntador::authority::{self, CaInitArgs, InitBackend};
+    use apuntador::config::StorageProvider;
+    use apuntador::store::files::{
+        CA_CERTIFICATE_FILE, CA_PREVIOUS_CERTIFICATE_FILE, CA_PRIVATE_KEY_FILE, LocalBlobStore,
+        LocalSecretStore,
+    };
+
+    let parsed = match CaInitArgs::parse(args) {
+        Ok(parsed) => parsed,
+        Err(message) => {
+            eprint!("{message}\n\n{USAGE}");
+            return ExitCode::from(2);
+        }
+    };
+    let config = match Config::from_env_with_dotenv(Path::new(".env")) {
+        Ok(config) => config,
+        Err(err) => {
+            startup::report_config_error(&err);
+            return ExitCode::from(2);
+        }
+    };
+    let backend = parsed.backend.unwrap_or(match config.storage.provider {
+        StorageProvider::Local => InitBackend::Local,
+        StorageProvider::Aws => InitBackend::Aws,
+    });
+    if backend == InitBackend::Aws {
+        return ca_init_aws(&parsed, &config);
+    }
+    let dir = config.storage.data_dir.clone();
+    let runtime = match tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+    {
+        Ok(rt) => rt,
+        Err(err) => {
+            eprintln!("could not start the async runtime: {err}");
+            return ExitCode::FAILURE;
+        }
+    };
+    let secrets = LocalSecretStore::new(&dir);
+    let blobs = LocalBlobStore::new(&dir);
+    let report = match runtime.block_on(authority::init_ca(
+        &secrets,
+        &blobs,
+        &parsed,
+        chrono::Utc::now(),
+    )) {
+        Ok(report) => report,
+        Err(err) => {
+            eprintln!("ca init failed: {err}");
+            return ExitCode::FAILURE;
+        }
+    };
+    let path = |name: &str| dir.join(name).display().to_string();
+    println!(
+        "Certificate authority {}",
+        if report.rotated {
+            "rotated (the previous certificate stays trusted)"
+        } else {
+            "created"
+        }
+    );
+    println!("  backend:     local ({})", dir.display());
+    println!("  subject:     {}", report.subject);
+    println!("  key type:    {}", report.key_type.as_str());
+    println!("  not after:   {}", report.not_after.to_rfc3339());
+    println!(
+        "  SPKI pin:    {} (sha256, base64)",
+        report.pin.sha256_base64
+    );
+    println!("               {} (sha256, hex)", report.pin.sha256_hex);
+    println!("  private key: {} (mode 0600)", path(CA_PRIVATE_KEY_FILE));
+    println!("  certificate: {}", path(CA_CERTIFICATE_FILE));
+    if report.rotated {
+        println!("  previous:    {}", path(CA_PREVIOUS_CERTIFICATE_FILE));
+    }
+    println!(
+        "  truststore:  {} (version {})",
+        path(authority::TRUSTSTORE_BUNDLE_KEY),
+        report.bundle_version
+    );
+    ExitCode::SUCCESS
+}
+
+/// `apuntador-server ca init --aws` (SPEC §5.2, §7.5–7.7): writes the CA to Secrets Manager (create or new
+/// version) and publishes the truststore bundle to S3, creating the tables and the bucket first when
+/// `AUTO_CREATE_RESOURCES=true`. Prints the secret names and the bundle's S3 version — never the key.
+fn ca_init_aws(parsed: &apuntador::authority::CaInitArgs, config: &Config) -> ExitCode {
+    use apuntador::authority::{self, TRUSTSTORE_BUNDLE_KEY};
+    use apuntador::store::aws::AwsStores;
+    use apuntador::store::aws::secrets_manager::{
+        CA_CERTIFICATE_SECRET, CA_PREVIOUS_CERTIFICATE_SECRET, CA_PRIVATE_KEY_SECRET,
+    };
+
+    let runtime = match tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+    {
+        Ok(rt) => rt,
+        Err(err) => {
+            eprintln!("could not start the async runtime: {err}");
+            return ExitCode::FAILURE;
+        }
+    };
+    let result = runtime.block_on(async {
+        let aws = AwsStores::new(&config.storage.aws).await;
+        if config.storage.aws.auto_create_resources {
+            aws.create_missing_resources()
+                .await
+                .map_err(|err| format!("AUTO_CREATE_RESOURCES failed: {err}"))?;
+        }
+        let report = authority::init_ca(
+            aws.secrets.as_ref(),
+            aws.blobs.as_ref(),
+            parsed,
+            chrono::Utc::now(),
+        )
+        .await
+        .map_err(|err| err.to_string())?;
+        Ok::<_, String>((aws, report))
+    });
+    let (aws, report) = match result {
+        Ok(done) => done,
+        Err(err) => {
+            eprintln!("ca init failed: {err}");
+            return ExitCode::FAILURE;
+        }
+    };
+    println!(
+        "Certificate authority {}",
+        if report.rotated {
+            "rotated (the previous certificate stays trusted)"
+        } else {
+            "created"
+        }
+    );
+    println!("  backend:     aws (region {})", aws.region());
+    println!("  subject:     {}", report.subject);
+    println!("  key type:    {}", report.key_type.as_str());
+    println!("  not after:   {}", report.not_after.to_rfc3339());
+    println!(
+        "  SPKI pin:    {} (sha256, base64)",
+        report.pin.sha256_base64
+    );
+    println!("               {} (sha256, hex)", report.pin.sha256_hex);
+    println!(
+        "  private key: Secrets Manager {}",
+        aws.secrets.secret_name(CA_PRIVATE_KEY_SECRET)
+    );
+    println!(
+        "  certificate: Secrets Manager {}",
+        aws.secrets.secret_name(CA_CERTIFICATE_SECRET)
+    );
+    if report.rotated {
+        println!(
+            "  previous:    Secrets Manager {}",
+            aws.secrets.secret_name(CA_PREVIOUS_CERTIFICATE_SECRET)
+        );
+    }
+    println!(
+        "  truststore:  s3://{}/{} (version {})",
+        aws.blobs.bucket(),
+        TRUSTSTORE_BUNDLE_KEY,
+        report.bundle_version
+    );
+    ExitCode::SUCCESS
 }

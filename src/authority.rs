@@ -142,7 +142,10 @@ impl LazyCa {
         })
         .await
         .map_err(|_| {
-            tracing::error!(cause = "the loading task failed", "the certificate authority could not be loaded");
+            tracing::error!(
+                cause = "the loading task failed",
+                "the certificate authority could not be loaded"
+            );
             CaUnavailable::Invalid
         })?;
         match loaded {
@@ -329,7 +332,9 @@ impl CaInitArgs {
                         .parse::<u32>()
                         .ok()
                         .filter(|d| (1..=36_500).contains(d))
-                        .ok_or_else(|| "--validity-days must be a whole number of days, 1-36500".to_owned())?;
+                        .ok_or_else(|| {
+                            "--validity-days must be a whole number of days, 1-36500".to_owned()
+                        })?;
                 }
                 "--common-name" => {
                     let v = value("--common-name")?;
@@ -350,7 +355,9 @@ impl CaInitArgs {
 #[derive(Debug, thiserror::Error)]
 pub enum CaInitError {
     /// A CA exists and neither `--force` nor `--rotate` was given.
-    #[error("a certificate authority already exists; use --rotate to rotate it or --force to replace it")]
+    #[error(
+        "a certificate authority already exists; use --rotate to rotate it or --force to replace it"
+    )]
     Exists,
     /// The existing CA could not be read (needed for `--rotate` and the existence check).
     #[error("could not read the existing CA: {0}")]
@@ -399,10 +406,11 @@ pub async fn init_ca(
     };
     let days = args.validity_days;
     // RSA key generation takes seconds: off the async workers.
-    let generated = tokio::task::spawn_blocking(move || ca::generate(key_type, &subject, days, now))
-        .await
-        .map_err(|_| CaInitError::Create("the generation task failed".into()))?
-        .map_err(CaInitError::Create)?;
+    let generated =
+        tokio::task::spawn_blocking(move || ca::generate(key_type, &subject, days, now))
+            .await
+            .map_err(|_| CaInitError::Create("the generation task failed".into()))?
+            .map_err(CaInitError::Create)?;
     let certificate = ca::CaCertificate::from_pem(&generated.cert_pem)
         .ok_or_else(|| CaInitError::Create("the new certificate does not parse".into()))?;
     let rotated = previous_cert_pem.is_some();

@@ -21,6 +21,14 @@ use base64::engine::DecodePaddingMode;
 use base64::engine::general_purpose::{GeneralPurpose, GeneralPurposeConfig};
 use secrecy::{ExposeSecret as _, SecretString};
 
+/// Variables only `apuntador-server` reads; the Lambda binary ignores them (SPEC §9.3).
+pub const SERVER_ONLY_VARIABLES: [&str; 4] = [
+    "HOST",
+    "PORT",
+    "MAX_CONCURRENT_REQUESTS",
+    "SHUTDOWN_GRACE_SECONDS",
+];
+
 /// Development default for `CONFIG_API_KEY` (refused in production, SPEC §8.4).
 pub const DEV_CONFIG_API_KEY: &str = "dev-config-api-key-change-me-in-production";
 /// The previous service's well-known default `SECRET_KEY` (refused in production, SPEC §8.4).
@@ -748,6 +756,26 @@ impl Config {
     /// Parses the process environment (SPEC §8.1), without any `.env` file.
     pub fn from_env() -> Result<Config, ConfigError> {
         Config::parse(|name| std::env::var(name).ok(), non_unicode_problems())
+    }
+
+    /// Parses the process environment as the Lambda binary sees it: the server-only variables
+    /// ([`SERVER_ONLY_VARIABLES`]) are ignored, so a value there can never stop a function from starting
+    /// (SPEC §9.3).
+    pub fn from_env_for_lambda() -> Result<Config, ConfigError> {
+        let problems = non_unicode_problems()
+            .into_iter()
+            .filter(|p| !SERVER_ONLY_VARIABLES.contains(&p.variable.as_str()))
+            .collect();
+        Config::parse(
+            |name| {
+                if SERVER_ONLY_VARIABLES.contains(&name) {
+                    None
+                } else {
+                    std::env::var(name).ok()
+                }
+            },
+            problems,
+        )
     }
 
     /// Parses the process environment plus the optional `.env` file at `path`; the environment wins.

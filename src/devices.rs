@@ -371,8 +371,14 @@ mod tests {
     #[test]
     fn days_until_expiry_floors_and_goes_negative() {
         let now = Utc::now();
-        assert_eq!(days_until_expiry(now + TimeDelta::days(29) + TimeDelta::hours(23), now), 29);
-        assert_eq!(days_until_expiry(now - TimeDelta::days(3) - TimeDelta::seconds(5), now), -4);
+        assert_eq!(
+            days_until_expiry(now + TimeDelta::days(29) + TimeDelta::hours(23), now),
+            29
+        );
+        assert_eq!(
+            days_until_expiry(now - TimeDelta::days(3) - TimeDelta::seconds(5), now),
+            -4
+        );
         assert_eq!(days_until_expiry(now, now), 0);
     }
 }

@@ -2,7 +2,7 @@
 //!
 //! Handlers and extractors return [`ApiError`]. Its `IntoResponse` builds a response carrying a
 //! [`Problem`] in the response extensions and no body; the outermost middleware
-//! (`http::middleware::finish_response`) renders the body, because only it knows the routed path
+//! (`http::middleware::handle`) renders the body, because only it knows the routed path
 //! (`instance`) and the trace id. Responses produced outside any handler (axum's own rejections, the
 //! timeout, the panic catcher) go through the same renderer, so every error is a problem document.
 //! This module depends on the store error type only.

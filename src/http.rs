@@ -3,9 +3,10 @@
 //! [`router`] merges the feature routers and applies [`middleware::apply`] — nothing else. Handlers
 //! live in one module per area; extractors that turn requests into validated values (JSON bodies,
 //! bearer keys) live in [`extract`]. Only this module touches axum; the domain modules it calls
-//! (`store`, later `oauth`, `pki`, `attestation`) know nothing of HTTP.
+//! (`store`, `oauth`, `devices` and `pki`, later `attestation`) know nothing of HTTP.
 
 pub mod config;
+pub mod device;
 pub mod docs;
 pub mod extract;
 pub mod health;
@@ -23,7 +24,8 @@ pub fn router(state: AppState) -> Router {
     let mut routes = Router::new()
         .merge(health::router())
         .merge(config::router())
-        .merge(oauth::router());
+        .merge(oauth::router())
+        .merge(device::router());
     if docs_enabled {
         routes = routes.merge(docs::router());
     }
@@ -34,5 +36,5 @@ pub fn router(state: AppState) -> Router {
 /// and 405 answer first) but before authentication: the declared `Content-Length` check (SPEC §2.6
 /// step 4). Every feature router wraps its routes with it.
 pub fn guarded(methods: MethodRouter<AppState>) -> MethodRouter<AppState> {
-    methods.route_layer(axum::middleware::from_fn(middleware::declared_length_guard))
+    methods.route_layer(middleware::DeclaredLengthLayer)
 }

@@ -9,8 +9,11 @@
 //! Request flow: the middleware stack ([`http::middleware`]) derives the trace id, answers CORS
 //! preflights, sheds load, bounds time, and renders every error as a problem document ([`error`]);
 //! the feature routers in [`http`] validate input and call the domain modules, which reach storage only
-//! through the traits of [`store`]. Configuration ([`config`]) is parsed and validated once at start-up,
-//! and [`state::AppState::build`] creates every shared client before the first request.
+//! through the traits of [`store`]. The device PKI is split in three: [`pki`] (pure certificate and CSR
+//! logic), [`authority`] (the lazily loaded CA, the development CA and `ca init`) and [`devices`]
+//! (enrolment, renewal, revocation and client-certificate authentication over the stores).
+//! Configuration ([`config`]) is parsed and validated once at start-up, and
+//! [`state::AppState::build`] creates every shared client before the first request.
 //!
 //! Dependencies point inwards: `http` → domain modules → `store` traits. Only `http` touches axum
 //! extractors; only the Lambda binary touches `lambda_http`.
@@ -18,6 +21,7 @@
 
 pub mod authority;
 pub mod config;
+pub mod cost;
 pub mod devices;
 pub mod error;
 pub mod http;

@@ -4,6 +4,8 @@
 
 use crate::config::{Config, ConfigError, ConfigProblem, LogFormat};
 use crate::state::{AppState, BuildError};
+use crate::store::StoreError;
+use crate::store::aws;
 use crate::telemetry;
 
 /// Why start-up failed.
@@ -30,22 +32,44 @@ impl StartupError {
     }
 }
 
-/// Resolves every secret reference of `config` (SPEC §8.3). Secrets Manager access arrives with the AWS
-/// backend (issue #5); until then every reference is reported as a configuration problem naming the
-/// variable and the ARN, so a deployment never starts with an unresolved secret.
-pub fn resolve_secret_references(config: &mut Config) -> Result<(), ConfigError> {
-    let problems: Vec<ConfigProblem> = config
-        .secret_references()
-        .into_iter()
-        .map(|(variable, arn)| ConfigProblem {
-            variable: variable.to_owned(),
-            message: format!("secret reference {arn} cannot be resolved: this build has no Secrets Manager client"),
-        })
-        .collect();
-    if problems.is_empty() {
-        Ok(())
-    } else {
-        Err(ConfigError(problems))
+/// Resolves every secret reference of `config` (SPEC §8.3), in both storage modes: all ARNs are read
+/// together through Secrets Manager (at most 20 per call) and applied with
+/// [`Config::apply_resolved_secrets`]. A reference that cannot be resolved is a configuration problem
+/// naming the variable and the ARN (exit code 2). Values are never logged. Without references nothing is
+/// built and nothing is sent.
+pub async fn resolve_secret_references(config: &mut Config) -> Result<(), ConfigError> {
+    let references = config.secret_references();
+    if references.is_empty() {
+        return Ok(());
+    }
+    let arns: Vec<String> = references.iter().map(|(_, arn)| arn.clone()).collect();
+    let results = aws::resolve_secret_references(&config.storage.aws, &arns).await;
+    let mut resolved = Vec::new();
+    let mut problems = Vec::new();
+    for ((variable, arn), result) in references.into_iter().zip(results) {
+        match result {
+            Ok(value) => resolved.push((variable, value)),
+            Err(error) => problems.push(ConfigProblem {
+                variable: variable.to_owned(),
+                message: format!(
+                    "secret reference {arn} cannot be resolved: {}",
+                    reason(&error)
+                ),
+            }),
+        }
+    }
+    if !problems.is_empty() {
+        return Err(ConfigError(problems));
+    }
+    config.apply_resolved_secrets(resolved)
+}
+
+/// Why a secret could not be read, without the store error's prefix.
+fn reason(error: &StoreError) -> &str {
+    match error {
+        StoreError::Conflict(reason)
+        | StoreError::Unavailable(reason)
+        | StoreError::Internal(reason) => reason,
     }
 }
 
@@ -61,7 +85,7 @@ pub fn report_config_error(err: &ConfigError) {
 
 /// Runs the shared start-up sequence on an already parsed configuration.
 pub async fn start(mut config: Config) -> Result<AppState, StartupError> {
-    resolve_secret_references(&mut config)?;
+    resolve_secret_references(&mut config).await?;
     telemetry::init(&config.telemetry.log_level, config.telemetry.log_format)
         .map_err(StartupError::Telemetry)?;
     for warning in config.warnings() {

@@ -2,7 +2,7 @@
 //!
 //! [`AppState::build`] runs once per process, before the first request (on Lambda: during INIT), and
 //! creates everything requests share: the stores behind their traits and, in later modules, the outbound
-//! HTTP client and the lazily loaded CA. `AppState` is a cheap clone (`Arc`s inside). It depends on
+//! HTTP client and the lazily loaded CA. `AppState` is a cheap clone (one `Arc` inside). It depends on
 //! `config` and the `store` traits and backends, never on axum handlers.
 
 use std::sync::Arc;
@@ -13,6 +13,7 @@ use tokio::sync::Semaphore;
 use crate::authority::{self, BootstrapError, LazyCa};
 use crate::config::{Config, StorageProvider};
 use crate::oauth::client::ProviderClient;
+use crate::store::aws::AwsStores;
 use crate::store::files::{LocalBlobStore, LocalSecretStore};
 use crate::store::memory::{MemoryBlobStore, MemorySecretStore, MemoryStore};
 use crate::store::sqlite::SqliteStore;
@@ -21,8 +22,26 @@ use crate::store::{
 };
 
 /// Everything a request handler may need, shared by all requests.
+///
+/// One `Arc` around [`Shared`]: every layer and handler that takes the state clones it per request, so a
+/// clone must cost one atomic increment, not one per store. Fields are reached through `Deref`
+/// (`state.config`, `state.sessions`, …).
 #[derive(Clone)]
 pub struct AppState {
+    shared: Arc<Shared>,
+}
+
+impl std::ops::Deref for AppState {
+    type Target = Shared;
+
+    fn deref(&self) -> &Shared {
+        &self.shared
+    }
+}
+
+/// The contents of [`AppState`].
+#[derive(Clone)]
+pub struct Shared {
     /// The validated configuration.
     pub config: Arc<Config>,
     /// Certificate records (SPEC §5.6).
@@ -86,16 +105,21 @@ impl AppState {
         match config.storage.provider {
             StorageProvider::Local => {
                 let dir = config.storage.data_dir.clone();
-                let sqlite = Arc::new(
-                    SqliteStore::open(&dir)
-                        .await
-                        .map_err(|source| BuildError::Store { backend: "SQLite", source })?,
-                );
+                let sqlite = Arc::new(SqliteStore::open(&dir).await.map_err(|source| {
+                    BuildError::Store {
+                        backend: "SQLite",
+                        source,
+                    }
+                })?);
                 let secrets = Arc::new(LocalSecretStore::new(&dir));
                 let blobs = Arc::new(LocalBlobStore::new(&dir));
                 // SPEC §5.2: the development CA, or a start-up failure in production.
-                authority::ensure_development_ca(config.is_production(), secrets.as_ref(), blobs.as_ref())
-                    .await?;
+                authority::ensure_development_ca(
+                    config.is_production(),
+                    secrets.as_ref(),
+                    blobs.as_ref(),
+                )
+                .await?;
                 Ok(AppState::from_parts(
                     config,
                     sqlite.clone(),
@@ -105,9 +129,26 @@ impl AppState {
                     blobs,
                 ))
             }
-            StorageProvider::Aws => Err(BuildError::Unsupported(
-                "INFRASTRUCTURE_PROVIDER=aws: the DynamoDB/Secrets Manager/S3 backend is not in this build yet (issue #5); use INFRASTRUCTURE_PROVIDER=local".into(),
-            )),
+            StorageProvider::Aws => {
+                // Clients only: no network I/O unless AUTO_CREATE_RESOURCES asks for it (SPEC §7.7, §9.1).
+                let aws = AwsStores::new(&config.storage.aws).await;
+                if config.storage.aws.auto_create_resources {
+                    aws.create_missing_resources()
+                        .await
+                        .map_err(|source| BuildError::Store {
+                            backend: "AWS (AUTO_CREATE_RESOURCES)",
+                            source,
+                        })?;
+                }
+                Ok(AppState::from_parts(
+                    config,
+                    aws.certificates,
+                    aws.sessions.clone(),
+                    aws.sessions,
+                    aws.secrets,
+                    aws.blobs,
+                ))
+            }
         }
     }
 
@@ -147,7 +188,7 @@ impl AppState {
         let providers = ProviderClient::new(config.oauth.http_timeout)
             .expect("the outbound HTTP client builds with bundled roots");
         let ca = LazyCa::new(secrets.clone());
-        AppState {
+        let shared = Shared {
             ca,
             config: Arc::new(config),
             certificates,
@@ -158,6 +199,9 @@ impl AppState {
             lifecycle: Lifecycle::default(),
             load_shedding: None,
             providers,
+        };
+        AppState {
+            shared: Arc::new(shared),
         }
     }
 
@@ -165,7 +209,7 @@ impl AppState {
     /// request per execution environment and does not).
     pub fn with_load_shedding(mut self) -> AppState {
         let permits = self.config.server.max_concurrent_requests;
-        self.load_shedding = Some(Arc::new(Semaphore::new(permits)));
+        Arc::make_mut(&mut self.shared).load_shedding = Some(Arc::new(Semaphore::new(permits)));
         self
     }
 }

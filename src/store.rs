@@ -2,9 +2,11 @@
 //!
 //! Every request-path read and write goes through these traits, shared as `Arc<dyn …>` in the
 //! application state. Backends: [`memory`] (tests and benches), [`sqlite`] plus [`files`] (the embedded
-//! local default under `DATA_DIR`, SPEC §7.2) and, in a later module, AWS. This module must not depend on
-//! axum or on the HTTP layer; it depends only on [`crate::config`] for shared enums.
+//! local default under `DATA_DIR`, SPEC §7.2) and [`aws`] (DynamoDB, Secrets Manager and S3, SPEC
+//! §7.3–7.7). This module must not depend on axum or on the HTTP layer; it depends only on
+//! [`crate::config`] for shared enums.
 
+pub mod aws;
 pub mod files;
 pub mod memory;
 pub mod sqlite;

@@ -1,4 +1,5 @@
-//! Turns `lambda_http` requests into requests for the apuntador router.
+//! Turns `lambda_http` requests into requests for the apuntador router: removes the API Gateway stage
+//! and hands the request context's client certificate to the library as a request extension.
 //!
 //! Kept apart from `main` so the parity tests and benches drive exactly this code with event JSON.
 
@@ -7,6 +8,7 @@ use std::future::Future;
 use std::pin::Pin;
 use std::task::{Context, Poll};
 
+use apuntador::http::extract::LambdaClientCert;
 use axum::Router;
 use axum::body::Body;
 use axum::response::Response;
@@ -41,10 +43,38 @@ impl Service<Request> for Handler {
             .map(|c| c.request_id.clone())
             .unwrap_or_default();
         let span = tracing::info_span!("invocation", aws_request_id = %request_id);
-        let req = remove_stage(req).map(Body::new);
+        let req = insert_client_cert(remove_stage(req)).map(Body::new);
         let app = self.app.clone();
         Box::pin(async move { app.oneshot(req).instrument(span).await })
     }
+}
+
+/// Copies the mutual-TLS client certificate of the request context — HTTP API v2
+/// `requestContext.authentication.clientCert.clientCertPem`, REST v1
+/// `requestContext.identity.clientCert.clientCertPem` — into the request extensions as
+/// [`LambdaClientCert`], the `lambda-context` source of SPEC §5.8. The library never sees
+/// `lambda_http` types.
+pub fn insert_client_cert(mut req: Request) -> Request {
+    let pem = match req.request_context_ref() {
+        Some(RequestContext::ApiGatewayV2(ctx)) => ctx
+            .authentication
+            .as_ref()
+            .and_then(|a| a.client_cert.as_ref())
+            .and_then(|c| c.client_cert_pem.clone()),
+        // The REST identity type has no `clientCert` member; `catch-all-fields` keeps it in `other`.
+        Some(RequestContext::ApiGatewayV1(ctx)) => ctx
+            .identity
+            .other
+            .get("clientCert")
+            .and_then(|c| c.get("clientCertPem"))
+            .and_then(|p| p.as_str())
+            .map(str::to_owned),
+        _ => None,
+    };
+    if let Some(pem) = pem.filter(|p| !p.trim().is_empty()) {
+        req.extensions_mut().insert(LambdaClientCert(pem));
+    }
+    req
 }
 
 /// Removes the API Gateway stage from the path (SPEC §9.3): `lambda_http` puts it there for REST

@@ -31,7 +31,10 @@ pub fn router() -> Router<AppState> {
         .route("/device/enroll", guarded(post(enroll_device)))
         .route("/device/renew", guarded(post(renew_certificate)))
         .route("/device/revoke", guarded(post(revoke_certificate)))
-        .route("/device/status/{device_id}", guarded(get(get_device_status)))
+        .route(
+            "/device/status/{device_id}",
+            guarded(get(get_device_status)),
+        )
         .route("/device/ca-certificate", guarded(get(get_ca_certificate)))
         .route(
             "/device/ca-certificate-pin",
@@ -83,7 +86,9 @@ impl From<DeviceError> for ApiError {
                 code: "certificate_unknown",
                 detail: format!("Certificate serial {serial} is not registered"),
             },
-            DeviceError::Revoked => forbidden("certificate_revoked", "Certificate has been revoked"),
+            DeviceError::Revoked => {
+                forbidden("certificate_revoked", "Certificate has been revoked")
+            }
             DeviceError::Mismatch => forbidden(
                 "certificate_mismatch",
                 "Certificate does not match the registered certificate",
@@ -198,8 +203,7 @@ impl FromJsonObject for RenewRequest {
         let csr = csr_field(&mut f);
         let device_id = device_id_field(&mut f, "device_id");
         let old_serial = f.required_str("old_serial", 0, usize::MAX).and_then(|s| {
-            let valid =
-                (1..=40).contains(&s.len()) && s.bytes().all(|b| b.is_ascii_hexdigit());
+            let valid = (1..=40).contains(&s.len()) && s.bytes().all(|b| b.is_ascii_hexdigit());
             if valid {
                 Some(s)
             } else {

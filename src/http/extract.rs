@@ -243,25 +243,33 @@ pub struct LambdaClientCert(pub String);
 
 /// A header's single value for certificate sources: `Ok(None)` when absent or empty, `Err` when it
 /// occurs more than once or is not text (SPEC §5.8: rejected, not skipped).
-fn single_header<'a>(headers: &'a HeaderMap, name: &str) -> Result<Option<&'a str>, ()> {
+fn single_header<'a>(
+    headers: &'a HeaderMap,
+    name: &str,
+) -> Result<Option<&'a str>, UndecodableCertificate> {
     let mut values = headers.get_all(name).iter();
     let (Some(first), None) = (values.next(), values.next()) else {
         return if headers.contains_key(name) {
-            Err(())
+            Err(UndecodableCertificate)
         } else {
             Ok(None)
         };
     };
-    let text = first.to_str().map_err(|_| ())?;
+    let text = first.to_str().map_err(|_| UndecodableCertificate)?;
     Ok(Some(text).filter(|t| !t.trim().is_empty()))
 }
 
+/// The first present certificate source could not be decoded, or a source header was repeated
+/// (SPEC §5.8): 403 `certificate_invalid`, later sources are not tried.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct UndecodableCertificate;
+
 /// The DER of the client certificate from the first enabled source that is present (SPEC §5.8):
-/// `Ok(None)` when no source is present; `Err(())` when the first present source cannot be decoded.
+/// `Ok(None)` when no source is present.
 pub fn client_certificate_der(
     parts: &Parts,
     pki: &crate::config::PkiConfig,
-) -> Result<Option<Vec<u8>>, ()> {
+) -> Result<Option<Vec<u8>>, UndecodableCertificate> {
     use crate::config::CertSource;
     use crate::pki::source;
     for source_id in &pki.client_cert_sources {
@@ -292,7 +300,7 @@ pub fn client_certificate_der(
                 None => continue,
             },
         };
-        return decoded.map(Some).ok_or(());
+        return decoded.map(Some).ok_or(UndecodableCertificate);
     }
     Ok(None)
 }
@@ -321,7 +329,7 @@ impl FromRequestParts<AppState> for DeviceIdentity {
                     detail: "Client certificate required for this endpoint".into(),
                 });
             }
-            Err(()) => {
+            Err(UndecodableCertificate) => {
                 return Err(ApiError::Forbidden {
                     code: "certificate_invalid",
                     detail: crate::pki::Rejection::Invalid.to_string(),

@@ -1,6 +1,6 @@
 //! `GET /`, liveness (`/health`, `/health/public`) and readiness (`/health/ready`), SPEC §3.2-3.4.
 //!
-//! Liveness does no I/O. Readiness pings the stores concurrently, each bounded by 2 s, and reports
+//! Liveness does no I/O. Readiness pings the stores and loads the CA concurrently, each bounded by 2 s, and reports
 //! `shutting_down` for every check once graceful shutdown has begun.
 
 use std::future::Future;
@@ -98,7 +98,7 @@ pub async fn health_public() -> Json<Health> {
     })
 }
 
-/// Readiness: the backing stores answer (SPEC §3.4).
+/// Readiness: the backing stores answer and the CA loads (SPEC §3.4).
 #[utoipa::path(
     get,
     path = "/health/ready",
@@ -112,17 +112,23 @@ pub async fn health_public() -> Json<Health> {
 pub async fn readiness(State(state): State<AppState>) -> ApiResult<Json<Ready>> {
     let mut checks = Map::new();
     if state.lifecycle.is_shutting_down() {
-        for name in ["certificate_store", "session_store"] {
+        for name in [
+            "certificate_store",
+            "session_store",
+            "certificate_authority",
+        ] {
             checks.insert(name.into(), Value::from("shutting_down"));
         }
         return Err(ApiError::NotReady { checks });
     }
-    let (certificates, sessions) = tokio::join!(
+    let (certificates, sessions, authority) = tokio::join!(
         bounded(state.certificates.ping()),
-        bounded(state.sessions.ping())
+        bounded(state.sessions.ping()),
+        ca_check(&state)
     );
     checks.insert("certificate_store".into(), Value::from(certificates));
     checks.insert("session_store".into(), Value::from(sessions));
+    checks.insert("certificate_authority".into(), Value::from(authority));
     if checks.values().all(|v| v == "ok") {
         Ok(Json(Ready {
             status: "ready",
@@ -131,6 +137,16 @@ pub async fn readiness(State(state): State<AppState>) -> ApiResult<Json<Ready>> 
         }))
     } else {
         Err(ApiError::NotReady { checks })
+    }
+}
+
+/// The `certificate_authority` check: the CA loads (SPEC §5.1), within the 2 s bound: `ok`, `missing`,
+/// `invalid`, `unreachable` or `timeout`.
+async fn ca_check(state: &AppState) -> &'static str {
+    match tokio::time::timeout(Duration::from_secs(2), state.ca.get()).await {
+        Ok(Ok(_)) => "ok",
+        Ok(Err(why)) => why.readiness_value(),
+        Err(_) => "timeout",
     }
 }
 

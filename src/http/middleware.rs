@@ -1,20 +1,18 @@
 //! The middleware stack shared by every deployment target (SPEC §2.6-2.10, §9.1).
 //!
-//! Layer order, outermost first, as SPEC §9.1 requires:
+//! Order, outermost first, as SPEC §9.1 requires:
 //!
 //! 1. `BASE_PATH` removal — wraps the router as a service, because it must run before routing;
-//! 2. [`finish_response`] — trace id (§2.7), the request span and its completion log (§10.1), problem
-//!    rendering (§2.3), CORS response headers (§2.8) and the headers of every response (§2.10);
-//! 3. [`catch_panic`] — a panicking handler becomes a 500 problem and the process keeps serving;
-//! 4. [`cors_preflight`] — preflights answered before routing and authentication;
-//! 5. [`shed_load`] — server binary only: at most `MAX_CONCURRENT_REQUESTS` in flight, else 503;
-//! 6. [`request_timeout`] — `REQUEST_TIMEOUT_SECONDS` over routing and the handler → 504;
-//! 7. [`record_route`] — remembers the matched route template for the log;
-//! 8. the router itself, whose routes carry [`declared_length_guard`] (413 on a declared
+//! 2. [`handle`], one layer doing, from the outside in: the trace id (§2.7), the request span and its
+//!    completion log (§10.1), problem rendering (§2.3), CORS response headers (§2.8) and the headers of
+//!    every response (§2.10); then panic catching (a panicking handler becomes a 500 problem and the
+//!    process keeps serving); CORS preflights, answered before authentication; load shedding (server
+//!    binary only, 503); and `REQUEST_TIMEOUT_SECONDS` over the route (504);
+//! 3. the router itself, whose routes carry [`DeclaredLengthLayer`] (413 on a declared
 //!    `Content-Length` over the limit, after 404/405 and before authentication).
 //!
 //! Axum's `Router::layer` wraps every route and the fallback after the path is matched, which is why
-//! layers 2-7 can read the matched route while still answering unknown paths.
+//! [`handle`] knows the matched route template while still answering unknown paths.
 
 use std::panic::AssertUnwindSafe;
 use std::sync::Arc;
@@ -23,10 +21,11 @@ use std::time::Instant;
 use axum::Router;
 use axum::body::Body;
 use axum::extract::{MatchedPath, Request, State};
-use axum::middleware::{Next, from_fn, from_fn_with_state};
+use axum::middleware::{Next, from_fn_with_state};
 use axum::response::{IntoResponse, Response};
 use futures_util::FutureExt;
 use http::{HeaderMap, HeaderValue, Method, StatusCode, header};
+use tokio::sync::OwnedSemaphorePermit;
 use tracing::{Instrument, Level};
 
 use crate::config::{AllowedHeaders, AllowedOrigins, CorsConfig};
@@ -50,7 +49,7 @@ pub struct RequestContext {
 
 /// The authenticated device of a request, for the completion log (SPEC §10.1: `device_id`, `serial`).
 ///
-/// [`finish_response`] puts an empty slot in the request extensions; the `DeviceIdentity` extractor
+/// [`handle`] puts an empty slot in the request extensions; the `DeviceIdentity` extractor
 /// fills it once the client certificate is verified; the completion event reads it. A shared slot
 /// rather than a response extension, so answers produced after authentication by other extractors or
 /// by axum (422, 403 `device_mismatch`) still log the device.
@@ -69,22 +68,12 @@ impl DeviceLogSlot {
     }
 }
 
-/// The matched route template (`/device/status/{device_id}`), carried in the response extensions.
-#[derive(Debug, Clone)]
-pub struct RouteTemplate(pub String);
-
 /// Applies the whole stack around `routes` (see the module documentation for the order).
 pub fn apply(routes: Router<AppState>, state: AppState) -> Router {
     let app = routes
         .fallback(not_found)
         .method_not_allowed_fallback(method_not_allowed)
-        // `Router::layer`: the last layer added is the outermost.
-        .layer(from_fn(record_route))
-        .layer(from_fn_with_state(state.clone(), request_timeout))
-        .layer(from_fn_with_state(state.clone(), shed_load))
-        .layer(from_fn_with_state(state.clone(), cors_preflight))
-        .layer(from_fn(catch_panic))
-        .layer(from_fn_with_state(state.clone(), finish_response))
+        .layer(from_fn_with_state(state.clone(), handle))
         .with_state(state.clone());
     match state.config.http.base_path.clone() {
         None => app,
@@ -191,17 +180,22 @@ fn allowed_origin(cors: &CorsConfig, headers: &HeaderMap) -> Option<HeaderValue>
     }
 }
 
-/// Outermost layer: trace id, request span, completion log, problem rendering and common headers.
-pub async fn finish_response(
-    State(state): State<AppState>,
-    mut req: Request,
-    next: Next,
-) -> Response {
+/// The whole per-request stack in one layer: trace id, request span, completion log, problem
+/// rendering and common headers around panic catching, CORS preflights, load shedding and the timeout.
+///
+/// One `from_fn` layer instead of one per concern: every such layer clones the service beneath it and
+/// the state on every request, and that cloning dominated the cost of the stack.
+pub async fn handle(State(state): State<AppState>, mut req: Request, next: Next) -> Response {
     let started = Instant::now();
     let trace_id = derive_trace_id(req.headers());
     let cors_origin = allowed_origin(&state.config.cors, req.headers());
     let method = req.method().clone();
     let instance = req.uri().path().to_owned();
+    // Routing has happened (`Router::layer` wraps routes), so the template is known; the fallback has none.
+    let route = req
+        .extensions()
+        .get::<MatchedPath>()
+        .map_or_else(|| "<unmatched>".to_owned(), |m| m.as_str().to_owned());
     let ctx = RequestContext {
         trace_id: trace_id.clone(),
         body_limit: state.config.http.body_limit_bytes,
@@ -215,15 +209,17 @@ pub async fn finish_response(
         "request",
         trace_id = %trace_id.0,
         method = %method,
-        route = tracing::field::Empty,
+        route = %route,
     );
-    let mut res = next.run(req).instrument(span.clone()).await;
-
-    let route = res
-        .extensions()
-        .get::<RouteTemplate>()
-        .map_or_else(|| "<unmatched>".to_owned(), |r| r.0.clone());
-    span.record("route", route.as_str());
+    let inner = AssertUnwindSafe(inside(&state, req, next)).catch_unwind();
+    let mut res = match inner.instrument(span.clone()).await {
+        Ok(res) => res,
+        // SPEC §2.3: a panicking handler becomes a 500 problem; the process keeps serving.
+        Err(_) => ApiError::Internal {
+            cause: "a request handler panicked".into(),
+        }
+        .into_response(),
+    };
 
     let problem = res.extensions_mut().remove::<Problem>().or_else(|| {
         // Anything that produced an error response without going through `ApiError` (axum's own
@@ -297,6 +293,26 @@ pub async fn finish_response(
     res
 }
 
+/// Steps 1-2 of SPEC §2.6 and the timeout: preflight, load shedding, then the route within
+/// `REQUEST_TIMEOUT_SECONDS`.
+async fn inside(state: &AppState, req: Request, next: Next) -> Response {
+    if is_preflight(&req) {
+        return preflight(state, &req);
+    }
+    let _permit = match admit(state, &req) {
+        Ok(permit) => permit,
+        Err(Overloaded) => return ApiError::Overloaded.into_response(),
+    };
+    let limit = state.config.http.request_timeout;
+    match tokio::time::timeout(limit, next.run(req)).await {
+        Ok(res) => res,
+        Err(_) => ApiError::Timeout {
+            seconds: limit.as_secs(),
+        }
+        .into_response(),
+    }
+}
+
 /// One completion event per request (SPEC §10.1); 401/403 add a WARN, 5xx an ERROR with the cause.
 fn log_completion(
     method: &Method,
@@ -336,32 +352,23 @@ fn log_completion(
     }
 }
 
-/// Turns a panic inside the stack into a 500 problem; the process keeps serving (SPEC §2.3).
-pub async fn catch_panic(req: Request, next: Next) -> Response {
-    match AssertUnwindSafe(next.run(req)).catch_unwind().await {
-        Ok(res) => res,
-        Err(_) => ApiError::Internal {
-            cause: "a request handler panicked".into(),
-        }
-        .into_response(),
-    }
-}
-
-/// Answers CORS preflights on any path, before routing and authentication (SPEC §2.8).
-pub async fn cors_preflight(State(state): State<AppState>, req: Request, next: Next) -> Response {
-    let is_preflight = req.method() == Method::OPTIONS
+/// A CORS preflight: `OPTIONS` with `Origin` and `Access-Control-Request-Method` (SPEC §2.8).
+fn is_preflight(req: &Request) -> bool {
+    req.method() == Method::OPTIONS
         && req.headers().contains_key(header::ORIGIN)
         && req
             .headers()
-            .contains_key(header::ACCESS_CONTROL_REQUEST_METHOD);
-    if !is_preflight {
-        return next.run(req).await;
-    }
+            .contains_key(header::ACCESS_CONTROL_REQUEST_METHOD)
+}
+
+/// Answers a preflight on any path, before routing and authentication: 200, empty, with the allow
+/// headers only for an allowed origin (SPEC §2.8).
+fn preflight(state: &AppState, req: &Request) -> Response {
     let mut res = StatusCode::OK.into_response();
     let allowed = req
         .extensions()
         .get::<RequestContext>()
-        .and_then(|c| c.cors_origin.clone());
+        .and_then(|c| c.cors_origin.as_ref());
     if allowed.is_some() {
         let cors = &state.config.cors;
         let h = res.headers_mut();
@@ -386,65 +393,80 @@ pub async fn cors_preflight(State(state): State<AppState>, req: Request, next: N
     res
 }
 
-/// Server binary only: answers 503 at once when `MAX_CONCURRENT_REQUESTS` are in flight (SPEC §2.9).
-/// `GET /health` and `GET /health/public` are never shed.
-pub async fn shed_load(State(state): State<AppState>, req: Request, next: Next) -> Response {
-    let Some(limit) = state.load_shedding.clone() else {
-        return next.run(req).await;
+/// Load shedding (server binary only, SPEC §2.9): a permit while fewer than `MAX_CONCURRENT_REQUESTS`
+/// are in flight, else an immediate 503. `GET /health` and `GET /health/public` are never shed.
+fn admit(state: &AppState, req: &Request) -> Result<Option<OwnedSemaphorePermit>, Overloaded> {
+    let Some(limit) = state.load_shedding.as_ref() else {
+        return Ok(None);
     };
     let exempt = matches!(*req.method(), Method::GET | Method::HEAD)
         && matches!(req.uri().path(), "/health" | "/health/public");
     if exempt {
-        return next.run(req).await;
+        return Ok(None);
     }
-    match limit.try_acquire_owned() {
-        Ok(_permit) => next.run(req).await,
-        Err(_) => ApiError::Overloaded.into_response(),
-    }
-}
-
-/// Bounds routing and the handler by `REQUEST_TIMEOUT_SECONDS` → 504 problem (SPEC §2.9).
-pub async fn request_timeout(State(state): State<AppState>, req: Request, next: Next) -> Response {
-    let limit = state.config.http.request_timeout;
-    match tokio::time::timeout(limit, next.run(req)).await {
-        Ok(res) => res,
-        Err(_) => ApiError::Timeout {
-            seconds: limit.as_secs(),
-        }
-        .into_response(),
+    match limit.clone().try_acquire_owned() {
+        Ok(permit) => Ok(Some(permit)),
+        Err(_) => Err(Overloaded),
     }
 }
 
-/// Copies the matched route template into the response, for the completion log.
-pub async fn record_route(req: Request, next: Next) -> Response {
-    let template = req
-        .extensions()
-        .get::<MatchedPath>()
-        .map(|m| m.as_str().to_owned());
-    let mut res = next.run(req).await;
-    if let Some(t) = template {
-        res.extensions_mut().insert(RouteTemplate(t));
-    }
-    res
-}
+/// Every permit is taken: the request is shed.
+struct Overloaded;
 
 /// Per-route guard: a declared `Content-Length` over `BODY_LIMIT_BYTES` → 413 (SPEC §2.6 step 4).
-pub async fn declared_length_guard(req: Request, next: Next) -> Response {
-    let limit = req
-        .extensions()
-        .get::<RequestContext>()
-        .map(|c| c.body_limit);
-    let declared = req
-        .headers()
-        .get(header::CONTENT_LENGTH)
-        .and_then(|v| v.to_str().ok())
-        .and_then(|v| v.trim().parse::<u64>().ok());
-    if let (Some(limit), Some(declared)) = (limit, declared)
-        && declared > limit as u64
-    {
-        return ApiError::PayloadTooLarge { limit }.into_response();
+///
+/// A plain tower layer rather than `from_fn`, so a request passes it without cloning anything.
+#[derive(Debug, Clone, Copy, Default)]
+pub struct DeclaredLengthLayer;
+
+impl<S> tower::Layer<S> for DeclaredLengthLayer {
+    type Service = DeclaredLength<S>;
+
+    fn layer(&self, inner: S) -> Self::Service {
+        DeclaredLength { inner }
     }
-    next.run(req).await
+}
+
+/// The service of [`DeclaredLengthLayer`].
+#[derive(Debug, Clone)]
+pub struct DeclaredLength<S> {
+    inner: S,
+}
+
+impl<S> tower::Service<Request> for DeclaredLength<S>
+where
+    S: tower::Service<Request, Response = Response>,
+{
+    type Response = Response;
+    type Error = S::Error;
+    type Future =
+        futures_util::future::Either<std::future::Ready<Result<Response, S::Error>>, S::Future>;
+
+    fn poll_ready(
+        &mut self,
+        cx: &mut std::task::Context<'_>,
+    ) -> std::task::Poll<Result<(), Self::Error>> {
+        self.inner.poll_ready(cx)
+    }
+
+    fn call(&mut self, req: Request) -> Self::Future {
+        let limit = req
+            .extensions()
+            .get::<RequestContext>()
+            .map(|c| c.body_limit);
+        let declared = req
+            .headers()
+            .get(header::CONTENT_LENGTH)
+            .and_then(|v| v.to_str().ok())
+            .and_then(|v| v.trim().parse::<u64>().ok());
+        if let (Some(limit), Some(declared)) = (limit, declared)
+            && declared > limit as u64
+        {
+            let res = ApiError::PayloadTooLarge { limit }.into_response();
+            return futures_util::future::Either::Left(std::future::ready(Ok(res)));
+        }
+        futures_util::future::Either::Right(self.inner.call(req))
+    }
 }
 
 async fn not_found() -> ApiError {

@@ -583,3 +583,116 @@ pub fn generate(
         cert_pem: pem_encode("CERTIFICATE", &der),
     })
 }
+
+#[cfg(test)]
+mod tests {
+    use secrecy::ExposeSecret as _;
+
+    use super::*;
+
+    fn dev(now: DateTime<Utc>) -> GeneratedCa {
+        generate(KeyType::EcP256, &CaSubject::Development, 30, now).unwrap()
+    }
+
+    #[test]
+    fn generated_cas_of_every_fast_key_type_load_and_report_their_type() {
+        let now = Utc::now();
+        for key_type in [KeyType::EcP256, KeyType::EcP384, KeyType::Rsa2048] {
+            let subject = CaSubject::Init {
+                common_name: "Unit CA".into(),
+            };
+            let ca = generate(key_type, &subject, 10, now).unwrap();
+            let loaded =
+                CertificateAuthority::load(ca.key_pem.expose_secret(), &ca.cert_pem, None, now)
+                    .unwrap();
+            assert_eq!(loaded.ca.key_type(), key_type.as_str());
+            assert_eq!(
+                loaded.ca.current().subject_text(),
+                "CN=Unit CA,O=Apuntador,C=ES"
+            );
+            assert_eq!(
+                loaded.warnings.len(),
+                1,
+                "a 10-day CA expires within 30 days"
+            );
+            assert_eq!(loaded.ca.current().key_identifier().len(), 20);
+        }
+    }
+
+    #[test]
+    fn a_key_that_is_not_the_certificates_is_a_mismatch() {
+        let now = Utc::now();
+        let (a, b) = (dev(now), dev(now));
+        let err = CertificateAuthority::load(a.key_pem.expose_secret(), &b.cert_pem, None, now)
+            .unwrap_err();
+        assert_eq!(err, CaLoadError::KeyMismatch);
+    }
+
+    #[test]
+    fn expired_and_future_certificates_are_refused() {
+        let now = Utc::now();
+        let ca = dev(now);
+        let key = ca.key_pem.expose_secret();
+        assert!(matches!(
+            CertificateAuthority::load(key, &ca.cert_pem, None, now + TimeDelta::days(31)),
+            Err(CaLoadError::Expired(_))
+        ));
+        assert!(matches!(
+            CertificateAuthority::load(key, &ca.cert_pem, None, now - TimeDelta::days(1)),
+            Err(CaLoadError::NotYetValid(_))
+        ));
+    }
+
+    #[test]
+    fn unreadable_encrypted_and_unsupported_material_is_named_without_key_bytes() {
+        let now = Utc::now();
+        let ca = dev(now);
+        let garbage = "-----BEGIN PRIVATE KEY-----\nAAAA\n-----END PRIVATE KEY-----\n";
+        let err = CertificateAuthority::load(garbage, &ca.cert_pem, None, now).unwrap_err();
+        assert_eq!(err, CaLoadError::KeyUnreadable);
+        assert!(!err.to_string().contains("AAAA"));
+        let encrypted =
+            "-----BEGIN ENCRYPTED PRIVATE KEY-----\nAAAA\n-----END ENCRYPTED PRIVATE KEY-----\n";
+        assert_eq!(
+            CertificateAuthority::load(encrypted, &ca.cert_pem, None, now).unwrap_err(),
+            CaLoadError::KeyEncrypted
+        );
+        assert_eq!(
+            CertificateAuthority::load(ca.key_pem.expose_secret(), "not a certificate", None, now)
+                .unwrap_err(),
+            CaLoadError::CertificateUnreadable
+        );
+        assert_eq!(
+            CertificateAuthority::load(
+                ca.key_pem.expose_secret(),
+                &ca.cert_pem,
+                Some("garbage"),
+                now
+            )
+            .unwrap_err(),
+            CaLoadError::PreviousInvalid
+        );
+    }
+
+    #[test]
+    fn an_expired_previous_ca_is_ignored() {
+        let now = Utc::now();
+        let old = dev(now - TimeDelta::days(40));
+        let current = dev(now);
+        let loaded = CertificateAuthority::load(
+            current.key_pem.expose_secret(),
+            &current.cert_pem,
+            Some(&old.cert_pem),
+            now,
+        )
+        .unwrap();
+        assert!(loaded.ca.previous(now).is_none());
+        assert!(loaded.warnings.iter().any(|w| w.contains("previous")));
+    }
+
+    #[test]
+    fn key_types_parse_case_insensitively() {
+        assert_eq!(KeyType::parse("RSA-4096"), Some(KeyType::Rsa4096));
+        assert_eq!(KeyType::parse("ec-p521"), None);
+    }
+}

@@ -94,3 +94,36 @@ pub fn validate(csr: &str) -> Result<ValidatedCsr, CsrError> {
     };
     Ok(ValidatedCsr { spki_der, key_type })
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn syntax_requires_the_pem_header_and_footer_after_trimming() {
+        assert_eq!(
+            check_syntax(
+                "  -----BEGIN CERTIFICATE REQUEST-----\nAAAA\n-----END CERTIFICATE REQUEST-----\n  "
+            ),
+            Ok(())
+        );
+        assert_eq!(check_syntax("MIIB..."), Err("CSR must be in PEM format"));
+        assert_eq!(
+            check_syntax("-----BEGIN CERTIFICATE REQUEST-----\nAAAA"),
+            Err("CSR must end with PEM footer")
+        );
+    }
+
+    #[test]
+    fn anything_but_one_pkcs10_block_is_an_invalid_format() {
+        let one = "-----BEGIN CERTIFICATE REQUEST-----\nMAA=\n-----END CERTIFICATE REQUEST-----\n";
+        assert_eq!(validate(one), Err(CsrError::InvalidFormat));
+        assert_eq!(validate(&one.repeat(2)), Err(CsrError::InvalidFormat));
+        let other = one.replace("CERTIFICATE REQUEST", "CERTIFICATE");
+        assert_eq!(validate(&other), Err(CsrError::InvalidFormat));
+        assert_eq!(
+            CsrError::UnsupportedKeyType.to_string(),
+            "Unsupported key type"
+        );
+    }
+}

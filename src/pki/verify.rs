@@ -194,3 +194,134 @@ impl Pin {
         }
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use pkcs8::EncodePublicKey as _;
+    use secrecy::ExposeSecret as _;
+
+    use super::*;
+    use crate::pki::ca::{self, CaSubject, KeyType};
+    use crate::pki::profile::{self, LeafSpec};
+
+    fn ca(now: DateTime<Utc>) -> CertificateAuthority {
+        let generated = ca::generate(KeyType::EcP256, &CaSubject::Development, 30, now).unwrap();
+        CertificateAuthority::load(
+            generated.key_pem.expose_secret(),
+            &generated.cert_pem,
+            None,
+            now,
+        )
+        .unwrap()
+        .ca
+    }
+
+    fn spki() -> Vec<u8> {
+        p256::SecretKey::random(&mut rand_core06::OsRng)
+            .public_key()
+            .to_public_key_der()
+            .unwrap()
+            .as_bytes()
+            .to_vec()
+    }
+
+    #[test]
+    fn an_issued_certificate_verifies_and_names_its_device_and_serial() {
+        let now = Utc::now();
+        let ca = ca(now);
+        let key = spki();
+        let issued = profile::issue(&ca, &LeafSpec::profile("dev-12345", &key, now, 30)).unwrap();
+        let presented = verify_presented(&ca, &issued.der, now).unwrap();
+        assert_eq!(presented.device_id, "dev-12345");
+        assert_eq!(presented.serial, issued.serial);
+        assert_eq!(presented.serial.len(), 32);
+        assert!(!presented.issued_by_previous_ca);
+        assert!(matches_record(
+            &presented,
+            Some(&issued.fingerprint_sha256),
+            ""
+        ));
+        assert!(matches_record(&presented, None, &issued.pem));
+        assert!(!matches_record(&presented, Some("00"), &issued.pem));
+    }
+
+    #[test]
+    fn the_issuer_is_the_ca_subject_byte_for_byte() {
+        let now = Utc::now();
+        let ca = ca(now);
+        let issued = profile::issue(&ca, &LeafSpec::profile("dev-12345", &spki(), now, 1)).unwrap();
+        let signed = crypto::SignedRaw::parse(&issued.der).unwrap();
+        let fields = crypto::certificate_tbs_fields(&signed).unwrap();
+        assert_eq!(fields[2].to_der().unwrap(), ca.current().subject_der());
+        assert_eq!(fields[5].to_der().unwrap(), spki_of(&issued.der));
+    }
+
+    fn spki_of(der: &[u8]) -> Vec<u8> {
+        let signed = crypto::SignedRaw::parse(der).unwrap();
+        crypto::certificate_tbs_fields(&signed).unwrap()[5]
+            .to_der()
+            .unwrap()
+    }
+
+    #[test]
+    fn validity_leeway_is_sixty_seconds() {
+        let now = Utc::now();
+        let ca = ca(now);
+        let key = spki();
+        let mut spec = LeafSpec::profile("dev-12345", &key, now, 1);
+        spec.not_after = now - TimeDelta::seconds(59);
+        let der = profile::issue(&ca, &spec).unwrap().der;
+        assert!(verify_presented(&ca, &der, now).is_ok());
+        assert_eq!(
+            verify_presented(&ca, &der, now + TimeDelta::seconds(2)),
+            Err(Rejection::Expired)
+        );
+        let mut spec = LeafSpec::profile("dev-12345", &key, now, 1);
+        spec.not_before = now + TimeDelta::seconds(61);
+        let der = profile::issue(&ca, &spec).unwrap().der;
+        assert_eq!(
+            verify_presented(&ca, &der, now),
+            Err(Rejection::NotYetValid)
+        );
+    }
+
+    #[test]
+    fn foreign_malformed_and_wrong_usage_certificates_are_rejected() {
+        let now = Utc::now();
+        let (ours, theirs) = (ca(now), ca(now));
+        let key = spki();
+        let foreign =
+            profile::issue(&theirs, &LeafSpec::profile("dev-12345", &key, now, 1)).unwrap();
+        assert_eq!(
+            verify_presented(&ours, &foreign.der, now),
+            Err(Rejection::Untrusted)
+        );
+        assert_eq!(
+            verify_presented(&ours, b"\x30\x00", now),
+            Err(Rejection::Invalid)
+        );
+        let mut spec = LeafSpec::profile("dev-12345", &key, now, 1);
+        spec.client_auth = false;
+        let der = profile::issue(&ours, &spec).unwrap().der;
+        assert_eq!(
+            verify_presented(&ours, &der, now),
+            Err(Rejection::WrongUsage)
+        );
+        assert_eq!(
+            verify_presented(&ours, ours.current().der(), now),
+            Err(Rejection::WrongUsage)
+        );
+        let bad_cn = profile::issue(&ours, &LeafSpec::profile("../x", &key, now, 1)).unwrap();
+        assert_eq!(
+            verify_presented(&ours, &bad_cn.der, now),
+            Err(Rejection::Invalid)
+        );
+    }
+
+    #[test]
+    fn the_pin_is_44_base64_and_64_hex_characters() {
+        let pin = Pin::of_spki(b"anything");
+        assert_eq!(pin.sha256_base64.len(), 44);
+        assert_eq!(pin.sha256_hex.len(), 64);
+    }
+}

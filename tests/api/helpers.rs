@@ -125,6 +125,11 @@ impl OAuthSessionStore for FaultyStore {
     }
 }
 
+/// Fresh development CA material (EC P-256), as the local development mode creates it.
+pub fn dev_ca() -> apuntador::store::CaMaterial {
+    apuntador::authority::development_material(Utc::now()).expect("development CA")
+}
+
 /// A state whose certificate store is a [`FaultyStore`] (returned for control).
 pub fn faulty_state(config: Config) -> (AppState, Arc<FaultyStore>) {
     let faulty = Arc::new(FaultyStore::default());
@@ -134,7 +139,7 @@ pub fn faulty_state(config: Config) -> (AppState, Arc<FaultyStore>) {
         faulty.clone(),
         faulty.clone(),
         mem,
-        Arc::new(MemorySecretStore::new()),
+        Arc::new(MemorySecretStore::with_ca(dev_ca())),
         Arc::new(MemoryBlobStore::new()),
     );
     (state, faulty)

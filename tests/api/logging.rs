@@ -73,7 +73,8 @@ async fn exercise(format: LogFormat) -> (String, String) {
         send(&app, "GET", "/device/status/device-0001", &headers, None)
             .await
             .status,
-        404
+        // The certificate header is malformed: rejected, and never logged.
+        403
     );
     let wrong = [
         ("authorization", "Bearer wrong-key-that-is-also-secret"),
@@ -144,11 +145,11 @@ async fn json_logs_carry_one_completion_event_per_request_and_no_secret() {
     assert_eq!(first["level"], "INFO");
     assert!(first["latency_ms"].is_number());
     assert!(first["timestamp"].as_str().unwrap().ends_with('Z'));
-    assert_eq!(completions[1]["route"], "<unmatched>");
+    assert_eq!(completions[1]["route"], "/device/status/{device_id}");
     assert_eq!(completions[3]["route"], "/oauth/authorize/{provider}");
     let warn = lines
         .iter()
-        .find(|l| l["level"] == "WARN" && l["message"] == "request rejected")
+        .find(|l| l["level"] == "WARN" && l["message"] == "request rejected" && l["status"] == 401)
         .expect("401 adds a WARN");
     assert_eq!(warn["error"], "invalid_credentials");
 }

@@ -2,9 +2,13 @@
 //! `router.oneshot`; TCP only where the transport is the point (shutdown, load shedding, binaries).
 
 mod binaries;
+mod device_checklist;
+mod device_openssl;
+mod device_routes;
 mod helpers;
 mod lifecycle;
 mod logging;
 mod oauth_authorize;
 mod oauth_flow;
+mod pki_support;
 mod resilience;

@@ -58,7 +58,7 @@ async fn readiness_names_the_failing_check_without_retry_after() {
     assert_eq!(body["detail"], "Service is not ready");
     assert_eq!(
         body["checks"],
-        serde_json::json!({"certificate_store": "unreachable", "session_store": "ok"})
+        serde_json::json!({"certificate_store": "unreachable", "session_store": "ok", "certificate_authority": "ok"})
     );
 }
 

@@ -150,6 +150,19 @@ async fn a_bad_configuration_exits_with_code_2_before_polling_the_runtime() {
 }
 
 #[tokio::test]
+async fn server_only_variables_are_ignored_so_they_cannot_stop_the_function() {
+    let junk = [
+        ("HOST", "not a host"),
+        ("PORT", "abc"),
+        ("MAX_CONCURRENT_REQUESTS", "-1"),
+        ("SHUTDOWN_GRACE_SECONDS", "x"),
+    ];
+    let (api, mut process) = running_lambda(&junk).await;
+    let answer = invoke(&api, &mut process, fixtures::ALL[0].event()).await;
+    assert!(fixtures::ALL[0].check(&answer).is_empty());
+}
+
+#[tokio::test]
 async fn a_replacement_process_receives_the_events_after_the_first_is_killed() {
     let api = RuntimeApi::start().await;
     let fixture = &fixtures::ALL[0];

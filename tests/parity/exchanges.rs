@@ -623,6 +623,62 @@ pub fn all() -> Vec<Exchange> {
             ..ex("a json body over the limit is 413", "POST", "/oauth/authorize/googledrive", 413)
         },
         Exchange { headers_expected: &[("allow", "POST")], ..ex("get on the authorize route is 405", "GET", "/oauth/authorize/googledrive", 405) },
+        Exchange {
+            body_contains: &[r#"{"certificate":"-----BEGIN CERTIFICATE-----\n"#, r#""format":"PEM","usage":"Add to client truststore for mTLS verification","previous_certificate":null}"#],
+            headers_expected: &[("cache-control", "public"), ("content-type", "application/json")],
+            ..ex("the ca certificate is public and cacheable", "GET", "/device/ca-certificate", 200)
+        },
+        Exchange {
+            body_contains: &[r#"{"sha256_base64":""#, r#""algorithm":"SHA-256","usage":"Use sha256_base64 for iOS/Android certificate pinning","previous_sha256_base64":null}"#],
+            headers_expected: &[("cache-control", "public")],
+            ..ex("the ca pin is public and cacheable", "GET", "/device/ca-certificate-pin", 200)
+        },
+        Exchange {
+            profile: Profile::BasePath,
+            headers_expected: &[("cache-control", "public")],
+            ..ex("the ca certificate is served under the base path", "GET", "/api/device/ca-certificate", 200)
+        },
+        Exchange { headers_expected: &[("content-length", "")], ..ex("head on the ca certificate has no body", "HEAD", "/device/ca-certificate", 200) },
+        Exchange {
+            headers: JSON,
+            body: Some(br#"{"csr":"-----BEGIN CERTIFICATE REQUEST-----\nAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA\n-----END CERTIFICATE REQUEST-----\n","device_id":"dev-12345","platform":"Android"}"#),
+            body_contains: &[r#""status":400,"detail":"Invalid enrollment request: Invalid CSR format""#, r#""error":"invalid_csr""#],
+            ..ex("a csr that is not pkcs10 is 400 invalid_csr", "POST", "/device/enroll", 400)
+        },
+        Exchange {
+            headers: JSON,
+            body: Some(br#"{"csr":"MIIB","device_id":"../etc","platform":"tablet"}"#),
+            body_contains: &[
+                r#"{"loc":["body","csr"],"msg":"String should have at least 100 characters","type":"string_too_short"}"#,
+                r#"{"loc":["body","device_id"],"msg":"String should match pattern '^[A-Za-z0-9_-]{5,128}$'","type":"string_pattern_mismatch"}"#,
+                r#"{"loc":["body","platform"],"msg":"Input should be 'android', 'ios', 'desktop' or 'web'","type":"enum"}"#,
+            ],
+            ..ex("enrolment field errors are reported together", "POST", "/device/enroll", 422)
+        },
+        Exchange { headers: &[("content-type", "text/plain")], body: Some(b"{}"), ..ex("enrolment needs a json body", "POST", "/device/enroll", 415) },
+        Exchange { headers_expected: &[("allow", "POST")], ..ex("get on enrolment is 405", "GET", "/device/enroll", 405) },
+        Exchange {
+            body_contains: &[r#""status":401,"detail":"Client certificate required for this endpoint","instance":"/device/status/dev-12345""#, r#""error":"certificate_required""#],
+            headers_expected: &[("www-authenticate", "")],
+            ..ex("status without a certificate is 401", "GET", "/device/status/dev-12345", 401)
+        },
+        Exchange {
+            headers: &[("x-client-cert", "bm90IGEgY2VydGlmaWNhdGU")],
+            body_contains: &[r#""detail":"Client certificate is malformed""#, r#""error":"certificate_invalid""#],
+            ..ex("a header value that is not x509 is 403", "GET", "/device/status/dev-12345", 403)
+        },
+        Exchange {
+            headers: &[("x-forwarded-client-cert", "Hash=abc;Cert=\"%%%\"")],
+            body_contains: &[r#""error":"certificate_invalid""#],
+            ..ex("an undecodable xfcc certificate is 403", "GET", "/device/status/dev-12345", 403)
+        },
+        Exchange {
+            headers: JSON,
+            body: Some(b"{}"),
+            body_contains: &[r#""error":"certificate_required""#],
+            ..ex("renewal authenticates before validating the body", "POST", "/device/renew", 401)
+        },
+        Exchange { body_contains: &[r#""error":"certificate_required""#], ..ex("revocation requires a certificate", "POST", "/device/revoke", 401) },
     ];
     for row in &mut rows {
         let has_trace = row.headers.iter().any(|(k, _)| {

@@ -4,6 +4,7 @@
 
 #[path = "../../bin/lambda/adapter.rs"]
 mod adapter;
+mod device;
 mod exchanges;
 mod oauth_flow;
 mod transport;
@@ -135,6 +136,44 @@ async fn every_exchange_answers_identically_on_every_transport() {
         failures.is_empty(),
         "{} parity failures:\n{}",
         failures.len(),
+        failures.join("\n")
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_device_lifecycle_answers_identically_on_every_transport_and_certificate_source() {
+    use device::{Source, Via};
+    let csr = device::openssl_csr();
+    let header_sources = [
+        Source::HeaderPem,
+        Source::HeaderDer,
+        Source::Alb,
+        Source::Xfcc,
+    ];
+    let mut runs: Vec<(Via, Source)> = Vec::new();
+    for via in [Via::InProcess, Via::Tcp]
+        .into_iter()
+        .chain(EventKind::ALL.into_iter().map(Via::Lambda))
+    {
+        runs.extend(header_sources.iter().map(|s| (via, *s)));
+    }
+    runs.push((Via::Lambda(EventKind::HttpV2), Source::V2Context));
+    runs.push((Via::Lambda(EventKind::HttpV2Stage), Source::V2Context));
+    runs.push((Via::Lambda(EventKind::RestV1), Source::V1Context));
+    let expected: Vec<(u16, String)> = device::EXPECTED
+        .iter()
+        .map(|(s, c)| (*s, (*c).to_owned()))
+        .collect();
+    let mut failures = Vec::new();
+    for (via, source) in runs {
+        let got = device::lifecycle(via, source, &csr).await;
+        if got != expected {
+            failures.push(format!("{via:?} with {source:?}: {got:?}"));
+        }
+    }
+    assert!(
+        failures.is_empty(),
+        "expected {expected:?}; differing runs:\n{}",
         failures.join("\n")
     );
 }

@@ -401,7 +401,19 @@ pub fn event_json(ex: &Exchange, kind: EventKind) -> Value {
 /// Feeds the event through `lambda_http`'s adapter around the Lambda binary's handler, and reads the
 /// response back from the JSON the runtime would post.
 pub async fn lambda(app: &Router, ex: &Exchange, kind: EventKind) -> Normalised {
-    let event = event_json(ex, kind);
+    lambda_patched(app, ex, kind, |_| {}).await
+}
+
+/// Like [`lambda`], with the event JSON adjusted by `patch` first — for what only Lambda events can
+/// carry, such as a request-context client certificate.
+pub async fn lambda_patched(
+    app: &Router,
+    ex: &Exchange,
+    kind: EventKind,
+    patch: impl FnOnce(&mut Value),
+) -> Normalised {
+    let mut event = event_json(ex, kind);
+    patch(&mut event);
     let request: LambdaRequest = serde_json::from_value(event).expect("event deserialises");
     let mut service = Adapter::from(adapter::handler(app.clone()));
     let response = service

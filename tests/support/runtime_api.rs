@@ -109,6 +109,7 @@ enum Outcome {
 }
 
 /// An event waiting for `GET /invocation/next`.
+#[derive(Clone)]
 struct Queued {
     request_id: String,
     deadline_ms: u128,
@@ -123,6 +124,13 @@ struct Shared {
     init_errors: Mutex<Vec<RuntimeError>>,
     init_error_posted: Notify,
     next_polls: AtomicUsize,
+    /// Bumped by every `/next` poll: a runtime polls again only after answering, so a newer poll means
+    /// the older poller is gone (its process was killed) and must let go of the queue.
+    poll_generation: AtomicUsize,
+    new_poller: Notify,
+    /// The event delivered last and not yet answered; redelivered to the next poller, since a new poll
+    /// while it is unanswered means the process it went to died.
+    in_flight: Mutex<Option<Queued>>,
     delivered: AtomicUsize,
     responses: AtomicUsize,
     errors: AtomicUsize,
@@ -150,6 +158,9 @@ impl RuntimeApi {
             init_errors: Mutex::new(Vec::new()),
             init_error_posted: Notify::new(),
             next_polls: AtomicUsize::new(0),
+            poll_generation: AtomicUsize::new(0),
+            new_poller: Notify::new(),
+            in_flight: Mutex::new(None),
             delivered: AtomicUsize::new(0),
             responses: AtomicUsize::new(0),
             errors: AtomicUsize::new(0),
@@ -323,19 +334,38 @@ async fn accept_loop(listener: TcpListener, app: Router) {
 
 async fn next(State(shared): State<Arc<Shared>>) -> Response {
     shared.next_polls.fetch_add(1, Ordering::SeqCst);
-    let queued = {
-        let mut queue = shared.queue_rx.lock().await;
-        loop {
-            match queue.recv().await {
-                // Skip events whose caller gave up (timed out) before any runtime asked.
-                Some(q) if !lock(&shared.waiting).contains_key(&q.request_id) => continue,
-                other => break other,
+    let me = shared.poll_generation.fetch_add(1, Ordering::SeqCst) + 1;
+    shared.new_poller.notify_waiters();
+    let redelivery = lock(&shared.in_flight)
+        .take()
+        .filter(|q| lock(&shared.waiting).contains_key(&q.request_id));
+    let queued = match redelivery {
+        Some(q) => Some(q),
+        None => {
+            let mut queue = shared.queue_rx.lock().await;
+            loop {
+                let superseded = shared.new_poller.notified();
+                tokio::pin!(superseded);
+                superseded.as_mut().enable();
+                if shared.poll_generation.load(Ordering::SeqCst) != me {
+                    // A newer poll exists, so this poller's process is gone: let go of the queue.
+                    return StatusCode::GONE.into_response();
+                }
+                tokio::select! {
+                    q = queue.recv() => match q {
+                        // Skip events whose caller gave up (timed out) before any runtime asked.
+                        Some(q) if !lock(&shared.waiting).contains_key(&q.request_id) => continue,
+                        other => break other,
+                    },
+                    () = &mut superseded => continue,
+                }
             }
         }
     };
     let Some(queued) = queued else {
         return StatusCode::SERVICE_UNAVAILABLE.into_response();
     };
+    *lock(&shared.in_flight) = Some(queued.clone());
     shared.delivered.fetch_add(1, Ordering::SeqCst);
     let mut headers = HeaderMap::new();
     let mut put = |name: &'static str, value: &str| {

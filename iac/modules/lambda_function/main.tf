@@ -47,7 +47,7 @@ resource "aws_iam_role_policy" "app" {
 
 resource "aws_iam_role_policy" "runtime" {
   #checkov:skip=CKV_AWS_290:X-Ray's PutTraceSegments/PutTelemetryRecords/GetSampling* support no resource-level permissions; "*" is the only valid resource.
-  #checkov:skip=CKV_AWS_355:Same: the X-Ray write actions only accept Resource "*".
+  #checkov:skip=CKV_AWS_355:The X-Ray write and sampling actions only accept Resource "*" (no resource-level permissions).
   name = "lambda-runtime"
   role = aws_iam_role.function.id
   policy = jsonencode({

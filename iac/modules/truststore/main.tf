@@ -64,6 +64,13 @@ resource "aws_s3_bucket_lifecycle_configuration" "truststore" {
     noncurrent_version_expiration {
       noncurrent_days = var.noncurrent_version_retention_days
     }
+  }
+
+  rule {
+    id     = "abort-incomplete-uploads"
+    status = "Enabled"
+
+    filter {}
 
     abort_incomplete_multipart_upload {
       days_after_initiation = 7

@@ -32,6 +32,7 @@ module "data" {
 
 # The VPC link's network interfaces: they may only talk to the ALB listener.
 resource "aws_security_group" "vpc_link" {
+  #checkov:skip=CKV2_AWS_5:Attached to the VPC link inside module.api (vpc_link_security_group_ids); the graph check does not follow module inputs.
   name        = "${var.name}-vpc-link"
   description = "API Gateway VPC link of apuntador: HTTP to the internal ALB only"
   vpc_id      = module.network.vpc_id

@@ -140,6 +140,18 @@ run "spot_mix_and_adot_sidecar_when_enabled" {
   }
 }
 
+run "desired_count_is_ignored_after_creation" {
+  # Runs share state: the service was created by the first run with desired_count = 2.
+  variables {
+    desired_count = 7
+  }
+
+  assert {
+    condition     = aws_ecs_service.this.desired_count == 2
+    error_message = "desired_count must only apply at creation (autoscaling owns it afterwards)"
+  }
+}
+
 run "refuses_a_secret_value_in_the_plain_environment" {
   command = plan
 

@@ -84,7 +84,7 @@ run "alb_front_door_overwrites_the_client_cert_header_from_mtls" {
   }
 
   assert {
-    condition     = aws_apigatewayv2_integration.alb[0].request_parameters == { "overwrite:header.X-Client-Cert" = "$context.identity.clientCert.clientCertPem" }
+    condition     = aws_apigatewayv2_integration.alb[0].request_parameters == tomap({ "overwrite:header.X-Client-Cert" = "$context.identity.clientCert.clientCertPem" })
     error_message = "the integration must overwrite CLIENT_CERT_HEADER with the verified client certificate PEM"
   }
 

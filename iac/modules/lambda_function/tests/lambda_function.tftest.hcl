@@ -23,7 +23,7 @@ run "function_runs_provided_al2023_on_arm64_with_xray" {
   }
 
   assert {
-    condition     = aws_lambda_function.this.architectures == ["arm64"]
+    condition     = aws_lambda_function.this.architectures == tolist(["arm64"])
     error_message = "default architecture must be arm64"
   }
 

@@ -36,12 +36,12 @@ run "nat_egress_stack" {
   }
 
   assert {
-    condition     = module.api.integration_request_parameters == { "overwrite:header.X-Client-Cert" = "$context.identity.clientCert.clientCertPem" }
+    condition     = module.api.integration_request_parameters == tomap({ "overwrite:header.X-Client-Cert" = "$context.identity.clientCert.clientCertPem" })
     error_message = "the HTTP API integration overwrites CLIENT_CERT_HEADER with the verified certificate"
   }
 
   assert {
-    condition     = module.api.integration_request_parameters == { "overwrite:header.${module.service.app_environment["CLIENT_CERT_HEADER"]}" = "$context.identity.clientCert.clientCertPem" }
+    condition     = module.api.integration_request_parameters == tomap({ "overwrite:header.${module.service.app_environment["CLIENT_CERT_HEADER"]}" = "$context.identity.clientCert.clientCertPem" })
     error_message = "the overwritten header must be the one the app reads"
   }
 

@@ -1,0 +1,231 @@
+//! The AWS backend (`INFRASTRUCTURE_PROVIDER=aws`, SPEC §7.3–7.8): DynamoDB, Secrets Manager and S3
+//! implementations of the store traits, the AWS clients they share, `AUTO_CREATE_RESOURCES` and the
+//! resolution of secret references (SPEC §8.3).
+//!
+//! [`AwsStores::new`] builds one SDK configuration and one client per service, once per process, with no
+//! network I/O (Lambda INIT stays small): the region is `AWS_REGION`, else the SDK's environment and
+//! profile chain, else `eu-west-1`; the endpoint is `AWS_ENDPOINT_URL` (emulators), in which case S3 uses
+//! path-style addressing. Credentials come from the SDK's default chain and are fetched on first use.
+//! Every SDK failure goes through [`sdk_error`]: throttling, timeouts and connection failures become
+//! [`StoreError::Unavailable`], failed conditions [`StoreError::Conflict`]. This is the only module (with
+//! its children [`dynamodb`], [`secrets_manager`] and [`s3`]) that imports `aws-sdk-*`; it must not depend
+//! on axum or on the HTTP layer.
+
+pub mod dynamodb;
+pub mod s3;
+pub mod secrets_manager;
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use aws_config::meta::region::RegionProviderChain;
+use aws_config::retry::RetryConfig;
+use aws_config::timeout::TimeoutConfig;
+use aws_config::{BehaviorVersion, Region, SdkConfig};
+use aws_sdk_dynamodb::config::http::HttpResponse;
+use aws_sdk_dynamodb::error::{DisplayErrorContext, ProvideErrorMetadata, SdkError};
+use aws_smithy_http_client::tls::{self, rustls_provider::CryptoMode};
+use secrecy::SecretString;
+
+pub use dynamodb::{DynamoDbCertificateStore, DynamoDbSessionStore};
+pub use s3::S3BlobStore;
+pub use secrets_manager::SecretsManagerStore;
+
+use super::{StoreError, StoreResult};
+use crate::config::AwsConfig;
+
+/// The region used when neither `AWS_REGION` nor the SDK's environment/profile chain names one.
+pub const DEFAULT_REGION: &str = "eu-west-1";
+
+/// How long establishing a connection to an AWS endpoint may take.
+const CONNECT_TIMEOUT: Duration = Duration::from_secs(2);
+/// How long one attempt of an operation may take.
+const ATTEMPT_TIMEOUT: Duration = Duration::from_secs(4);
+/// How long an operation may take, retries included: below the default 20 s request timeout, so a
+/// struggling store answers 503 `store_unavailable` rather than 504.
+const OPERATION_TIMEOUT: Duration = Duration::from_secs(9);
+/// Attempts per operation (the SDK's standard retry mode: throttling, 5xx and transient I/O errors).
+const MAX_ATTEMPTS: u32 = 3;
+
+/// Error codes that mean "try again later" whatever the service.
+const RETRYABLE_CODES: &[&str] = &[
+    "ThrottlingException",
+    "Throttling",
+    "ThrottledException",
+    "RequestThrottled",
+    "RequestThrottledException",
+    "RequestLimitExceeded",
+    "ProvisionedThroughputExceededException",
+    "TooManyRequestsException",
+    "SlowDown",
+    "InternalServerError",
+    "InternalFailure",
+    "InternalError",
+    "InternalServiceError",
+    "ServiceUnavailable",
+    "ServiceUnavailableException",
+    "RequestTimeout",
+    "RequestTimeoutException",
+];
+
+/// Loads the shared SDK configuration for `aws`: region, endpoint, timeouts, retries and an HTTPS client
+/// on rustls with *ring*. Reads the environment and profile files but performs no network I/O.
+pub async fn sdk_config(aws: &AwsConfig) -> SdkConfig {
+    // The TLS trust store is loaded lazily, when the first request is sent.
+    let http_client = aws_smithy_http_client::Builder::new()
+        .tls_provider(tls::Provider::Rustls(CryptoMode::Ring))
+        .build_https();
+    // Not the SDK's default region chain: its last link asks the EC2 instance metadata service, a
+    // network call (and a slow timeout outside EC2).
+    let region = match &aws.region {
+        Some(region) => RegionProviderChain::first_try(Region::new(region.clone())),
+        None => RegionProviderChain::first_try(
+            aws_config::environment::EnvironmentVariableRegionProvider::new(),
+        )
+        .or_else(aws_config::profile::ProfileFileRegionProvider::new())
+        .or_else(Region::new(DEFAULT_REGION)),
+    };
+    let mut loader = aws_config::defaults(BehaviorVersion::latest())
+        .region(region)
+        .http_client(http_client)
+        .timeout_config(
+            TimeoutConfig::builder()
+                .connect_timeout(CONNECT_TIMEOUT)
+                .operation_attempt_timeout(ATTEMPT_TIMEOUT)
+                .operation_timeout(OPERATION_TIMEOUT)
+                .build(),
+        )
+        .retry_config(RetryConfig::standard().with_max_attempts(MAX_ATTEMPTS));
+    if let Some(endpoint) = &aws.endpoint_url {
+        // The configuration may come from `.env`, which the SDK does not read itself.
+        loader = loader.endpoint_url(endpoint.clone());
+    }
+    loader.load().await
+}
+
+/// The four AWS stores of one process, sharing one SDK configuration (SPEC §7.3–7.6).
+#[derive(Debug, Clone)]
+pub struct AwsStores {
+    /// Certificate records in `AWS_DYNAMODB_TABLE` (SPEC §7.3).
+    pub certificates: Arc<DynamoDbCertificateStore>,
+    /// OAuth sessions and attestation items in `AWS_DYNAMODB_SESSIONS_TABLE` (SPEC §7.4).
+    pub sessions: Arc<DynamoDbSessionStore>,
+    /// CA material under `AWS_SECRETS_PREFIX` and secret references (SPEC §7.5, §8.3).
+    pub secrets: Arc<SecretsManagerStore>,
+    /// The truststore bundle in `AWS_S3_BUCKET` (SPEC §7.6).
+    pub blobs: Arc<S3BlobStore>,
+    region: String,
+}
+
+impl AwsStores {
+    /// Builds the clients and the stores for `aws`, with no network I/O.
+    pub async fn new(aws: &AwsConfig) -> AwsStores {
+        let sdk = sdk_config(aws).await;
+        let dynamodb = aws_sdk_dynamodb::Client::new(&sdk);
+        let region = sdk
+            .region()
+            .map_or_else(|| DEFAULT_REGION.to_owned(), ToString::to_string);
+        AwsStores {
+            certificates: Arc::new(DynamoDbCertificateStore::new(
+                dynamodb.clone(),
+                &aws.certificates_table,
+            )),
+            sessions: Arc::new(DynamoDbSessionStore::new(dynamodb, &aws.sessions_table)),
+            secrets: Arc::new(SecretsManagerStore::new(&sdk, &aws.secrets_prefix)),
+            blobs: Arc::new(S3BlobStore::new(&sdk, &aws.bucket, path_style(aws, &sdk))),
+            region,
+        }
+    }
+
+    /// `AUTO_CREATE_RESOURCES` (SPEC §7.7): creates the missing tables (on demand, key schemas and GSIs,
+    /// TTL on `ttl`, waiting until active for at most 60 s each) and the missing bucket (versioned,
+    /// SSE-S3, public access blocked). Existing resources are left as they are, except that TTL is
+    /// enabled on a table that lacks it and versioning on a bucket that lacks it. Secrets are never
+    /// created. Run once at start-up, never per request.
+    pub async fn create_missing_resources(&self) -> StoreResult<()> {
+        self.certificates.create_table_if_missing().await?;
+        self.sessions.create_table_if_missing().await?;
+        self.blobs.create_bucket_if_missing(&self.region).await
+    }
+
+    /// The region the clients use.
+    pub fn region(&self) -> &str {
+        &self.region
+    }
+}
+
+/// Whether S3 must use path-style addressing: with an endpoint override (an emulator on `localhost` has
+/// no `bucket.localhost` host names).
+fn path_style(aws: &AwsConfig, sdk: &SdkConfig) -> bool {
+    aws.endpoint_url.is_some() || sdk.endpoint_url().is_some()
+}
+
+/// Resolves Secrets Manager references (SPEC §8.3) with clients built for the purpose: at most 20 per
+/// `BatchGetSecretValue` call, each ARN read in its own region. Returns one result per reference, in
+/// order; values are never logged.
+pub async fn resolve_secret_references(
+    aws: &AwsConfig,
+    references: &[String],
+) -> Vec<StoreResult<SecretString>> {
+    if references.is_empty() {
+        return Vec::new();
+    }
+    let sdk = sdk_config(aws).await;
+    SecretsManagerStore::new(&sdk, &aws.secrets_prefix)
+        .resolve_each(references)
+        .await
+}
+
+/// Maps an SDK failure of the operation described by `context` to a [`StoreError`].
+///
+/// Timeouts, connection failures, unreadable responses, throttling and 5xx answers → `Unavailable`;
+/// `ConditionalCheckFailedException` → `Conflict`; anything else → `Internal`. The message names the
+/// operation and the AWS error code, never a stored value.
+pub(crate) fn sdk_error<E>(context: &str, error: &SdkError<E, HttpResponse>) -> StoreError
+where
+    E: ProvideErrorMetadata + std::error::Error + 'static,
+{
+    match error {
+        SdkError::TimeoutError(_) => StoreError::Unavailable(format!("{context}: timed out")),
+        SdkError::DispatchFailure(failure) => {
+            let kind = if failure.is_timeout() {
+                "timed out"
+            } else if failure.is_io() {
+                "connection failed"
+            } else {
+                "could not send the request"
+            };
+            StoreError::Unavailable(format!(
+                "{context}: {kind} ({})",
+                DisplayErrorContext(error)
+            ))
+        }
+        SdkError::ResponseError(_) => {
+            StoreError::Unavailable(format!("{context}: the response could not be read"))
+        }
+        SdkError::ServiceError(service) => {
+            let code = service.err().code().unwrap_or("unknown");
+            let status = service.raw().status().as_u16();
+            if code == "ConditionalCheckFailedException" {
+                StoreError::Conflict(format!("{context}: the condition failed"))
+            } else if RETRYABLE_CODES.contains(&code) || status >= 500 {
+                StoreError::Unavailable(format!("{context}: {code} (HTTP {status})"))
+            } else {
+                let message = service.err().message().unwrap_or_default();
+                StoreError::Internal(format!("{context}: {code} (HTTP {status}) {message}"))
+            }
+        }
+        _ => StoreError::Internal(format!("{context}: {}", DisplayErrorContext(error))),
+    }
+}
+
+/// The service error code of `error`, when the service answered with one.
+pub(crate) fn error_code<E>(error: &SdkError<E, HttpResponse>) -> Option<&str>
+where
+    E: ProvideErrorMetadata,
+{
+    match error {
+        SdkError::ServiceError(service) => service.err().code(),
+        _ => None,
+    }
+}
