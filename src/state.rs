@@ -91,9 +91,6 @@ pub enum BuildError {
         /// The store's error.
         source: StoreError,
     },
-    /// The configured storage backend is not part of this build.
-    #[error("{0}")]
-    Unsupported(String),
     /// The development CA could not be created, or production local mode has no CA (SPEC §5.2).
     #[error(transparent)]
     CertificateAuthority(#[from] BootstrapError),
