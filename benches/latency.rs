@@ -299,7 +299,11 @@ fn enroll_body(device_id: &str) -> String {
 }
 
 fn authorize_body(padding_bytes: usize) -> String {
-    let mut body = json!({"redirect_uri": REDIRECT_URI, "state": "bench-state"});
+    let mut body = json!({
+        "code_verifier": "bench-code-verifier-0123456789-abcdefghijklmnopqrstuvwxyz",
+        "redirect_uri": REDIRECT_URI,
+        "state": "bench-state"
+    });
     if padding_bytes > 0 {
         let base = body.to_string().len() + r#","padding":"""#.len();
         body["padding"] = Value::from("x".repeat(padding_bytes.saturating_sub(base)));
@@ -402,13 +406,18 @@ fn init_logging(config: &Config) {
 }
 
 fn check(ex: &Exchange, status: u16, body: &[u8]) {
-    assert!(
-        ex.expect.contains(&status),
-        "{} {}: {status} {}",
-        ex.method,
-        ex.path,
-        String::from_utf8_lossy(body)
-    );
+    if !ex.expect.contains(&status) {
+        // The telemetry panic hook logs only the location, so say what went wrong first.
+        let message = format!(
+            "{} {} ({}): {status} {}",
+            ex.method,
+            ex.path,
+            ex.id,
+            String::from_utf8_lossy(body)
+        );
+        eprintln!("unexpected answer: {message}");
+        panic!("unexpected answer: {message}");
+    }
 }
 
 async fn in_process(app: &Router, ex: &Exchange, body: Bytes) -> (u16, Bytes) {

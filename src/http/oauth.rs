@@ -83,13 +83,7 @@ pub struct AuthorizeRequest {
 impl FromJsonObject for AuthorizeRequest {
     fn from_object(object: &Map<String, Value>) -> Result<Self, Vec<FieldError>> {
         let mut f = Fields::new(object);
-        let code_verifier = match object.get("code_verifier") {
-            Some(Value::String(v)) if !pkce::is_valid_verifier(v) => {
-                f.value_error("code_verifier", pkce::VERIFIER_RULE);
-                None
-            }
-            _ => f.required_str("code_verifier", 0, usize::MAX),
-        };
+        let code_verifier = verifier_field(&mut f, object);
         let redirect_uri = f.required_str("redirect_uri", 1, 2048);
         let redirect_uri = match redirect_uri {
             Some(uri) if !redirect::is_absolute_without_fragment(&uri) => {
@@ -230,6 +224,7 @@ pub struct TokenRequest {
     pub state: String,
 }
 
+/// `code_verifier`: required, and an RFC 7636 verifier (a `value_error` otherwise).
 fn verifier_field(f: &mut Fields<'_>, object: &Map<String, Value>) -> Option<String> {
     match object.get("code_verifier") {
         Some(Value::String(v)) if !pkce::is_valid_verifier(v) => {

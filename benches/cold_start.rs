@@ -1,0 +1,384 @@
+//! Cold start of both binaries (SPEC §12.3): spawn → first answer, and peak RSS, repeated.
+//!
+//! - `apuntador-server`: spawn → first `200` on `GET /health` over 127.0.0.1 (the client polls the port
+//!   every millisecond), with a fresh temporary `DATA_DIR` and working directory each time;
+//! - `apuntador-lambda`: spawn → the response to its first event (one HTTP API v2 `GET /health`) through
+//!   the in-repo Rust Lambda Runtime API emulator (tests/support/runtime_api.rs), a fresh emulator and
+//!   `DATA_DIR` each time.
+//!
+//! Peak RSS is `VmHWM` from `/proc/<pid>/status` read right after the first answer. Every process is
+//! killed by its own PID (the child handle) after each repetition.
+//!
+//! `cargo bench --bench cold_start` measures the release binaries in `target/release` (or
+//! `$APUNTADOR_RELEASE_DIR`), `$COLD_START_REPETITIONS` times (default 20, at least 20 for a report),
+//! prints medians and spread (min, p25, p75, max) and writes
+//! `target/measurements/results-<unix time>.json`: the machine, the commit, every figure, and a
+//! `measurements` object for `apuntador-cost --measurements` (`lambda_init_ms`, `lambda_peak_rss_mb`,
+//! and `lambda_handler_ms` from criterion's `lambda_handler/http_v2/*` estimates when they exist; the
+//! server throughput and mean response size are merged in by `scripts/bench`).
+//!
+//! Without `--bench` (that is, under `cargo test --benches`), it runs one repetition of each against the
+//! debug binaries Cargo built for this bench (`CARGO_BIN_EXE_*`) as a smoke test and writes nothing.
+
+#[path = "../tests/support/runtime_api.rs"]
+mod runtime_api;
+
+use std::io::{Read as _, Write as _};
+use std::net::{SocketAddr, TcpStream};
+use std::path::{Path, PathBuf};
+use std::process::{Command, Stdio};
+use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
+
+use runtime_api::{LambdaProcess, RuntimeApi};
+use serde_json::{Value, json};
+
+/// How long one start may take before the bench gives up.
+const START_TIMEOUT: Duration = Duration::from_secs(30);
+
+/// One cold start: milliseconds to the first answer and peak RSS in KiB.
+#[derive(Clone, Copy)]
+struct Sample {
+    ms: f64,
+    peak_rss_kib: u64,
+}
+
+fn main() {
+    let bench_mode = std::env::args().any(|a| a == "--bench");
+    let (server, lambda, repetitions) = if bench_mode {
+        let dir = std::env::var_os("APUNTADOR_RELEASE_DIR")
+            .map(PathBuf::from)
+            .unwrap_or_else(|| target_dir().join("release"));
+        let server = dir.join("apuntador-server");
+        let lambda = dir.join("apuntador-lambda");
+        for binary in [&server, &lambda] {
+            if !binary.is_file() {
+                eprintln!(
+                    "cold_start: {} is not built; run `cargo build --release --bin apuntador-server \
+                     --bin apuntador-lambda` first (or set APUNTADOR_RELEASE_DIR)",
+                    binary.display()
+                );
+                std::process::exit(2);
+            }
+        }
+        let repetitions = std::env::var("COLD_START_REPETITIONS")
+            .ok()
+            .and_then(|v| v.parse::<usize>().ok())
+            .unwrap_or(20)
+            .max(1);
+        (server, lambda, repetitions)
+    } else {
+        println!(
+            "cold_start: test mode (no --bench): one repetition against the debug binaries, no results file"
+        );
+        (
+            PathBuf::from(env!("CARGO_BIN_EXE_apuntador-server")),
+            PathBuf::from(env!("CARGO_BIN_EXE_apuntador-lambda")),
+            1,
+        )
+    };
+
+    let rt = tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(1)
+        .enable_all()
+        .build()
+        .expect("tokio runtime");
+    let mut server_samples = Vec::with_capacity(repetitions);
+    let mut lambda_samples = Vec::with_capacity(repetitions);
+    // Alternate the two binaries so a noisy neighbour's burst spreads over both.
+    for round in 0..repetitions {
+        server_samples.push(server_cold_start(&server));
+        lambda_samples.push(rt.block_on(lambda_cold_start(&lambda)));
+        if bench_mode {
+            eprint!("\rcold_start: {}/{repetitions}", round + 1);
+        }
+    }
+    if bench_mode {
+        eprintln!();
+    }
+    let server_ms = stats(server_samples.iter().map(|s| s.ms).collect());
+    let lambda_ms = stats(lambda_samples.iter().map(|s| s.ms).collect());
+    let server_rss = stats(
+        server_samples
+            .iter()
+            .map(|s| s.peak_rss_kib as f64 / 1024.0)
+            .collect(),
+    );
+    let lambda_rss = stats(
+        lambda_samples
+            .iter()
+            .map(|s| s.peak_rss_kib as f64 / 1024.0)
+            .collect(),
+    );
+    for (name, value) in [
+        ("apuntador-server spawn → first 200 (ms)", &server_ms),
+        ("apuntador-server peak RSS (MiB)", &server_rss),
+        ("apuntador-lambda spawn → first response (ms)", &lambda_ms),
+        ("apuntador-lambda peak RSS (MiB)", &lambda_rss),
+    ] {
+        println!(
+            "{name:<46} median {:>8.2}  min {:>8.2}  p25 {:>8.2}  p75 {:>8.2}  max {:>8.2}  (n = {})",
+            value["median"].as_f64().unwrap_or_default(),
+            value["min"].as_f64().unwrap_or_default(),
+            value["p25"].as_f64().unwrap_or_default(),
+            value["p75"].as_f64().unwrap_or_default(),
+            value["max"].as_f64().unwrap_or_default(),
+            value["n"]
+        );
+    }
+    if !bench_mode {
+        return;
+    }
+
+    let machine = machine();
+    let now = SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .expect("clock after 1970")
+        .as_secs();
+    let mut measurements = json!({
+        "sample": false,
+        "lambda_init_ms": lambda_ms["median"],
+        "lambda_peak_rss_mb": lambda_rss["median"],
+        "machine": format!("{} cores, {}", machine["cores"], machine["cpu_model"].as_str().unwrap_or("unknown")),
+        "commit": machine["git_commit"],
+    });
+    if let Some(handler_ms) = criterion_lambda_handler_ms() {
+        measurements["lambda_handler_ms"] = json!(handler_ms);
+    }
+    let document = json!({
+        "schema": "apuntador-bench-results/1",
+        "created_unix": now,
+        "machine": machine,
+        "binaries": {"server": server.display().to_string(), "lambda": lambda.display().to_string()},
+        "measurements": measurements,
+        "cold_start": {
+            "repetitions": repetitions,
+            "server": {
+                "what": "spawn to first 200 on GET /health over 127.0.0.1",
+                "spawn_to_first_200_ms": server_ms,
+                "peak_rss_mib": server_rss,
+            },
+            "lambda": {
+                "what": "spawn to the response of one HTTP API v2 GET /health event via the Rust Runtime API emulator",
+                "spawn_to_first_response_ms": lambda_ms,
+                "peak_rss_mib": lambda_rss,
+            },
+        },
+    });
+    let out_dir = target_dir().join("measurements");
+    std::fs::create_dir_all(&out_dir).expect("create target/measurements");
+    let out = out_dir.join(format!("results-{now}.json"));
+    std::fs::write(
+        &out,
+        serde_json::to_string_pretty(&document).expect("JSON") + "\n",
+    )
+    .expect("write the results file");
+    println!("cold_start: wrote {}", out.display());
+}
+
+/// `$CARGO_TARGET_DIR`, or `target` under the package.
+fn target_dir() -> PathBuf {
+    std::env::var_os("CARGO_TARGET_DIR")
+        .map(PathBuf::from)
+        .unwrap_or_else(|| Path::new(env!("CARGO_MANIFEST_DIR")).join("target"))
+}
+
+/// The free loopback port the server is told to use.
+fn free_port() -> u16 {
+    let listener = std::net::TcpListener::bind("127.0.0.1:0").expect("bind 127.0.0.1:0");
+    listener.local_addr().expect("address").port()
+}
+
+/// One `GET /health` on a fresh connection; the status code, if the server answered.
+fn health_status(addr: SocketAddr) -> Option<u16> {
+    let mut stream = TcpStream::connect_timeout(&addr, Duration::from_millis(100)).ok()?;
+    stream.set_nodelay(true).ok()?;
+    stream.set_read_timeout(Some(Duration::from_secs(5))).ok()?;
+    stream
+        .write_all(b"GET /health HTTP/1.1\r\nHost: 127.0.0.1\r\nConnection: close\r\n\r\n")
+        .ok()?;
+    let mut head = [0u8; 12];
+    stream.read_exact(&mut head).ok()?;
+    std::str::from_utf8(&head[9..12]).ok()?.parse().ok()
+}
+
+/// `VmHWM` of `pid` in KiB.
+fn peak_rss_kib(pid: u32) -> u64 {
+    let status = std::fs::read_to_string(format!("/proc/{pid}/status")).unwrap_or_default();
+    status
+        .lines()
+        .find_map(|line| line.strip_prefix("VmHWM:"))
+        .and_then(|rest| rest.trim().trim_end_matches("kB").trim().parse().ok())
+        .unwrap_or(0)
+}
+
+fn server_cold_start(binary: &Path) -> Sample {
+    let dir = tempfile::Builder::new()
+        .prefix("apuntador-cold-start-")
+        .tempdir()
+        .expect("temporary directory");
+    let data_dir = dir.path().join("data");
+    std::fs::create_dir_all(&data_dir).expect("create DATA_DIR");
+    let port = free_port();
+    let addr = SocketAddr::from(([127, 0, 0, 1], port));
+    let log = std::fs::File::create(dir.path().join("server.log")).expect("log file");
+    let mut command = Command::new(binary);
+    command
+        .env_clear()
+        .env("PATH", std::env::var_os("PATH").unwrap_or_default())
+        .env("HOME", dir.path())
+        .env("HOST", "127.0.0.1")
+        .env("PORT", port.to_string())
+        .env("DATA_DIR", &data_dir)
+        .env("LOG_LEVEL", "warn")
+        .current_dir(dir.path())
+        .stdin(Stdio::null())
+        .stdout(log.try_clone().expect("log file"))
+        .stderr(log);
+    let started = Instant::now();
+    let mut child = command
+        .spawn()
+        .unwrap_or_else(|e| panic!("spawn {}: {e}", binary.display()));
+    let elapsed = loop {
+        if health_status(addr) == Some(200) {
+            break started.elapsed();
+        }
+        if let Some(status) = child.try_wait().expect("poll the server") {
+            let log = std::fs::read_to_string(dir.path().join("server.log")).unwrap_or_default();
+            panic!("apuntador-server exited ({status}) before answering:\n{log}");
+        }
+        if started.elapsed() > START_TIMEOUT {
+            let _ = child.kill();
+            let _ = child.wait();
+            panic!("apuntador-server did not answer 200 on /health within {START_TIMEOUT:?}");
+        }
+        std::thread::sleep(Duration::from_millis(1));
+    };
+    let peak = peak_rss_kib(child.id());
+    let _ = child.kill();
+    let _ = child.wait();
+    Sample {
+        ms: elapsed.as_secs_f64() * 1000.0,
+        peak_rss_kib: peak,
+    }
+}
+
+/// The HTTP API (payload 2.0) `GET /health` event.
+fn health_event() -> Value {
+    json!({
+        "version": "2.0",
+        "routeKey": "$default",
+        "rawPath": "/health",
+        "rawQueryString": "",
+        "headers": {"host": "apuntador.test", "accept": "application/json", "user-agent": "apuntador-bench/1"},
+        "requestContext": {
+            "accountId": "123456789012", "apiId": "api",
+            "domainName": "api.example.execute-api.us-east-1.amazonaws.com", "domainPrefix": "api",
+            "http": {"method": "GET", "path": "/health", "protocol": "HTTP/1.1",
+                     "sourceIp": "192.0.2.1", "userAgent": "apuntador-bench/1"},
+            "requestId": "MIZRNhJtIAMEMDw=", "routeKey": "$default", "stage": "$default",
+            "time": "28/Nov/2026:06:37:46 +0000", "timeEpoch": 1795848000000i64
+        },
+        "isBase64Encoded": false
+    })
+}
+
+async fn lambda_cold_start(binary: &Path) -> Sample {
+    let api = RuntimeApi::start().await;
+    let event = health_event();
+    let started = Instant::now();
+    let process = LambdaProcess::spawn_binary(binary, &api.runtime_api_env(), &[]);
+    let answer = api.invoke(event, START_TIMEOUT).await;
+    let elapsed = started.elapsed();
+    let answer = match answer {
+        Ok(answer) => answer,
+        Err(error) => panic!(
+            "apuntador-lambda gave no response: {error:?}\nstderr:\n{}",
+            process.stderr()
+        ),
+    };
+    assert_eq!(
+        answer["statusCode"], 200,
+        "apuntador-lambda answered {answer}"
+    );
+    let peak = peak_rss_kib(process.id());
+    drop(process);
+    Sample {
+        ms: elapsed.as_secs_f64() * 1000.0,
+        peak_rss_kib: peak,
+    }
+}
+
+/// Linear-interpolated quantile of sorted `values`.
+fn quantile(sorted: &[f64], q: f64) -> f64 {
+    let position = q * (sorted.len() - 1) as f64;
+    let (low, high) = (position.floor() as usize, position.ceil() as usize);
+    sorted[low] + (sorted[high] - sorted[low]) * (position - low as f64)
+}
+
+/// Median and spread of `values`, plus the raw samples in run order.
+fn stats(values: Vec<f64>) -> Value {
+    let mut sorted = values.clone();
+    sorted.sort_by(f64::total_cmp);
+    json!({
+        "n": values.len(),
+        "median": quantile(&sorted, 0.5),
+        "min": sorted[0],
+        "p25": quantile(&sorted, 0.25),
+        "p75": quantile(&sorted, 0.75),
+        "max": sorted[sorted.len() - 1],
+        "samples": values,
+    })
+}
+
+/// Cores, CPU model, kernel and commit.
+fn machine() -> Value {
+    let cpuinfo = std::fs::read_to_string("/proc/cpuinfo").unwrap_or_default();
+    let cpu_model = cpuinfo
+        .lines()
+        .find_map(|line| line.strip_prefix("model name"))
+        .and_then(|rest| rest.split_once(':'))
+        .map_or("unknown".to_owned(), |(_, model)| model.trim().to_owned());
+    let cores = std::thread::available_parallelism().map_or(0, |n| n.get());
+    let git = |args: &[&str]| {
+        Command::new("git")
+            .args(args)
+            .current_dir(env!("CARGO_MANIFEST_DIR"))
+            .output()
+            .ok()
+            .filter(|out| out.status.success())
+            .map(|out| String::from_utf8_lossy(&out.stdout).trim().to_owned())
+    };
+    let commit = git(&["rev-parse", "--short", "HEAD"]).unwrap_or_else(|| "unknown".to_owned());
+    let dirty = git(&["status", "--porcelain"]).is_some_and(|s| !s.is_empty());
+    let kernel = std::fs::read_to_string("/proc/sys/kernel/osrelease")
+        .map(|s| s.trim().to_owned())
+        .unwrap_or_default();
+    json!({
+        "cores": cores,
+        "cpu_model": cpu_model,
+        "kernel": kernel,
+        "git_commit": commit,
+        "git_dirty": dirty,
+    })
+}
+
+/// Mean of criterion's median estimates for `lambda_handler/http_v2/*` (the request mix), in ms.
+/// Criterion stores `group/a/b` as `target/criterion/group/a_b`.
+fn criterion_lambda_handler_ms() -> Option<f64> {
+    let dir = target_dir().join("criterion/lambda_handler");
+    let mut medians = Vec::new();
+    for entry in std::fs::read_dir(dir).ok()? {
+        let entry = entry.ok()?;
+        if !entry.file_name().to_string_lossy().starts_with("http_v2_") {
+            continue;
+        }
+        let Ok(text) = std::fs::read_to_string(entry.path().join("new/estimates.json")) else {
+            continue;
+        };
+        let value: Value = serde_json::from_str(&text).ok()?;
+        if let Some(ns) = value["median"]["point_estimate"].as_f64() {
+            medians.push(ns / 1e6);
+        }
+    }
+    (!medians.is_empty()).then(|| medians.iter().sum::<f64>() / medians.len() as f64)
+}
