@@ -13,6 +13,7 @@ mod store_contract;
 
 mod app;
 mod binaries;
+mod end_to_end;
 mod helpers;
 mod stores;
 
