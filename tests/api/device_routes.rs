@@ -783,6 +783,7 @@ async fn authenticated_requests_log_device_id_and_serial_but_never_pems_or_csrs(
         capture.clone(),
     )
     .unwrap();
+    crate::helpers::reliable_log_capture();
     let _guard = tracing::subscriber::set_default(subscriber);
     enroll(&app, "logged-device", "android", &csr).await;
     let answer = crate::pki_support::status(&app, "logged-device", &pem).await;

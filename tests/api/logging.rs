@@ -42,6 +42,7 @@ const VERIFIER: &str = "VerifierThatMustNeverBeLogged-0123456789abcdefghijk";
 async fn exercise(format: LogFormat) -> (String, String) {
     let capture = Capture::default();
     let subscriber = apuntador::telemetry::subscriber("debug", format, capture.clone()).unwrap();
+    crate::helpers::reliable_log_capture();
     let _guard = tracing::subscriber::set_default(subscriber);
     let app = apuntador::router(apuntador::AppState::in_memory(config(&[
         ("ENABLED_CLOUD_PROVIDERS", "googledrive"),
@@ -197,6 +198,7 @@ async fn a_full_oauth_flow_logs_no_code_verifier_state_token_secret_or_location(
     let capture = Capture::default();
     let subscriber =
         apuntador::telemetry::subscriber("trace", LogFormat::Json, capture.clone()).unwrap();
+    crate::helpers::reliable_log_capture();
     let _guard = tracing::subscriber::set_default(subscriber);
     let app = apuntador::router(apuntador::AppState::in_memory(config(&[
         ("ENABLED_CLOUD_PROVIDERS", "googledrive"),
