@@ -233,7 +233,10 @@ pub fn reliable_log_capture() {
 struct AskEveryTime;
 
 impl tracing::Subscriber for AskEveryTime {
-    fn register_callsite(&self, _: &'static tracing::Metadata<'static>) -> tracing::subscriber::Interest {
+    fn register_callsite(
+        &self,
+        _: &'static tracing::Metadata<'static>,
+    ) -> tracing::subscriber::Interest {
         tracing::subscriber::Interest::sometimes()
     }
     fn enabled(&self, _: &tracing::Metadata<'_>) -> bool {
