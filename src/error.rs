@@ -42,6 +42,19 @@ pub enum ApiError {
         /// Human-readable detail.
         detail: String,
     },
+    /// 400 Bad Request: attestation evidence was `invalid` or `failed` (SPEC §6.1). Extensions
+    /// `attestation_status`, `advice` (null for `failed`) and, on desktop, `fingerprint_match`.
+    #[error("attestation {status}")]
+    AttestationRejected {
+        /// `invalid` or `failed`.
+        status: &'static str,
+        /// The advice code.
+        advice: Option<&'static str>,
+        /// Human-readable detail.
+        detail: String,
+        /// Desktop only: whether the fingerprint matched the bound one.
+        fingerprint_match: Option<bool>,
+    },
     /// 401 Unauthorized for bearer-key routes; carries `WWW-Authenticate: Bearer`.
     #[error("bearer authentication failed: {code}")]
     BearerUnauthorized {
@@ -333,6 +346,28 @@ impl ApiError {
             }
             ApiError::ProviderRejected { code, detail } => {
                 (with_code(StatusCode::BAD_REQUEST, &code, detail), vec![])
+            }
+            ApiError::AttestationRejected {
+                status,
+                advice,
+                detail,
+                fingerprint_match,
+            } => {
+                let mut p = Problem {
+                    status: StatusCode::BAD_REQUEST,
+                    detail,
+                    extensions: Map::new(),
+                    cause: None,
+                };
+                p.extensions
+                    .insert("attestation_status".into(), Value::from(status));
+                p.extensions
+                    .insert("advice".into(), advice.map_or(Value::Null, Value::from));
+                if let Some(matched) = fingerprint_match {
+                    p.extensions
+                        .insert("fingerprint_match".into(), Value::Bool(matched));
+                }
+                (p, vec![])
             }
             ApiError::BearerUnauthorized { code, detail } => (
                 with_code(StatusCode::UNAUTHORIZED, code, detail.into()),

@@ -3,8 +3,9 @@
 //! [`router`] merges the feature routers and applies [`middleware::apply`] — nothing else. Handlers
 //! live in one module per area; extractors that turn requests into validated values (JSON bodies,
 //! bearer keys) live in [`extract`]. Only this module touches axum; the domain modules it calls
-//! (`store`, `oauth`, `devices` and `pki`, later `attestation`) know nothing of HTTP.
+//! (`store`, `oauth`, `devices`, `pki` and `attestation`) know nothing of HTTP.
 
+pub mod attestation;
 pub mod config;
 pub mod device;
 pub mod docs;
@@ -25,7 +26,8 @@ pub fn router(state: AppState) -> Router {
         .merge(health::router())
         .merge(config::router())
         .merge(oauth::router())
-        .merge(device::router());
+        .merge(device::router())
+        .merge(attestation::router());
     if docs_enabled {
         routes = routes.merge(docs::router());
     }

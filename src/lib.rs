@@ -11,7 +11,9 @@
 //! the feature routers in [`http`] validate input and call the domain modules, which reach storage only
 //! through the traits of [`store`]. The device PKI is split in three: [`pki`] (pure certificate and CSR
 //! logic), [`authority`] (the lazily loaded CA, the development CA and `ca init`) and [`devices`]
-//! (enrolment, renewal, revocation and client-certificate authentication over the stores).
+//! (enrolment, renewal, revocation and client-certificate authentication over the stores). Device
+//! attestation ([`attestation`]) verifies Play Integrity tokens, App Attest objects and desktop
+//! fingerprints, and keeps the results that enrolment may require.
 //! Configuration ([`config`]) is parsed and validated once at start-up, and
 //! [`state::AppState::build`] creates every shared client before the first request.
 //!
@@ -19,6 +21,7 @@
 //! extractors; only the Lambda binary touches `lambda_http`.
 #![warn(missing_docs)]
 
+pub mod attestation;
 pub mod authority;
 pub mod config;
 pub mod cost;

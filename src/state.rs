@@ -10,6 +10,7 @@ use std::sync::atomic::{AtomicBool, Ordering};
 
 use tokio::sync::Semaphore;
 
+use crate::attestation::Verifiers;
 use crate::authority::{self, BootstrapError, LazyCa};
 use crate::config::{Config, StorageProvider};
 use crate::oauth::client::ProviderClient;
@@ -62,6 +63,8 @@ pub struct Shared {
     pub providers: ProviderClient,
     /// The device CA, loaded from `secrets` on first need (SPEC §5.1).
     pub ca: LazyCa,
+    /// Attestation verifiers of the configured platforms (SPEC §6), built once.
+    pub verifiers: Arc<Verifiers>,
 }
 
 /// Whether the process is shutting down, shared between the server loop and readiness.
@@ -185,8 +188,10 @@ impl AppState {
         let providers = ProviderClient::new(config.oauth.http_timeout)
             .expect("the outbound HTTP client builds with bundled roots");
         let ca = LazyCa::new(secrets.clone());
+        let verifiers = Arc::new(Verifiers::new(&config.attestation));
         let shared = Shared {
             ca,
+            verifiers,
             config: Arc::new(config),
             certificates,
             sessions,
@@ -200,6 +205,18 @@ impl AppState {
         AppState {
             shared: Arc::new(shared),
         }
+    }
+
+    /// Replaces the App Attest trust anchor (Apple's root, embedded) with `root_der`, keeping the
+    /// configured app. For tests that build their own attestation chains; no binary calls it. Returns
+    /// `None` when App Attest is not configured or `root_der` is not a usable certificate.
+    pub fn with_app_attest_trust_anchor(mut self, root_der: &[u8]) -> Option<AppState> {
+        let config = self.config.attestation.app_attest.clone()?;
+        let verifier =
+            crate::attestation::app_attest::AppAttest::with_trust_anchor(&config, root_der)?;
+        let shared = Arc::make_mut(&mut self.shared);
+        Arc::make_mut(&mut shared.verifiers).app_attest = Some(verifier);
+        Some(self)
     }
 
     /// Enables load shedding at `MAX_CONCURRENT_REQUESTS` (the server binary does this; Lambda runs one

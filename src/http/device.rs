@@ -100,7 +100,7 @@ impl From<DeviceError> for ApiError {
 }
 
 /// Validates a `device_id` body field (SPEC §2.2).
-fn device_id_field(f: &mut Fields<'_>, name: &str) -> Option<String> {
+pub(crate) fn device_id_field(f: &mut Fields<'_>, name: &str) -> Option<String> {
     let value = f.required_str(name, 0, usize::MAX)?;
     if pki::is_valid_device_id(&value) {
         Some(value)
@@ -110,7 +110,7 @@ fn device_id_field(f: &mut Fields<'_>, name: &str) -> Option<String> {
     }
 }
 
-fn pattern_error(
+pub(crate) fn pattern_error(
     at: fn(&str, &'static str, String) -> FieldError,
     name: &str,
     pattern: &str,

@@ -232,6 +232,33 @@ impl FromRequestParts<AppState> for ConfigApiKey {
     }
 }
 
+/// Proof that the request carried the `ADMIN_API_KEY` bearer key (SPEC §3.20, §3.22). When no admin key
+/// is configured the admin API is disabled: 403 `admin_disabled`, before any key is looked at.
+#[derive(Debug)]
+pub struct AdminApiKey;
+
+impl FromRequestParts<AppState> for AdminApiKey {
+    type Rejection = ApiError;
+
+    async fn from_request_parts(
+        parts: &mut Parts,
+        state: &AppState,
+    ) -> Result<Self, Self::Rejection> {
+        let Some(configured) = &state.config.auth.admin_api_key else {
+            return Err(ApiError::Forbidden {
+                code: "admin_disabled",
+                detail: "The admin API is disabled".into(),
+            });
+        };
+        let Some(key) = configured.expose() else {
+            return Err(ApiError::Internal {
+                cause: "ADMIN_API_KEY reference was not resolved".into(),
+            });
+        };
+        check_bearer(&parts.headers, key).map(|()| AdminApiKey)
+    }
+}
+
 /// The client certificate PEM of the Lambda request context (HTTP API v2
 /// `requestContext.authentication.clientCert.clientCertPem`, REST v1
 /// `requestContext.identity.clientCert.clientCertPem`), the `lambda-context` source of SPEC §5.8.

@@ -1,6 +1,9 @@
 //! API integration tests: one binary, a file per area (STYLE.md §5). Most go through
 //! `router.oneshot`; TCP only where the transport is the point (shutdown, load shedding, binaries).
 
+mod attest_android;
+mod attest_desktop;
+mod attest_ios;
 mod binaries;
 mod device_checklist;
 mod device_openssl;
@@ -12,3 +15,5 @@ mod oauth_authorize;
 mod oauth_flow;
 mod pki_support;
 mod resilience;
+#[path = "../support/attestation_vectors.rs"]
+mod vectors;
