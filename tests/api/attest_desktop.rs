@@ -562,3 +562,48 @@ async fn an_attestation_id_enrols_exactly_one_of_ten_concurrent_enrolments() {
         .unwrap();
     assert_eq!(records.len(), 1, "one certificate issued");
 }
+
+#[tokio::test]
+async fn the_openapi_document_describes_the_attestation_routes() {
+    let (app, _) = app(&[("ENABLE_DOCS", "true")]);
+    let doc = send(&app, "GET", "/openapi.json", &[], None).await.json();
+    for (path, request, response) in [
+        (
+            "/device/attest/android",
+            "AndroidAttestationRequest",
+            "AndroidAttestationResponse",
+        ),
+        (
+            "/device/attest/ios",
+            "IosAttestationRequest",
+            "IosAttestationResponse",
+        ),
+        (
+            "/device/attest/desktop",
+            "DesktopAttestationRequest",
+            "DesktopAttestationResponse",
+        ),
+    ] {
+        let operation = &doc["paths"][path]["post"];
+        assert!(
+            operation["responses"]["501"].is_object(),
+            "{path}: 501 documented"
+        );
+        assert!(
+            operation["responses"]["400"].is_object(),
+            "{path}: 400 documented"
+        );
+        assert!(
+            doc["components"]["schemas"][request].is_object(),
+            "{request}"
+        );
+        assert!(
+            doc["components"]["schemas"][response].is_object(),
+            "{response}"
+        );
+    }
+    assert!(doc["paths"]["/device/attest/desktop"]["post"]["responses"]["429"].is_object());
+    let clear = &doc["paths"]["/device/attest/clear-cache"]["post"];
+    assert_eq!(clear["security"], json!([{"adminApiKey": []}]));
+    assert!(clear["responses"]["204"].is_object());
+}

@@ -297,3 +297,106 @@ async fn a_full_oauth_flow_logs_no_code_verifier_state_token_secret_or_location(
         "OAuth routes log their provider"
     );
 }
+
+#[tokio::test]
+async fn attestations_log_no_token_object_key_id_attestation_id_or_platform_details() {
+    use crate::vectors::{self, IosAttestation, PlayKeys, TestCa};
+    let keys = PlayKeys::generate();
+    let ca = TestCa::new("logging");
+    let vars = keys.config_vars();
+    let mut overrides: Vec<(&str, &str)> = vars.iter().map(|(k, v)| (*k, v.as_str())).collect();
+    overrides.extend([
+        ("APPLE_TEAM_ID", vectors::TEAM_ID),
+        ("APPLE_BUNDLE_ID", vectors::BUNDLE_ID),
+        ("ADMIN_API_KEY", "admin-key-that-must-never-be-logged-0123"),
+    ]);
+    let app = apuntador::router(
+        apuntador::AppState::in_memory(config(&overrides))
+            .with_app_attest_trust_anchor(&ca.root_der())
+            .unwrap(),
+    );
+    let capture = Capture::default();
+    let subscriber =
+        apuntador::telemetry::subscriber("trace", LogFormat::Json, capture.clone()).unwrap();
+    crate::helpers::reliable_log_capture();
+    let _guard = tracing::subscriber::set_default(subscriber);
+    let json = [("content-type", "application/json")];
+    let nonce = "logging-nonce-0000000";
+    let token = keys.token(&vectors::verdict(nonce));
+    let android = send(
+        &app,
+        "POST",
+        "/device/attest/android",
+        &json,
+        Some(&vectors::android_body(&token, "log-android", nonce)),
+    )
+    .await;
+    let built = IosAttestation::new(true).build(&ca);
+    let ios = send(
+        &app,
+        "POST",
+        "/device/attest/ios",
+        &json,
+        Some(&built.body("log-ios-01")),
+    )
+    .await;
+    let fingerprint = vectors::fingerprint("logged");
+    let desktop = send(
+        &app,
+        "POST",
+        "/device/attest/desktop",
+        &json,
+        Some(&vectors::desktop_body("log-desk-01", &fingerprint)),
+    )
+    .await;
+    let replay = send(
+        &app,
+        "POST",
+        "/device/attest/ios",
+        &json,
+        Some(&built.body("log-ios-01")),
+    )
+    .await;
+    assert_eq!(
+        (android.status, ios.status, desktop.status, replay.status),
+        (200, 200, 200, 400)
+    );
+    let cleared = send(
+        &app,
+        "POST",
+        "/device/attest/clear-cache",
+        &[(
+            "authorization",
+            "Bearer admin-key-that-must-never-be-logged-0123",
+        )],
+        None,
+    )
+    .await;
+    assert_eq!(cleared.status, 204);
+    let logs = capture.text();
+    let mut secrets = vec![
+        token.clone(),
+        token[..40].to_owned(),
+        built.attestation_object[..40].to_owned(),
+        built.key_id.clone(),
+        built.challenge.clone(),
+        nonce.to_owned(),
+        "secret-host-name".to_owned(),
+        "admin-key-that-must-never-be-logged".to_owned(),
+    ];
+    for answer in [&android, &ios, &desktop] {
+        secrets.push(answer.json()["attestation_id"].as_str().unwrap().to_owned());
+    }
+    for secret in &secrets {
+        assert!(!logs.contains(secret.as_str()), "{secret} logged:\n{logs}");
+    }
+    assert!(
+        logs.contains("attest.android") || logs.contains("log-android"),
+        "the attestation is logged:\n{logs}"
+    );
+    let completions = logs
+        .lines()
+        .filter(|l| l.contains("\"request completed\""))
+        .count();
+    assert_eq!(completions, 5);
+}

@@ -259,7 +259,7 @@ async fn readiness_in_aws_mode_without_a_ca_reports_it_missing() {
     assert_eq!(answer.json()["checks"]["certificate_store"], "ok");
 }
 
-fn openssl_csr(dir: &std::path::Path) -> String {
+pub fn openssl_csr(dir: &std::path::Path) -> String {
     let key = dir.join("device.key");
     let status = Command::new("openssl")
         .args([

@@ -12,6 +12,7 @@
 mod store_contract;
 
 mod app;
+mod attestation;
 mod binaries;
 mod end_to_end;
 mod helpers;

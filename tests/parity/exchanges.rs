@@ -679,6 +679,30 @@ pub fn all() -> Vec<Exchange> {
             ..ex("renewal authenticates before validating the body", "POST", "/device/renew", 401)
         },
         Exchange { body_contains: &[r#""error":"certificate_required""#], ..ex("revocation requires a certificate", "POST", "/device/revoke", 401) },
+        Exchange {
+            headers: JSON,
+            body: Some(b"{}"),
+            body_contains: &[r#""status":501,"detail":"Android attestation is not configured","instance":"/device/attest/android""#, r#""error":"attestation_not_configured""#],
+            ..ex("unconfigured android attestation is 501 before the body", "POST", "/device/attest/android", 501)
+        },
+        Exchange {
+            body_contains: &[r#""detail":"iOS attestation is not configured""#],
+            ..ex("unconfigured ios attestation is 501", "POST", "/device/attest/ios", 501)
+        },
+        Exchange {
+            headers: JSON,
+            body: Some(br#"{"device_id":"a/b","fingerprint":"ABC","platform_details":[]}"#),
+            body_contains: &[
+                r#""errors":[{"loc":["body","device_id"],"msg":"String should match pattern '^[A-Za-z0-9_-]{5,128}$'","type":"string_pattern_mismatch"},{"loc":["body","fingerprint"],"msg":"String should match pattern '^[a-f0-9]{64}$'","type":"string_pattern_mismatch"},{"loc":["body","platform_details"],"msg":"Input should be a valid object","type":"object_type"}]"#,
+            ],
+            ..ex("desktop attestation field errors are reported together", "POST", "/device/attest/desktop", 422)
+        },
+        Exchange {
+            headers: &[("authorization", "Bearer parity-admin-key-0123456789abcdef0123")],
+            body_contains: &[r#""status":403,"detail":"The admin API is disabled""#, r#""error":"admin_disabled""#],
+            ..ex("clear-cache without an admin key configured is 403", "POST", "/device/attest/clear-cache", 403)
+        },
+        Exchange { headers_expected: &[("allow", "POST")], ..ex("get on clear-cache is 405", "GET", "/device/attest/clear-cache", 405) },
     ];
     for row in &mut rows {
         let has_trace = row.headers.iter().any(|(k, _)| {

@@ -4,10 +4,13 @@
 
 #[path = "../../bin/lambda/adapter.rs"]
 mod adapter;
+mod attestation;
 mod device;
 mod exchanges;
 mod oauth_flow;
 mod transport;
+#[path = "../support/attestation_vectors.rs"]
+mod vectors;
 
 use std::collections::BTreeMap;
 
@@ -176,4 +179,28 @@ async fn the_device_lifecycle_answers_identically_on_every_transport_and_certifi
         "expected {expected:?}; differing runs:\n{}",
         failures.join("\n")
     );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn attestations_answer_identically_on_every_transport() {
+    use device::Via;
+    let evidence = attestation::Evidence::new();
+    let reference = attestation::run(&evidence, Via::InProcess).await;
+    let statuses: Vec<u16> = reference.iter().map(|a| a.status).collect();
+    assert_eq!(
+        statuses,
+        attestation::EXPECTED,
+        "{:?}",
+        reference.iter().map(Normalised::text).collect::<Vec<_>>()
+    );
+    let mut failures = Vec::new();
+    for via in std::iter::once(Via::Tcp).chain(EventKind::ALL.into_iter().map(Via::Lambda)) {
+        let answers = attestation::run(&evidence, via).await;
+        for (step, (answer, expected)) in answers.iter().zip(&reference).enumerate() {
+            if answer != expected {
+                failures.push(format!("{via:?} step {step}: {}", diff(answer, expected)));
+            }
+        }
+    }
+    assert!(failures.is_empty(), "{}", failures.join("\n"));
 }
