@@ -24,12 +24,13 @@
 //! Lambda (SPEC §10.5): [`Pipeline::flush`] force-flushes before each response goes back to the runtime,
 //! waiting at most the given bound (1 s). While the collector is failing (an export failed or a flush
 //! overran in the last minute) the flush is started but not awaited, so a dead collector costs requests
-//! nothing; the first successful export restores waiting.
+//! nothing; the first successful export restores waiting. An invocation whose request span was not
+//! sampled has nothing to export and skips the flush altogether.
 //!
 //! Depends on `config` and the OpenTelemetry crates; nothing here knows axum or the stores.
 
 use std::cell::Cell;
-use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::{Arc, OnceLock};
 use std::time::{Duration, Instant};
 
@@ -216,10 +217,16 @@ pub fn install_global(pipeline: Pipeline) {
     let _ = GLOBAL.set(pipeline);
 }
 
+/// Set when a sampled request span starts; cleared by [`flush`].
+static SAMPLED_SINCE_FLUSH: AtomicBool = AtomicBool::new(false);
+
 /// Flushes the process-wide pipeline within `bound`; nothing to do (and no cost) when OpenTelemetry is
-/// disabled.
+/// disabled, or when no sampled request ran since the last flush (an unsampled invocation has nothing
+/// to export).
 pub async fn flush(bound: Duration) {
-    if let Some(pipeline) = GLOBAL.get() {
+    if let Some(pipeline) = GLOBAL.get()
+        && SAMPLED_SINCE_FLUSH.swap(false, Ordering::Relaxed)
+    {
         pipeline.flush(bound).await;
     }
 }
@@ -322,15 +329,20 @@ pub fn attach_request_span(span: &tracing::Span, headers: &http::HeaderMap, trac
     };
     let parent = Propagator.extract(&HeaderExtractor(headers));
     let remote = parent.span().span_context().clone();
-    if remote.is_valid() && remote.trace_id() == trace_id {
+    let cx = if remote.is_valid() && remote.trace_id() == trace_id {
         let _ = span.set_parent(parent);
-        return;
+        span.context()
+    } else {
+        // Build the span now, on this thread, so the id generator hands it this trace id.
+        NEXT_ROOT_TRACE_ID.with(|next| next.set(Some(trace_id)));
+        let _ = span.set_parent(Context::new());
+        let cx = span.context();
+        NEXT_ROOT_TRACE_ID.with(|next| next.set(None));
+        cx
+    };
+    if cx.span().span_context().is_sampled() {
+        SAMPLED_SINCE_FLUSH.store(true, Ordering::Relaxed);
     }
-    // Build the span now, on this thread, so the id generator hands it this trace id.
-    NEXT_ROOT_TRACE_ID.with(|next| next.set(Some(trace_id)));
-    let _ = span.set_parent(Context::new());
-    let _ = span.context();
-    NEXT_ROOT_TRACE_ID.with(|next| next.set(None));
 }
 
 /// The `X-Amzn-Trace-Id` and `traceparent` headers naming `span` as the parent, for an outgoing call;

@@ -108,7 +108,7 @@ async fn the_invocation_spans_reach_the_collector_before_the_response_is_posted(
 }
 
 #[tokio::test]
-async fn a_silent_collector_delays_at_most_the_first_invocation_by_the_flush_bound() {
+async fn a_silent_collector_delays_at_most_the_first_sampled_invocation_by_the_flush_bound() {
     let (endpoint, _silent) = silent_endpoint().await;
     let (api, mut process) = running(&[
         ("OTEL_ENABLED", "true"),
@@ -116,6 +116,22 @@ async fn a_silent_collector_delays_at_most_the_first_invocation_by_the_flush_bou
         ("OTEL_EXPORTER_OTLP_PROTOCOL", "grpc"),
     ])
     .await;
+    // An unsampled invocation has nothing to export: it does not even start a flush.
+    let started = Instant::now();
+    let response = api
+        .invoke_traced(
+            event("apigw-v2-health.json"),
+            Some(
+                "Root=1-6b0a9438-24d925fb263f8d71b3c59162;Parent=b4d629b2f5e85d6c;Sampled=0".into(),
+            ),
+            INVOKE_TIMEOUT,
+        )
+        .await
+        .unwrap_or_else(|e| panic!("invocation: {e}\n{}", process.stderr()));
+    assert_eq!(response["statusCode"], 200);
+    let unsampled = started.elapsed();
+    assert!(unsampled < Duration::from_millis(500), "{unsampled:?}");
+    // Sampled invocations: the first waits for the flush bound at most, the next ones not at all.
     let mut times = Vec::new();
     for _ in 0..4 {
         let started = Instant::now();
@@ -127,7 +143,10 @@ async fn a_silent_collector_delays_at_most_the_first_invocation_by_the_flush_bou
         assert_eq!(response["statusCode"], 200);
     }
     assert!(process.is_running());
-    assert!(times[0] < Duration::from_millis(2500), "{times:?}");
+    assert!(
+        times[0] >= Duration::from_millis(900) && times[0] < Duration::from_millis(2500),
+        "the first sampled invocation waits for the 1 s bound: {times:?}"
+    );
     for time in &times[1..] {
         assert!(*time < Duration::from_millis(500), "{times:?}");
     }
