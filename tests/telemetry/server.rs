@@ -21,6 +21,7 @@ async fn the_server_exports_queued_spans_after_draining_on_sigterm() {
     let receiver = Receiver::grpc().await;
     let dir = tempfile::tempdir().unwrap();
     let port = free_port();
+    let spawned = Instant::now();
     let mut child = Command::new(SERVER)
         .env_clear()
         .env("PATH", std::env::var_os("PATH").unwrap_or_default())
@@ -63,8 +64,11 @@ async fn the_server_exports_queued_spans_after_draining_on_sigterm() {
         }
     };
     assert_eq!(answer.status(), 200);
-    // The batch processor would export in 5 s; SIGTERM comes first.
-    assert!(receiver.collected.spans().is_empty());
+    // The batch processor exports every 5 s: before that, nothing has been sent (on a machine so slow
+    // that 5 s have passed, the check says nothing and is skipped).
+    if spawned.elapsed() < Duration::from_millis(4500) {
+        assert!(receiver.collected.spans().is_empty());
+    }
     let term = Instant::now();
     assert!(
         Command::new("kill")
