@@ -6,6 +6,10 @@
 //!   the in-repo Rust Lambda Runtime API emulator (tests/support/runtime_api.rs), a fresh emulator and
 //!   `DATA_DIR` each time.
 //!
+//! - `apuntador-lambda` with OpenTelemetry (`OTEL_ENABLED=true`, OTLP/HTTP to a live in-bench receiver
+//!   on loopback): the same, so the difference is what telemetry adds to a cold start (building the
+//!   exporter and the batch thread during INIT, and the first invocation's flush).
+//!
 //! Peak RSS is `VmHWM` from `/proc/<pid>/status` read right after the first answer. Every process is
 //! killed by its own PID (the child handle) after each repetition.
 //!
@@ -84,10 +88,18 @@ fn main() {
         .expect("tokio runtime");
     let mut server_samples = Vec::with_capacity(repetitions);
     let mut lambda_samples = Vec::with_capacity(repetitions);
-    // Alternate the two binaries so a noisy neighbour's burst spreads over both.
+    let mut lambda_otel_samples = Vec::with_capacity(repetitions);
+    let receiver = rt.block_on(otlp_receiver());
+    let otel_env = [
+        ("OTEL_ENABLED", "true"),
+        ("OTEL_EXPORTER_OTLP_PROTOCOL", "http/protobuf"),
+        ("OTEL_EXPORTER_OTLP_ENDPOINT", receiver.as_str()),
+    ];
+    // Alternate the binaries so a noisy neighbour's burst spreads over all of them.
     for round in 0..repetitions {
         server_samples.push(server_cold_start(&server));
-        lambda_samples.push(rt.block_on(lambda_cold_start(&lambda)));
+        lambda_samples.push(rt.block_on(lambda_cold_start(&lambda, &[])));
+        lambda_otel_samples.push(rt.block_on(lambda_cold_start(&lambda, &otel_env)));
         if bench_mode {
             eprint!("\rcold_start: {}/{repetitions}", round + 1);
         }
@@ -109,14 +121,29 @@ fn main() {
             .map(|s| s.peak_rss_kib as f64 / 1024.0)
             .collect(),
     );
+    let lambda_otel_ms = stats(lambda_otel_samples.iter().map(|s| s.ms).collect());
+    let lambda_otel_rss = stats(
+        lambda_otel_samples
+            .iter()
+            .map(|s| s.peak_rss_kib as f64 / 1024.0)
+            .collect(),
+    );
     for (name, value) in [
         ("apuntador-server spawn → first 200 (ms)", &server_ms),
         ("apuntador-server peak RSS (MiB)", &server_rss),
         ("apuntador-lambda spawn → first response (ms)", &lambda_ms),
         ("apuntador-lambda peak RSS (MiB)", &lambda_rss),
+        (
+            "apuntador-lambda, OTel on: → first response (ms)",
+            &lambda_otel_ms,
+        ),
+        (
+            "apuntador-lambda, OTel on: peak RSS (MiB)",
+            &lambda_otel_rss,
+        ),
     ] {
         println!(
-            "{name:<46} median {:>8.2}  min {:>8.2}  p25 {:>8.2}  p75 {:>8.2}  max {:>8.2}  (n = {})",
+            "{name:<50} median {:>8.2}  min {:>8.2}  p25 {:>8.2}  p75 {:>8.2}  max {:>8.2}  (n = {})",
             value["median"].as_f64().unwrap_or_default(),
             value["min"].as_f64().unwrap_or_default(),
             value["p25"].as_f64().unwrap_or_default(),
@@ -161,6 +188,11 @@ fn main() {
                 "what": "spawn to the response of one HTTP API v2 GET /health event via the Rust Runtime API emulator",
                 "spawn_to_first_response_ms": lambda_ms,
                 "peak_rss_mib": lambda_rss,
+            },
+            "lambda_otel": {
+                "what": "as lambda, with OTEL_ENABLED=true exporting OTLP/HTTP to a live receiver on 127.0.0.1 (the first invocation's flush included)",
+                "spawn_to_first_response_ms": lambda_otel_ms,
+                "peak_rss_mib": lambda_otel_rss,
             },
         },
     });
@@ -282,11 +314,34 @@ fn health_event() -> Value {
     })
 }
 
-async fn lambda_cold_start(binary: &Path) -> Sample {
+/// A live OTLP/HTTP receiver on loopback that accepts every export (`200`, empty response message);
+/// returns its endpoint.
+async fn otlp_receiver() -> String {
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
+        .await
+        .expect("bind the OTLP receiver");
+    let addr = listener.local_addr().expect("receiver address");
+    let app = axum::Router::new().route(
+        "/v1/traces",
+        axum::routing::post(|body: axum::body::Bytes| async move {
+            std::hint::black_box(body.len());
+            (
+                [("content-type", "application/x-protobuf")],
+                Vec::<u8>::new(),
+            )
+        }),
+    );
+    tokio::spawn(async move {
+        let _ = axum::serve(listener, app).await;
+    });
+    format!("http://{addr}")
+}
+
+async fn lambda_cold_start(binary: &Path, extra_env: &[(&str, &str)]) -> Sample {
     let api = RuntimeApi::start().await;
     let event = health_event();
     let started = Instant::now();
-    let process = LambdaProcess::spawn_binary(binary, &api.runtime_api_env(), &[]);
+    let process = LambdaProcess::spawn_binary(binary, &api.runtime_api_env(), extra_env);
     let answer = api.invoke(event, START_TIMEOUT).await;
     let elapsed = started.elapsed();
     let answer = match answer {

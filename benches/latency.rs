@@ -15,6 +15,10 @@
 //! - `body_size_lambda_http_v2` and `body_size_server_loopback`: `POST /oauth/authorize/googledrive`
 //!   with 1, 4, 16 and 64 KiB JSON bodies (a padding field; the body is read and parsed whole, whatever
 //!   the status), `BODY_LIMIT_BYTES` raised to 128 KiB;
+//! - `router_in_process_otel` and `lambda_handler_otel` (HTTP API v2 events only): the same exchanges
+//!   with `OTEL_ENABLED=true`, exporting OTLP/HTTP to a live receiver on 127.0.0.1 that accepts every
+//!   batch; on the Lambda path every invocation includes the per-invocation flush (one export round
+//!   trip), as on AWS Lambda. Compare with `router_in_process` and `lambda_handler/http_v2/*`;
 //! - `pki`: certificate issuance (signing) and presented-certificate verification alone, so the share of
 //!   crypto in enrol and status can be read off.
 //!
@@ -376,7 +380,12 @@ fn sweep() -> Vec<Exchange> {
 }
 
 fn config() -> Config {
-    let env: HashMap<&str, &str> = [
+    config_with(&[])
+}
+
+/// [`config`] plus `extra` variables.
+fn config_with(extra: &[(&str, &str)]) -> Config {
+    let mut env: HashMap<&str, &str> = [
         ("CONFIG_API_KEY", CONFIG_KEY),
         ("LOG_LEVEL", "error"),
         ("ENABLED_CLOUD_PROVIDERS", "googledrive,dropbox"),
@@ -389,6 +398,7 @@ fn config() -> Config {
     ]
     .into_iter()
     .collect();
+    env.extend(extra.iter().copied());
     Config::from_lookup(|name| env.get(name).map(|v| (*v).to_owned()))
         .expect("bench config is valid")
 }
@@ -589,6 +599,80 @@ fn server_loopback(c: &mut Criterion) {
     let _ = stop.send(());
 }
 
+/// A live OTLP/HTTP receiver on loopback that accepts every batch (`200`, empty response message).
+async fn otlp_receiver() -> SocketAddr {
+    let listener = TcpListener::bind("127.0.0.1:0").await.expect("bind");
+    let addr = listener.local_addr().expect("address");
+    let app = Router::new().route(
+        "/v1/traces",
+        axum::routing::post(|body: Bytes| async move {
+            black_box(body.len());
+            (
+                [("content-type", "application/x-protobuf")],
+                Vec::<u8>::new(),
+            )
+        }),
+    );
+    tokio::spawn(async move {
+        let _ = axum::serve(listener, app).await;
+    });
+    addr
+}
+
+/// The router floor and the Lambda path with OpenTelemetry on, exporting to a live receiver.
+///
+/// Runs after the telemetry-off groups: its dispatcher (this thread's default while it runs) and the
+/// process-wide pipeline the Lambda adapter flushes would otherwise be in their way.
+fn telemetry_on(c: &mut Criterion) {
+    let rt = runtime();
+    let receiver = rt.block_on(otlp_receiver());
+    let endpoint = format!("http://{receiver}");
+    let config = config_with(&[
+        ("OTEL_ENABLED", "true"),
+        ("OTEL_EXPORTER_OTLP_PROTOCOL", "http/protobuf"),
+        ("OTEL_EXPORTER_OTLP_ENDPOINT", &endpoint),
+    ]);
+    init_logging(&config);
+    let pipeline = {
+        let _entered = rt.enter();
+        apuntador::telemetry::otel::Pipeline::new(
+            &config,
+            apuntador::telemetry::otel::Target::Lambda,
+        )
+        .expect("OpenTelemetry pipeline")
+    };
+    apuntador::telemetry::otel::install_global(pipeline.clone());
+    let dispatch = apuntador::telemetry::otel_dispatch(
+        &config.telemetry.log_level,
+        config.telemetry.log_format,
+        std::io::sink,
+        &pipeline,
+    )
+    .expect("dispatcher");
+    let _default = tracing::dispatcher::set_default(&dispatch);
+    let app = apuntador::router(AppState::in_memory(config));
+    let exchanges = exchanges(&rt, &app);
+
+    let mut group = c.benchmark_group("router_in_process_otel");
+    for ex in &exchanges {
+        let template = ex.body_bytes();
+        let stamper = Stamper::new(&template, ex.stamped);
+        let (status, body) = rt.block_on(in_process(&app, ex, stamper.apply(&template)));
+        check(ex, status, &body);
+        group.bench_function(&ex.id, |b| {
+            b.to_async(&rt)
+                .iter(|| in_process(&app, ex, stamper.apply(&template)));
+        });
+    }
+    group.finish();
+    let mut group = c.benchmark_group("lambda_handler_otel");
+    for ex in &exchanges {
+        bench_lambda(&mut group, &rt, &app, ex, EventKind::HttpV2);
+    }
+    group.finish();
+    rt.block_on(pipeline.shutdown(Duration::from_secs(5)));
+}
+
 /// Certificate issuance and presented-certificate verification alone (the crypto of enrol and status).
 fn pki(c: &mut Criterion) {
     let now = Utc::now();
@@ -627,6 +711,6 @@ criterion_group! {
     config = Criterion::default()
         .warm_up_time(Duration::from_secs(1))
         .measurement_time(Duration::from_secs(3));
-    targets = router_in_process, lambda_handler, server_loopback, pki
+    targets = router_in_process, lambda_handler, server_loopback, pki, telemetry_on
 }
 criterion_main!(benches);

@@ -2,8 +2,9 @@
 //!
 //! Everything is built once, before the runtime loop (Lambda INIT): configuration, stores, router.
 //! API Gateway REST (1.0), HTTP API (2.0), ALB and Function URL events all arrive as the same
-//! `http::Request`; [`adapter::handler`] removes the API Gateway stage from the path and tags the logs
-//! of each invocation with its `aws_request_id`.
+//! `http::Request`; [`adapter::handler`] removes the API Gateway stage from the path, tags the logs
+//! of each invocation with its `aws_request_id` and, with OpenTelemetry enabled, flushes the
+//! invocation's spans before its response goes back to the runtime.
 
 #[path = "lambda/adapter.rs"]
 mod adapter;
@@ -22,7 +23,7 @@ async fn main() -> ExitCode {
             return ExitCode::from(2);
         }
     };
-    let state = match startup::start(config).await {
+    let state = match startup::start(config, startup::Target::Lambda).await {
         Ok(state) => state,
         Err(startup::StartupError::Config(err)) => {
             startup::report_config_error(&err);

@@ -79,7 +79,7 @@ fn run() -> ExitCode {
     runtime.block_on(async move {
         let addr = (config.server.host, config.server.port);
         let grace = config.server.shutdown_grace;
-        let state = match startup::start(config).await {
+        let state = match startup::start(config, startup::Target::Server).await {
             Ok(state) => state.with_load_shedding(),
             Err(startup::StartupError::Config(err)) => {
                 startup::report_config_error(&err);
@@ -113,6 +113,8 @@ fn run() -> ExitCode {
         let lifecycle = state.lifecycle.clone();
         let app = apuntador::router(state);
         server::serve(listener, app, lifecycle, server::shutdown_signal(), grace).await;
+        // SPEC §9.2: telemetry is flushed once the in-flight requests are done.
+        apuntador::telemetry::otel::shutdown(std::time::Duration::from_secs(5)).await;
         tracing::info!("apuntador-server stopped");
         ExitCode::SUCCESS
     })

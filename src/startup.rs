@@ -7,6 +7,7 @@ use crate::state::{AppState, BuildError};
 use crate::store::StoreError;
 use crate::store::aws;
 use crate::telemetry;
+pub use crate::telemetry::otel::Target;
 
 /// Why start-up failed.
 #[derive(Debug, thiserror::Error)]
@@ -14,7 +15,7 @@ pub enum StartupError {
     /// The configuration is invalid (every problem listed); exit code 2.
     #[error(transparent)]
     Config(#[from] ConfigError),
-    /// Logging could not be initialised; exit code 1.
+    /// Logging or OpenTelemetry could not be initialised; exit code 1.
     #[error("could not initialise logging: {0}")]
     Telemetry(String),
     /// A store or client could not be built; exit code 1.
@@ -83,11 +84,11 @@ pub fn report_config_error(err: &ConfigError) {
     }
 }
 
-/// Runs the shared start-up sequence on an already parsed configuration.
-pub async fn start(mut config: Config) -> Result<AppState, StartupError> {
+/// Runs the shared start-up sequence on an already parsed configuration, for the binary `target`
+/// (which decides how OpenTelemetry exports, SPEC §10.4-10.5).
+pub async fn start(mut config: Config, target: Target) -> Result<AppState, StartupError> {
     resolve_secret_references(&mut config).await?;
-    telemetry::init(&config.telemetry.log_level, config.telemetry.log_format)
-        .map_err(StartupError::Telemetry)?;
+    telemetry::init_with_otel(&config, target).map_err(StartupError::Telemetry)?;
     for warning in config.warnings() {
         tracing::warn!("{warning}");
     }

@@ -183,6 +183,23 @@ impl AppState {
         secrets: Arc<dyn SecretStore>,
         blobs: Arc<dyn BlobStore>,
     ) -> AppState {
+        // SPEC §10.3: with OpenTelemetry, every store call runs in a `store.<operation>` span.
+        let (certificates, sessions, attestations, secrets, blobs) = if config
+            .telemetry
+            .otel_enabled
+        {
+            let t =
+                crate::store::traced::traced(certificates, sessions, attestations, secrets, blobs);
+            (
+                t.certificates,
+                t.sessions,
+                t.attestations,
+                t.secrets,
+                t.blobs,
+            )
+        } else {
+            (certificates, sessions, attestations, secrets, blobs)
+        };
         // Building a rustls client with bundled roots does no I/O and cannot fail at run time; a
         // failure here is a broken build, so it stops start-up loudly.
         let providers = ProviderClient::new(config.oauth.http_timeout)

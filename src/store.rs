@@ -11,6 +11,7 @@ pub mod files;
 pub mod memory;
 pub mod sqlite;
 pub mod timestamp;
+pub mod traced;
 
 use std::time::Duration;
 

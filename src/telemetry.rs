@@ -5,26 +5,95 @@
 //! logged while handling a request) and the event's own fields. Writes are synchronous: nothing is lost
 //! when a Lambda environment freezes. What must never be logged (SPEC §10.2) is kept out at the source:
 //! no handler or middleware records headers, bodies or query strings.
+//!
+//! With `OTEL_ENABLED=true`, [`init_with_otel`] adds the OpenTelemetry layer of [`otel`] and every line
+//! inside an exported span also carries that span's `span_id`. Span fields named `otel.*` steer the
+//! OpenTelemetry span (name, kind, status) and are never written to log lines.
+
+pub mod otel;
 
 use std::fmt::Write as _;
+use std::sync::{Arc, OnceLock};
+
+use opentelemetry::trace::TraceContextExt as _;
 
 use serde_json::{Map, Value};
+use tracing::dispatcher::WeakDispatch;
 use tracing::field::{Field, Visit};
 use tracing::span::{Attributes, Record};
-use tracing::{Event, Id, Subscriber};
+use tracing::{Dispatch, Event, Id, Subscriber};
 use tracing_subscriber::fmt::format::Writer;
 use tracing_subscriber::fmt::{FmtContext, FormatEvent, FormatFields, MakeWriter};
 use tracing_subscriber::layer::{Context, SubscriberExt};
 use tracing_subscriber::registry::LookupSpan;
 use tracing_subscriber::{EnvFilter, Layer, Registry};
 
-use crate::config::LogFormat;
+use crate::config::{Config, LogFormat};
 
 /// Installs the global subscriber writing to stdout, and a panic hook that logs panics as ERROR events
 /// without their payload (which could hold request data).
 pub fn init(level: &str, format: LogFormat) -> Result<(), String> {
     let subscriber = subscriber(level, format, std::io::stdout)?;
     tracing::subscriber::set_global_default(subscriber).map_err(|e| e.to_string())?;
+    install_panic_hook();
+    Ok(())
+}
+
+/// Logging as [`init`], plus OpenTelemetry export when `OTEL_ENABLED=true` (SPEC §10.4): builds the
+/// pipeline, adds its layer to the global subscriber and makes it the process-wide pipeline that
+/// [`otel::flush`] and [`otel::shutdown`] act on. Must run inside a tokio runtime when enabled. With
+/// OpenTelemetry disabled this is exactly [`init`]: no exporter, no thread, no layer.
+pub fn init_with_otel(config: &Config, target: otel::Target) -> Result<(), String> {
+    let telemetry = &config.telemetry;
+    if !telemetry.otel_enabled {
+        return init(&telemetry.log_level, telemetry.log_format);
+    }
+    let pipeline = otel::Pipeline::new(config, target)?;
+    let dispatch = otel_dispatch(
+        &telemetry.log_level,
+        telemetry.log_format,
+        std::io::stdout,
+        &pipeline,
+    )?;
+    tracing::dispatcher::set_global_default(dispatch).map_err(|e| e.to_string())?;
+    install_panic_hook();
+    otel::install_global(pipeline);
+    Ok(())
+}
+
+/// A dispatcher with the project's line format over any writer plus the OpenTelemetry layer of
+/// `pipeline` (tests install it with `tracing::dispatcher::set_default`).
+///
+/// `LOG_LEVEL` filters the log lines only; which spans are exported is decided by the pipeline's layer.
+pub fn otel_dispatch<W>(
+    level: &str,
+    format: LogFormat,
+    writer: W,
+    pipeline: &otel::Pipeline,
+) -> Result<Dispatch, String>
+where
+    W: for<'w> MakeWriter<'w> + Send + Sync + 'static,
+{
+    let filter = EnvFilter::builder()
+        .parse(level)
+        .map_err(|e| format!("LOG_LEVEL: {e}"))?;
+    let own_dispatch = Arc::new(OnceLock::new());
+    let fmt = tracing_subscriber::fmt::layer()
+        .event_format(LineFormat {
+            format,
+            otel: Some(own_dispatch.clone()),
+        })
+        .with_writer(writer);
+    let subscriber = Registry::default()
+        .with(pipeline.layer())
+        .with(SpanFieldsLayer.and_then(fmt).with_filter(filter));
+    let dispatch = Dispatch::new(subscriber);
+    let _ = own_dispatch.set(dispatch.downgrade());
+    Ok(dispatch)
+}
+
+/// Logs panics as ERROR events without their payload (which could hold request data).
+fn install_panic_hook() {
     std::panic::set_hook(Box::new(|info| {
         let location = info
             .location()
@@ -32,7 +101,6 @@ pub fn init(level: &str, format: LogFormat) -> Result<(), String> {
             .unwrap_or_default();
         tracing::error!(panic.location = %location, "a task panicked");
     }));
-    Ok(())
 }
 
 /// A subscriber with the project's line format over any writer (tests capture logs with it).
@@ -48,7 +116,7 @@ where
         .parse(level)
         .map_err(|e| format!("LOG_LEVEL: {e}"))?;
     let fmt = tracing_subscriber::fmt::layer()
-        .event_format(LineFormat { format })
+        .event_format(LineFormat { format, otel: None })
         .with_writer(writer);
     Ok(Registry::default()
         .with(filter)
@@ -83,31 +151,60 @@ impl<S: Subscriber + for<'a> LookupSpan<'a>> Layer<S> for SpanFieldsLayer {
 
 struct JsonVisitor<'a>(&'a mut Map<String, Value>);
 
+impl JsonVisitor<'_> {
+    fn insert(&mut self, field: &Field, value: Value) {
+        // `otel.name`, `otel.kind`, `otel.status_code` are instructions to the OpenTelemetry layer.
+        if !field.name().starts_with("otel.") {
+            self.0.insert(field.name().into(), value);
+        }
+    }
+}
+
 impl Visit for JsonVisitor<'_> {
     fn record_f64(&mut self, field: &Field, value: f64) {
-        self.0.insert(field.name().into(), Value::from(value));
+        self.insert(field, Value::from(value));
     }
     fn record_i64(&mut self, field: &Field, value: i64) {
-        self.0.insert(field.name().into(), Value::from(value));
+        self.insert(field, Value::from(value));
     }
     fn record_u64(&mut self, field: &Field, value: u64) {
-        self.0.insert(field.name().into(), Value::from(value));
+        self.insert(field, Value::from(value));
     }
     fn record_bool(&mut self, field: &Field, value: bool) {
-        self.0.insert(field.name().into(), Value::from(value));
+        self.insert(field, Value::from(value));
     }
     fn record_str(&mut self, field: &Field, value: &str) {
-        self.0.insert(field.name().into(), Value::from(value));
+        self.insert(field, Value::from(value));
     }
     fn record_debug(&mut self, field: &Field, value: &dyn std::fmt::Debug) {
-        self.0
-            .insert(field.name().into(), Value::from(format!("{value:?}")));
+        self.insert(field, Value::from(format!("{value:?}")));
     }
 }
 
 /// The line format of SPEC §10.1.
 struct LineFormat {
     format: LogFormat,
+    /// With OpenTelemetry: the dispatcher this format is part of, to read span ids from.
+    otel: Option<Arc<OnceLock<WeakDispatch>>>,
+}
+
+impl LineFormat {
+    /// The OpenTelemetry span id of the innermost exported span around the event.
+    fn span_id<S, N>(&self, ctx: &FmtContext<'_, S, N>) -> Option<String>
+    where
+        S: Subscriber + for<'a> LookupSpan<'a>,
+        N: for<'a> FormatFields<'a> + 'static,
+    {
+        let dispatch = self.otel.as_ref()?.get()?.upgrade()?;
+        // Collect the ids first: reading the OpenTelemetry context locks each span's extensions.
+        let ids: Vec<Id> = ctx.event_scope()?.map(|span| span.id()).collect();
+        ids.iter().find_map(|id| {
+            let cx = tracing_opentelemetry::get_otel_context(id, &dispatch)?;
+            let span = cx.span();
+            let sc = span.span_context();
+            sc.is_valid().then(|| sc.span_id().to_string())
+        })
+    }
 }
 
 impl<S, N> FormatEvent<S, N> for LineFormat
@@ -122,6 +219,7 @@ where
         event: &Event<'_>,
     ) -> std::fmt::Result {
         let meta = event.metadata();
+        let span_id = self.span_id(ctx);
         let mut fields = Map::new();
         if let Some(scope) = ctx.event_scope() {
             for span in scope.from_root() {
@@ -134,6 +232,9 @@ where
         }
         event.record(&mut JsonVisitor(&mut fields));
         let message = fields.remove("message").unwrap_or(Value::from(""));
+        if let Some(span_id) = span_id {
+            fields.insert("span_id".into(), Value::from(span_id));
+        }
         let timestamp = chrono::Utc::now()
             .format("%Y-%m-%dT%H:%M:%S%.3fZ")
             .to_string();

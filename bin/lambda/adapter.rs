@@ -1,5 +1,7 @@
 //! Turns `lambda_http` requests into requests for the apuntador router: removes the API Gateway stage
-//! and hands the request context's client certificate to the library as a request extension.
+//! and hands the request context's client certificate to the library as a request extension. With
+//! OpenTelemetry enabled, the invocation's spans are flushed (at most 1 s) before the response is
+//! returned to the runtime, so nothing is left behind when the environment freezes (SPEC §10.5).
 //!
 //! Kept apart from `main` so the parity tests and benches drive exactly this code with event JSON.
 
@@ -45,7 +47,12 @@ impl Service<Request> for Handler {
         let span = tracing::info_span!("invocation", aws_request_id = %request_id);
         let req = insert_client_cert(remove_stage(req)).map(Body::new);
         let app = self.app.clone();
-        Box::pin(async move { app.oneshot(req).instrument(span).await })
+        Box::pin(async move {
+            let res = app.oneshot(req).instrument(span).await;
+            // No cost without OpenTelemetry: there is no pipeline to flush.
+            apuntador::telemetry::otel::flush(apuntador::telemetry::otel::LAMBDA_FLUSH_BOUND).await;
+            res
+        })
     }
 }
 

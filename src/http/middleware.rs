@@ -11,6 +11,10 @@
 //! 3. the router itself, whose routes carry [`DeclaredLengthLayer`] (413 on a declared
 //!    `Content-Length` over the limit, after 404/405 and before authentication).
 //!
+//! With OpenTelemetry enabled (SPEC §10.3-10.4) the request span is named `HTTP <method> <route>`, is
+//! parented on the incoming X-Ray/W3C header (or is a root span with the request's trace id), and
+//! carries the completion fields as attributes; its trace id is always the `X-Trace-ID`.
+//!
 //! Axum's `Router::layer` wraps every route and the fallback after the path is matched, which is why
 //! [`handle`] knows the matched route template while still answering unknown paths.
 
@@ -31,6 +35,7 @@ use tracing::{Instrument, Level};
 use crate::config::{AllowedHeaders, AllowedOrigins, CorsConfig};
 use crate::error::{ApiError, Problem};
 use crate::state::AppState;
+use crate::telemetry::otel;
 
 /// The trace id of a request: 32 lower-case hex digits (SPEC §2.7).
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -112,21 +117,23 @@ pub fn strip_base_path(mut req: Request, base: &str) -> Request {
 
 /// Derives the trace id from `X-Amzn-Trace-Id`, then `traceparent`, else random (SPEC §2.7).
 pub fn derive_trace_id(headers: &HeaderMap) -> TraceId {
+    incoming_trace_id(headers).unwrap_or_else(|| TraceId(hex::encode(rand::random::<[u8; 16]>())))
+}
+
+/// The trace id named by `X-Amzn-Trace-Id`, then `traceparent` (SPEC §2.7 rules 1-2).
+pub fn incoming_trace_id(headers: &HeaderMap) -> Option<TraceId> {
     if let Some(id) = headers
         .get("x-amzn-trace-id")
         .and_then(|v| v.to_str().ok())
         .and_then(xray_root)
     {
-        return TraceId(id);
+        return Some(TraceId(id));
     }
-    if let Some(id) = headers
+    headers
         .get("traceparent")
         .and_then(|v| v.to_str().ok())
         .and_then(w3c_trace_id)
-    {
-        return TraceId(id);
-    }
-    TraceId(hex::encode(rand::random::<[u8; 16]>()))
+        .map(TraceId)
 }
 
 fn is_hex(s: &str) -> bool {
@@ -187,7 +194,13 @@ fn allowed_origin(cors: &CorsConfig, headers: &HeaderMap) -> Option<HeaderValue>
 /// the state on every request, and that cloning dominated the cost of the stack.
 pub async fn handle(State(state): State<AppState>, mut req: Request, next: Next) -> Response {
     let started = Instant::now();
-    let trace_id = derive_trace_id(req.headers());
+    let otel = state.config.telemetry.otel_enabled;
+    // SPEC §2.7 rule 3 with OpenTelemetry: the root span's X-Ray-format trace id.
+    let trace_id = match (incoming_trace_id(req.headers()), otel) {
+        (Some(id), _) => id,
+        (None, true) => TraceId(otel::new_trace_id()),
+        (None, false) => derive_trace_id(req.headers()),
+    };
     let cors_origin = allowed_origin(&state.config.cors, req.headers());
     let method = req.method().clone();
     let instance = req.uri().path().to_owned();
@@ -205,12 +218,27 @@ pub async fn handle(State(state): State<AppState>, mut req: Request, next: Next)
     let device_log = DeviceLogSlot::default();
     req.extensions_mut().insert(device_log.clone());
 
+    // The `otel.*` fields and the completion fields are recorded only for OpenTelemetry (SPEC §10.3);
+    // log lines never show `otel.*` fields, and the completion fields are recorded after the last line.
     let span = tracing::info_span!(
         "request",
         trace_id = %trace_id.0,
         method = %method,
         route = %route,
+        otel.name = tracing::field::Empty,
+        otel.kind = tracing::field::Empty,
+        otel.status_code = tracing::field::Empty,
+        status = tracing::field::Empty,
+        latency_ms = tracing::field::Empty,
+        provider = tracing::field::Empty,
+        device_id = tracing::field::Empty,
+        serial = tracing::field::Empty,
     );
+    if otel {
+        span.record("otel.name", format!("HTTP {method} {route}"));
+        span.record("otel.kind", "server");
+        otel::attach_request_span(&span, req.headers(), &trace_id.0);
+    }
     let inner = AssertUnwindSafe(inside(&state, req, next)).catch_unwind();
     let mut res = match inner.instrument(span.clone()).await {
         Ok(res) => res,
@@ -290,7 +318,34 @@ pub async fn handle(State(state): State<AppState>, mut req: Request, next: Next)
         provider,
         device_log.get(),
     );
+    if otel {
+        record_completion(&span, res.status(), started, provider, device_log.get());
+    }
     res
+}
+
+/// Copies the completion fields of SPEC §10.1 onto the request span, for its OpenTelemetry attributes;
+/// 5xx answers mark the span as an error (SPEC §10.3).
+fn record_completion(
+    span: &tracing::Span,
+    status: StatusCode,
+    started: Instant,
+    provider: Option<&str>,
+    device: Option<(&str, &str)>,
+) {
+    let latency_ms = (started.elapsed().as_secs_f64() * 1_000_000.0).round() / 1000.0;
+    span.record("status", status.as_u16());
+    span.record("latency_ms", latency_ms);
+    if let Some(provider) = provider {
+        span.record("provider", provider);
+    }
+    if let Some((device_id, serial)) = device {
+        span.record("device_id", device_id);
+        span.record("serial", serial);
+    }
+    if status.is_server_error() {
+        span.record("otel.status_code", "error");
+    }
 }
 
 /// Steps 1-2 of SPEC §2.6 and the timeout: preflight, load shedding, then the route within

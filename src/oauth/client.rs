@@ -4,14 +4,17 @@
 //! with the bundled Mozilla roots (no system CA files), a total timeout of `OAUTH_HTTP_TIMEOUT_SECONDS`
 //! per call, 5 s to connect, no redirects followed and no retries (authorization codes are single-use).
 //! Provider answers are mapped to [`OAuthError`] without ever keeping their bodies, `error_description`
-//! or URLs in an error message.
+//! or URLs in an error message. Each call runs in an `oauth.<provider>.<operation>` span and, with
+//! OpenTelemetry enabled, carries that span's `X-Amzn-Trace-Id` and `traceparent` (SPEC §10.3-10.4).
 
 use std::time::Duration;
 
 use serde_json::Value;
+use tracing::Instrument;
 
 use crate::config::{OAuthConfig, ProviderId, SecretValue};
 use crate::oauth::authorize::ONEDRIVE_SCOPE;
+use crate::telemetry::otel;
 
 /// Provider answers larger than this are invalid (SPEC §4.2).
 pub const MAX_PROVIDER_BODY: usize = 64 * 1024;
@@ -95,7 +98,32 @@ impl ProviderClient {
         Ok(ProviderClient { http })
     }
 
-    async fn send(&self, request: reqwest::RequestBuilder) -> Result<Answer, OAuthError> {
+    /// Sends `request` inside `span`, the `oauth.<provider>.<operation>` span of SPEC §10.3, with the
+    /// span's `X-Amzn-Trace-Id` and `traceparent` when it is exported (SPEC §10.4).
+    async fn send(
+        &self,
+        mut request: reqwest::RequestBuilder,
+        span: tracing::Span,
+    ) -> Result<Answer, OAuthError> {
+        for (name, value) in otel::outgoing_headers(&span) {
+            request = request.header(name, value);
+        }
+        let result = self.receive(request).instrument(span.clone()).await;
+        match &result {
+            Ok(answer) => {
+                span.record("http.response.status_code", answer.status);
+                if answer.status >= 400 {
+                    span.record("otel.status_code", "error");
+                }
+            }
+            Err(_) => {
+                span.record("otel.status_code", "error");
+            }
+        }
+        result
+    }
+
+    async fn receive(&self, request: reqwest::RequestBuilder) -> Result<Answer, OAuthError> {
         let mut response = request.send().await.map_err(transport_error)?;
         let status = response.status().as_u16();
         let mut body = Vec::new();
@@ -152,7 +180,10 @@ impl ProviderClient {
             form.push(("client_secret", secret));
         }
         let answer = self
-            .send(self.http.post(creds.token_url).form(&form))
+            .send(
+                self.http.post(creds.token_url).form(&form),
+                provider_span(provider, "token"),
+            )
             .await?;
         tokens_from(answer)
     }
@@ -188,7 +219,10 @@ impl ProviderClient {
             form.push(("client_secret", secret));
         }
         let answer = self
-            .send(self.http.post(creds.token_url).form(&form))
+            .send(
+                self.http.post(creds.token_url).form(&form),
+                provider_span(provider, "refresh"),
+            )
             .await?;
         tokens_from(answer)
     }
@@ -213,9 +247,26 @@ impl ProviderClient {
                 .bearer_auth(token),
             ProviderId::OneDrive => return Ok(false),
         };
-        let answer = self.send(request).await?;
+        let answer = self
+            .send(request, provider_span(provider, "revoke"))
+            .await?;
         Ok(answer.status == 200)
     }
+}
+
+/// The span of one provider call, `oauth.<provider>.<token|refresh|revoke>` (SPEC §10.3). Its
+/// attributes are the provider id, the operation and the answer's status: never the URL, a token or
+/// a code (SPEC §10.2).
+fn provider_span(provider: ProviderId, operation: &'static str) -> tracing::Span {
+    tracing::info_span!(
+        "oauth.provider_call",
+        otel.name = format!("oauth.{}.{operation}", provider.as_str()),
+        otel.kind = "client",
+        oauth.provider = provider.as_str(),
+        oauth.operation = operation,
+        http.response.status_code = tracing::field::Empty,
+        otel.status_code = tracing::field::Empty,
+    )
 }
 
 /// A provider's client id, optional secret and token URL.
