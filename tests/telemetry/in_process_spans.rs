@@ -560,3 +560,56 @@ async fn a_silent_collector_costs_one_flush_bound_then_nothing() {
         assert!(*time < Duration::from_millis(300), "request {i}: {times:?}");
     }
 }
+
+#[tokio::test]
+async fn attestation_is_a_child_span_of_its_request_and_exports_no_evidence() {
+    let (receiver, app) = with_http_receiver(&[]).await;
+    let fingerprint = "a".repeat(64);
+    let body = json!({
+        "device_id": "desk-otel-1",
+        "fingerprint": fingerprint,
+        "platform_details": {"hostname": "private-host-name"},
+    });
+    let answer = send(
+        &app.app,
+        "POST",
+        "/device/attest/desktop",
+        &[("content-type", "application/json")],
+        Some(&body.to_string()),
+    )
+    .await;
+    assert_eq!(
+        answer.status,
+        200,
+        "{}",
+        String::from_utf8_lossy(&answer.body)
+    );
+    let attestation_id = answer.json()["attestation_id"].as_str().unwrap().to_owned();
+    app.flush().await;
+
+    let spans = receiver
+        .collected
+        .trace(answer.header("x-trace-id").unwrap());
+    let request = the_one(&spans, "HTTP POST /device/attest/desktop");
+    let attest = the_one(&spans, "attest.desktop");
+    assert_eq!(attest.parent_id(), request.span_id());
+    assert_eq!(attest.attr("device_id").as_deref(), Some("desk-otel-1"));
+    let bind = the_one(&spans, "store.attestations.bind_if_absent");
+    assert_eq!(
+        bind.parent_id(),
+        attest.span_id(),
+        "store calls nest under the attestation"
+    );
+    for secret in [
+        fingerprint.as_str(),
+        "private-host-name",
+        attestation_id.as_str(),
+    ] {
+        assert!(
+            spans
+                .iter()
+                .all(|s| s.everything().iter().all(|(_, v)| !v.contains(secret))),
+            "{secret} exported"
+        );
+    }
+}
