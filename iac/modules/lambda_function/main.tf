@@ -1,12 +1,21 @@
 # apuntador-lambda on AWS Lambda (SPEC §9.3, §12.2): provided.al2023 custom runtime, the zip that
 # cargo-lambda builds, X-Ray active tracing, its own log group with retention, a timeout above the app's
-# request timeout, and optionally a Function URL.
+# request timeout, optionally a Function URL, and optionally an OpenTelemetry collector layer.
 
 locals {
+  # With a collector layer, the app exports its spans to the collector running beside it in the
+  # execution environment; the layer's configuration decides where they go (ADOT's default: X-Ray).
+  telemetry = var.otel_collector_layer_arn == null ? {} : {
+    OTEL_ENABLED                = "true"
+    OTEL_EXPORTER_OTLP_ENDPOINT = "http://localhost:4317"
+    OTEL_EXPORTER_OTLP_PROTOCOL = "grpc"
+  }
+
   # Every value is plain configuration or a Secrets Manager ARN; the secret values never appear here.
   environment = merge(
     var.environment,
     var.secret_arns,
+    local.telemetry,
     {
       ENVIRONMENT             = "production"
       CLIENT_CERT_SOURCES     = "lambda-context"
@@ -84,6 +93,7 @@ resource "aws_lambda_function" "this" {
   source_code_hash = fileexists(var.zip_path) ? filebase64sha256(var.zip_path) : null
   memory_size      = var.memory_mb
   timeout          = var.timeout_seconds
+  layers           = var.otel_collector_layer_arn == null ? [] : [var.otel_collector_layer_arn]
 
   reserved_concurrent_executions = var.reserved_concurrency == null ? -1 : var.reserved_concurrency
 

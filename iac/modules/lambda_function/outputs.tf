@@ -37,3 +37,8 @@ output "log_group_name" {
   description = "The function's log group."
   value       = aws_cloudwatch_log_group.function.name
 }
+
+output "layers" {
+  description = "Layers attached to the function (the OpenTelemetry collector layer, when set)."
+  value       = aws_lambda_function.this.layers
+}

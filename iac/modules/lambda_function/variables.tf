@@ -74,7 +74,7 @@ variable "reserved_concurrency" {
 }
 
 variable "environment" {
-  description = "Plain environment variables of the function (no secrets). The module adds ENVIRONMENT=production, CLIENT_CERT_SOURCES=lambda-context and REQUEST_TIMEOUT_SECONDS itself."
+  description = "Plain environment variables of the function (no secrets). The module adds ENVIRONMENT=production, CLIENT_CERT_SOURCES=lambda-context and REQUEST_TIMEOUT_SECONDS itself, and the OTEL_* variables when otel_collector_layer_arn is set."
   type        = map(string)
   default     = {}
 
@@ -133,6 +133,17 @@ variable "function_url" {
   validation {
     condition     = contains(["NONE", "AWS_IAM"], var.function_url.auth_type)
     error_message = "function_url.auth_type must be NONE or AWS_IAM."
+  }
+}
+
+variable "otel_collector_layer_arn" {
+  description = "ARN of an OpenTelemetry collector Lambda layer for the function's region and architecture, e.g. the AWS Distro for OpenTelemetry collector layer, whose default configuration forwards traces to X-Ray. When set, the layer is attached and the app exports its spans to it (OTEL_ENABLED=true, OTLP gRPC on localhost:4317), flushing before each response (SPEC §10.5). Null: no trace export; X-Ray still records the invocation itself."
+  type        = string
+  default     = null
+
+  validation {
+    condition     = var.otel_collector_layer_arn == null || can(regex("^arn:aws[a-z-]*:lambda:[a-z0-9-]+:[0-9]{12}:layer:[A-Za-z0-9_-]+:[0-9]+$", var.otel_collector_layer_arn))
+    error_message = "otel_collector_layer_arn must be a versioned Lambda layer ARN (arn:aws:lambda:<region>:<account>:layer:<name>:<version>)."
   }
 }
 

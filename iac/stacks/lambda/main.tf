@@ -23,17 +23,18 @@ module "data" {
 module "function" {
   source = "../../modules/lambda_function"
 
-  name                    = var.name
-  zip_path                = var.zip_path
-  architecture            = var.architecture
-  memory_mb               = var.memory_mb
-  request_timeout_seconds = var.request_timeout_seconds
-  timeout_seconds         = var.timeout_seconds
-  reserved_concurrency    = var.reserved_concurrency
-  log_retention_days      = var.log_retention_days
-  app_policy_json         = module.data.app_policy_json
-  secret_arns             = module.secrets.app_secret_arns
-  function_url            = { enabled = var.function_url_enabled, auth_type = "NONE" }
+  name                     = var.name
+  zip_path                 = var.zip_path
+  architecture             = var.architecture
+  memory_mb                = var.memory_mb
+  request_timeout_seconds  = var.request_timeout_seconds
+  timeout_seconds          = var.timeout_seconds
+  reserved_concurrency     = var.reserved_concurrency
+  log_retention_days       = var.log_retention_days
+  app_policy_json          = module.data.app_policy_json
+  secret_arns              = module.secrets.app_secret_arns
+  function_url             = { enabled = var.function_url_enabled, auth_type = "NONE" }
+  otel_collector_layer_arn = var.otel_collector_layer_arn
 
   environment = merge(var.app_environment, {
     INFRASTRUCTURE_PROVIDER     = "aws"

@@ -119,6 +119,17 @@ variable "function_url_enabled" {
   default     = false
 }
 
+variable "otel_collector_layer_arn" {
+  description = "ARN of an OpenTelemetry collector Lambda layer (e.g. the AWS Distro for OpenTelemetry collector layer of var.region and var.architecture). When set, the app exports its traces to it (SPEC §10.4); null exports none."
+  type        = string
+  default     = null
+
+  validation {
+    condition     = var.otel_collector_layer_arn == null || can(regex("^arn:aws[a-z-]*:lambda:[a-z0-9-]+:[0-9]{12}:layer:[A-Za-z0-9_-]+:[0-9]+$", var.otel_collector_layer_arn))
+    error_message = "otel_collector_layer_arn must be a versioned Lambda layer ARN (arn:aws:lambda:<region>:<account>:layer:<name>:<version>)."
+  }
+}
+
 variable "domain_name" {
   description = "Custom domain of the HTTP API, e.g. api.example.com."
   type        = string

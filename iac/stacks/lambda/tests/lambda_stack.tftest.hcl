@@ -86,3 +86,36 @@ run "refuses_a_timeout_the_http_api_cannot_wait_for" {
 
   expect_failures = [var.timeout_seconds]
 }
+
+run "no_collector_layer_means_no_trace_export" {
+  assert {
+    condition     = length(module.function.layers) == 0 && !contains(keys(module.function.environment), "OTEL_ENABLED")
+    error_message = "without otel_collector_layer_arn the function has no layer and exports no traces"
+  }
+}
+
+run "a_collector_layer_turns_trace_export_on" {
+  variables {
+    otel_collector_layer_arn = "arn:aws:lambda:eu-west-1:901920570463:layer:aws-otel-collector-arm64-ver-0-117-0:1"
+  }
+
+  assert {
+    condition     = module.function.layers == tolist(["arn:aws:lambda:eu-west-1:901920570463:layer:aws-otel-collector-arm64-ver-0-117-0:1"])
+    error_message = "the collector layer must be attached"
+  }
+
+  assert {
+    condition     = module.function.environment["OTEL_ENABLED"] == "true" && module.function.environment["OTEL_EXPORTER_OTLP_ENDPOINT"] == "http://localhost:4317" && module.function.environment["OTEL_EXPORTER_OTLP_PROTOCOL"] == "grpc"
+    error_message = "the app must export to the collector beside it over OTLP gRPC"
+  }
+}
+
+run "refuses_a_layer_arn_without_a_version" {
+  command = plan
+
+  variables {
+    otel_collector_layer_arn = "arn:aws:lambda:eu-west-1:901920570463:layer:aws-otel-collector-arm64-ver-0-117-0"
+  }
+
+  expect_failures = [var.otel_collector_layer_arn]
+}
