@@ -209,10 +209,7 @@ pub async fn attest_android(
             )
             .await;
         }
-        let mut body = Map::new();
-        body.insert("status".into(), Status::Valid.as_str().into());
-        body.insert("device_id".into(), evidence.device_id.clone().into());
-        body.insert("timestamp".into(), timestamp::format(now).into());
+        let mut body = body_head(Status::Valid, &evidence.device_id, now);
         body.insert(
             "cts_profile_match".into(),
             verdict.has_device_verdict("MEETS_DEVICE_INTEGRITY").into(),
@@ -279,10 +276,7 @@ pub async fn attest_ios(
             )
             .await;
         }
-        let mut body = Map::new();
-        body.insert("status".into(), Status::Valid.as_str().into());
-        body.insert("device_id".into(), evidence.device_id.clone().into());
-        body.insert("timestamp".into(), timestamp::format(now).into());
+        let mut body = body_head(Status::Valid, &evidence.device_id, now);
         body.insert("integrity_verified".into(), true.into());
         body.insert("error_message".into(), Value::Null);
         body.insert("attestation_id".into(), Value::Null);
@@ -317,14 +311,7 @@ pub async fn attest_desktop(
             .bind_if_absent(&evidence.device_id, &evidence.fingerprint)
             .await?;
         if bound != evidence.fingerprint {
-            let mut body = Map::new();
-            body.insert("status".into(), Status::Invalid.as_str().into());
-            body.insert("device_id".into(), evidence.device_id.clone().into());
-            body.insert("timestamp".into(), timestamp::format(now).into());
-            body.insert("fingerprint_match".into(), false.into());
-            body.insert("rate_limit_ok".into(), true.into());
-            body.insert("error_message".into(), desktop::MISMATCH_DETAIL.into());
-            body.insert("attestation_id".into(), Value::Null);
+            let body = desktop_body(Status::Invalid, &evidence.device_id, now);
             store(state, Platform::Desktop, &evidence.device_id, now, Status::Invalid, None, body)
                 .await?;
             tracing::info!(device_id = %evidence.device_id, advice = desktop::FINGERPRINT_MISMATCH, "desktop attestation invalid");
@@ -335,14 +322,7 @@ pub async fn attest_desktop(
                 fingerprint_match: Some(false),
             });
         }
-        let mut body = Map::new();
-        body.insert("status".into(), Status::Valid.as_str().into());
-        body.insert("device_id".into(), evidence.device_id.clone().into());
-        body.insert("timestamp".into(), timestamp::format(now).into());
-        body.insert("fingerprint_match".into(), true.into());
-        body.insert("rate_limit_ok".into(), true.into());
-        body.insert("error_message".into(), Value::Null);
-        body.insert("attestation_id".into(), Value::Null);
+        let body = desktop_body(Status::Valid, &evidence.device_id, now);
         accept(state, Platform::Desktop, &evidence.device_id, now, body).await
     }
     .instrument(span)
@@ -382,6 +362,30 @@ pub async fn clear(state: &AppState, scope: &ClearScope) -> Result<(), StoreErro
         }
     }
     Ok(())
+}
+
+/// The first members of every body: `status`, `device_id`, `timestamp` (the verification time).
+fn body_head(status: Status, device_id: &str, now: DateTime<Utc>) -> Map<String, Value> {
+    let mut body = Map::new();
+    body.insert("status".into(), status.as_str().into());
+    body.insert("device_id".into(), device_id.into());
+    body.insert("timestamp".into(), timestamp::format(now).into());
+    body
+}
+
+/// The desktop body (SPEC §6.4): `valid` when the fingerprint matched the binding, else `invalid`.
+fn desktop_body(status: Status, device_id: &str, now: DateTime<Utc>) -> Map<String, Value> {
+    let matched = status == Status::Valid;
+    let mut body = body_head(status, device_id, now);
+    body.insert("fingerprint_match".into(), matched.into());
+    body.insert("rate_limit_ok".into(), true.into());
+    let error = (!matched).then_some(desktop::MISMATCH_DETAIL);
+    body.insert(
+        "error_message".into(),
+        error.map_or(Value::Null, Value::from),
+    );
+    body.insert("attestation_id".into(), Value::Null);
+    body
 }
 
 /// Advice when the same evidence is submitted again (SPEC §6.1).
@@ -430,10 +434,7 @@ async fn reject(
         Rejection::Invalid(advice) => (Status::Invalid, Some(advice)),
     };
     if status == Status::Invalid {
-        let mut body = Map::new();
-        body.insert("status".into(), status.as_str().into());
-        body.insert("device_id".into(), device_id.into());
-        body.insert("timestamp".into(), timestamp::format(now).into());
+        let mut body = body_head(status, device_id, now);
         body.insert("advice".into(), advice.map_or(Value::Null, Value::from));
         body.insert("error_message".into(), detail.clone().into());
         body.insert("attestation_id".into(), Value::Null);

@@ -7,7 +7,10 @@ use apuntador::config::Platform;
 use axum::Router;
 use serde_json::{Value, json};
 
-use crate::helpers::{Answer, config, send};
+use crate::helpers::{
+    Answer, AttestationOutcome as Outcome, attestation_failed, attestation_invalid as invalid,
+    attestation_outcome as outcome, config, send,
+};
 use crate::vectors::{PlayKeys, android_body, b64url, jwe, jws, now_millis, verdict};
 
 const DEVICE: &str = "android-0001";
@@ -32,40 +35,11 @@ async fn attest(app: &Router, body: &str) -> Answer {
     .await
 }
 
-/// (status, attestation_status, advice, detail) of an answer.
-type Outcome = (u16, Value, Value, String);
-
 /// Configuration overrides of one case.
 type Extra = Vec<(&'static str, String)>;
 
-fn outcome(answer: &Answer) -> Outcome {
-    let body = answer.json();
-    (
-        answer.status,
-        body.get("attestation_status")
-            .cloned()
-            .unwrap_or(Value::Null),
-        body.get("advice").cloned().unwrap_or(Value::Null),
-        body["detail"].as_str().unwrap_or_default().to_owned(),
-    )
-}
-
 fn failed(message: &str) -> Outcome {
-    (
-        400,
-        json!("failed"),
-        Value::Null,
-        format!("Play Integrity verification failed: {message}"),
-    )
-}
-
-fn invalid(advice: &str) -> Outcome {
-    (
-        400,
-        json!("invalid"),
-        json!(advice),
-        format!("Device failed integrity check: {advice}"),
-    )
+    attestation_failed("Play Integrity verification failed", message)
 }
 
 #[tokio::test]

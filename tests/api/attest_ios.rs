@@ -10,7 +10,10 @@ use axum::Router;
 use base64::Engine as _;
 use serde_json::{Value, json};
 
-use crate::helpers::{Answer, config, send};
+use crate::helpers::{
+    Answer, AttestationOutcome as Outcome, attestation_failed, attestation_invalid as invalid,
+    attestation_outcome as outcome, config, send,
+};
 use crate::vectors::{BUNDLE_ID, IosAttestation, TEAM_ID, TestCa};
 
 const DEVICE: &str = "ios-device-0001";
@@ -40,37 +43,8 @@ async fn attest(app: &Router, body: &str) -> Answer {
     .await
 }
 
-/// (status, attestation_status, advice, detail) of an answer.
-type Outcome = (u16, Value, Value, String);
-
-fn outcome(answer: &Answer) -> Outcome {
-    let body = answer.json();
-    (
-        answer.status,
-        body.get("attestation_status")
-            .cloned()
-            .unwrap_or(Value::Null),
-        body.get("advice").cloned().unwrap_or(Value::Null),
-        body["detail"].as_str().unwrap_or_default().to_owned(),
-    )
-}
-
 fn failed(message: &str) -> Outcome {
-    (
-        400,
-        json!("failed"),
-        Value::Null,
-        format!("App Attest verification failed: {message}"),
-    )
-}
-
-fn invalid(advice: &str) -> Outcome {
-    (
-        400,
-        json!("invalid"),
-        json!(advice),
-        format!("Device failed integrity check: {advice}"),
-    )
+    attestation_failed("App Attest verification failed", message)
 }
 
 #[tokio::test]

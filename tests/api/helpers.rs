@@ -144,6 +144,33 @@ pub fn faulty_state(config: Config) -> (AppState, Arc<FaultyStore>) {
 mod in_process;
 pub use in_process::{Answer, send};
 
+/// (status, attestation_status, advice, detail) of an attestation answer (SPEC §6.1).
+pub type AttestationOutcome = (u16, serde_json::Value, serde_json::Value, String);
+
+/// The [`AttestationOutcome`] of an answer.
+pub fn attestation_outcome(answer: &Answer) -> AttestationOutcome {
+    let body = answer.json();
+    let member = |name: &str| body.get(name).cloned().unwrap_or(serde_json::Value::Null);
+    (
+        answer.status,
+        member("attestation_status"),
+        member("advice"),
+        body["detail"].as_str().unwrap_or_default().to_owned(),
+    )
+}
+
+/// The 400 of a `failed` verification: `<prefix>: <message>`, null advice.
+pub fn attestation_failed(prefix: &str, message: &str) -> AttestationOutcome {
+    let detail = format!("{prefix}: {message}");
+    (400, "failed".into(), serde_json::Value::Null, detail)
+}
+
+/// The 400 of an `invalid` verification with `advice`.
+pub fn attestation_invalid(advice: &str) -> AttestationOutcome {
+    let detail = format!("Device failed integrity check: {advice}");
+    (400, "invalid".into(), advice.into(), detail)
+}
+
 /// A raw HTTP/1.1 GET over a fresh TCP connection; `None` when the connection is refused or reset.
 pub async fn tcp_get(addr: std::net::SocketAddr, path: &str) -> Option<u16> {
     let client = reqwest::Client::builder()
