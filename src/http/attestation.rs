@@ -291,7 +291,8 @@ pub struct DesktopAttestationResponse {
     )
 )]
 pub async fn attest_android(State(state): State<AppState>, req: Request) -> ApiResult<Response> {
-    let Some(verifier) = state.verifiers.play_integrity.clone() else {
+    // Borrowed from the shared state: verifiers (keys, trust anchor) are built once, never per request.
+    let Some(verifier) = &state.verifiers.play_integrity else {
         return Err(not_configured("Android"));
     };
     let JsonBody(body) = JsonBody::<AndroidAttestationRequest>::from_request(req, &state).await?;
@@ -300,7 +301,7 @@ pub async fn attest_android(State(state): State<AppState>, req: Request) -> ApiR
         device_id: body.device_id,
         nonce: body.nonce,
     };
-    let answer = attestation::attest_android(&state, &verifier, &evidence).await?;
+    let answer = attestation::attest_android(&state, verifier, &evidence).await?;
     Ok(Json(Value::Object(answer)).into_response())
 }
 
@@ -319,7 +320,7 @@ pub async fn attest_android(State(state): State<AppState>, req: Request) -> ApiR
     )
 )]
 pub async fn attest_ios(State(state): State<AppState>, req: Request) -> ApiResult<Response> {
-    let Some(verifier) = state.verifiers.app_attest.clone() else {
+    let Some(verifier) = &state.verifiers.app_attest else {
         return Err(not_configured("iOS"));
     };
     let JsonBody(body) = JsonBody::<IosAttestationRequest>::from_request(req, &state).await?;
@@ -329,7 +330,7 @@ pub async fn attest_ios(State(state): State<AppState>, req: Request) -> ApiResul
         challenge: body.challenge,
         device_id: body.device_id,
     };
-    let answer = attestation::attest_ios(&state, &verifier, &evidence).await?;
+    let answer = attestation::attest_ios(&state, verifier, &evidence).await?;
     Ok(Json(Value::Object(answer)).into_response())
 }
 
