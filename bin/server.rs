@@ -152,15 +152,8 @@ fn ca_init(args: &[String]) -> ExitCode {
         return ca_init_aws(&parsed, &config);
     }
     let dir = config.storage.data_dir.clone();
-    let runtime = match tokio::runtime::Builder::new_current_thread()
-        .enable_all()
-        .build()
-    {
-        Ok(rt) => rt,
-        Err(err) => {
-            eprintln!("could not start the async runtime: {err}");
-            return ExitCode::FAILURE;
-        }
+    let Some(runtime) = ca_init_runtime() else {
+        return ExitCode::FAILURE;
     };
     let secrets = LocalSecretStore::new(&dir);
     let blobs = LocalBlobStore::new(&dir);
@@ -177,6 +170,40 @@ fn ca_init(args: &[String]) -> ExitCode {
         }
     };
     let path = |name: &str| dir.join(name).display().to_string();
+    print_ca_report(
+        &report,
+        &CaLocations {
+            backend: format!("local ({})", dir.display()),
+            private_key: format!("{} (mode 0600)", path(CA_PRIVATE_KEY_FILE)),
+            certificate: path(CA_CERTIFICATE_FILE),
+            previous: path(CA_PREVIOUS_CERTIFICATE_FILE),
+            truststore: path(authority::TRUSTSTORE_BUNDLE_KEY),
+        },
+    );
+    ExitCode::SUCCESS
+}
+
+/// The runtime `ca init` runs on; `None` (reported) when it cannot start.
+fn ca_init_runtime() -> Option<tokio::runtime::Runtime> {
+    tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .inspect_err(|err| eprintln!("could not start the async runtime: {err}"))
+        .ok()
+}
+
+/// Where `ca init` wrote each piece, as printed.
+struct CaLocations {
+    backend: String,
+    private_key: String,
+    certificate: String,
+    previous: String,
+    truststore: String,
+}
+
+/// Prints what `ca init` did: the CA's subject, key type, expiry and pin, and where each piece went —
+/// never the key itself.
+fn print_ca_report(report: &apuntador::authority::CaInitReport, at: &CaLocations) {
     println!(
         "Certificate authority {}",
         if report.rotated {
@@ -185,7 +212,7 @@ fn ca_init(args: &[String]) -> ExitCode {
             "created"
         }
     );
-    println!("  backend:     local ({})", dir.display());
+    println!("  backend:     {}", at.backend);
     println!("  subject:     {}", report.subject);
     println!("  key type:    {}", report.key_type.as_str());
     println!("  not after:   {}", report.not_after.to_rfc3339());
@@ -194,17 +221,15 @@ fn ca_init(args: &[String]) -> ExitCode {
         report.pin.sha256_base64
     );
     println!("               {} (sha256, hex)", report.pin.sha256_hex);
-    println!("  private key: {} (mode 0600)", path(CA_PRIVATE_KEY_FILE));
-    println!("  certificate: {}", path(CA_CERTIFICATE_FILE));
+    println!("  private key: {}", at.private_key);
+    println!("  certificate: {}", at.certificate);
     if report.rotated {
-        println!("  previous:    {}", path(CA_PREVIOUS_CERTIFICATE_FILE));
+        println!("  previous:    {}", at.previous);
     }
     println!(
         "  truststore:  {} (version {})",
-        path(authority::TRUSTSTORE_BUNDLE_KEY),
-        report.bundle_version
+        at.truststore, report.bundle_version
     );
-    ExitCode::SUCCESS
 }
 
 /// `apuntador-server ca init --aws` (SPEC §5.2, §7.5–7.7): writes the CA to Secrets Manager (create or new
@@ -217,15 +242,8 @@ fn ca_init_aws(parsed: &apuntador::authority::CaInitArgs, config: &Config) -> Ex
         CA_CERTIFICATE_SECRET, CA_PREVIOUS_CERTIFICATE_SECRET, CA_PRIVATE_KEY_SECRET,
     };
 
-    let runtime = match tokio::runtime::Builder::new_current_thread()
-        .enable_all()
-        .build()
-    {
-        Ok(rt) => rt,
-        Err(err) => {
-            eprintln!("could not start the async runtime: {err}");
-            return ExitCode::FAILURE;
-        }
+    let Some(runtime) = ca_init_runtime() else {
+        return ExitCode::FAILURE;
     };
     let result = runtime.block_on(async {
         let aws = AwsStores::new(&config.storage.aws).await;
@@ -251,42 +269,16 @@ fn ca_init_aws(parsed: &apuntador::authority::CaInitArgs, config: &Config) -> Ex
             return ExitCode::FAILURE;
         }
     };
-    println!(
-        "Certificate authority {}",
-        if report.rotated {
-            "rotated (the previous certificate stays trusted)"
-        } else {
-            "created"
-        }
-    );
-    println!("  backend:     aws (region {})", aws.region());
-    println!("  subject:     {}", report.subject);
-    println!("  key type:    {}", report.key_type.as_str());
-    println!("  not after:   {}", report.not_after.to_rfc3339());
-    println!(
-        "  SPKI pin:    {} (sha256, base64)",
-        report.pin.sha256_base64
-    );
-    println!("               {} (sha256, hex)", report.pin.sha256_hex);
-    println!(
-        "  private key: Secrets Manager {}",
-        aws.secrets.secret_name(CA_PRIVATE_KEY_SECRET)
-    );
-    println!(
-        "  certificate: Secrets Manager {}",
-        aws.secrets.secret_name(CA_CERTIFICATE_SECRET)
-    );
-    if report.rotated {
-        println!(
-            "  previous:    Secrets Manager {}",
-            aws.secrets.secret_name(CA_PREVIOUS_CERTIFICATE_SECRET)
-        );
-    }
-    println!(
-        "  truststore:  s3://{}/{} (version {})",
-        aws.blobs.bucket(),
-        TRUSTSTORE_BUNDLE_KEY,
-        report.bundle_version
+    let secret = |name: &str| format!("Secrets Manager {}", aws.secrets.secret_name(name));
+    print_ca_report(
+        &report,
+        &CaLocations {
+            backend: format!("aws (region {})", aws.region()),
+            private_key: secret(CA_PRIVATE_KEY_SECRET),
+            certificate: secret(CA_CERTIFICATE_SECRET),
+            previous: secret(CA_PREVIOUS_CERTIFICATE_SECRET),
+            truststore: format!("s3://{}/{}", aws.blobs.bucket(), TRUSTSTORE_BUNDLE_KEY),
+        },
     );
     ExitCode::SUCCESS
 }
