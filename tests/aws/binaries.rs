@@ -8,7 +8,7 @@ use std::time::{Duration, Instant};
 
 use tempfile::TempDir;
 
-use crate::helpers::{CONFIG_KEY, Names, endpoint, sdk};
+use crate::helpers::{CONFIG_KEY, Names, create_secret, endpoint, sdk};
 
 const SERVER: &str = env!("CARGO_BIN_EXE_apuntador-server");
 
@@ -95,21 +95,6 @@ async fn get(port: u16, path: &str, bearer: Option<&str>) -> Option<(u16, String
     let response = request.send().await.ok()?;
     let status = response.status().as_u16();
     Some((status, response.text().await.unwrap_or_default()))
-}
-
-async fn create_secret(name: &str, value: &str) -> String {
-    sdk()
-        .await
-        .secrets
-        .create_secret()
-        .name(name)
-        .secret_string(value)
-        .send()
-        .await
-        .expect("create_secret")
-        .arn()
-        .expect("arn")
-        .to_owned()
 }
 
 #[tokio::test]

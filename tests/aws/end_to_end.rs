@@ -6,7 +6,7 @@
 //! provider, then reads the DynamoDB items back with the AWS SDK and checks attribute names and types
 //! (SPEC §7.3, §7.4).
 
-use std::collections::{BTreeMap, HashMap};
+use std::collections::HashMap;
 use std::path::Path;
 use std::process::{Child, Command, Output, Stdio};
 use std::time::{Duration, Instant};
@@ -18,7 +18,7 @@ use tempfile::TempDir;
 use wiremock::matchers::{method, path};
 use wiremock::{Mock, MockServer, ResponseTemplate};
 
-use crate::helpers::{Names, endpoint, sdk, unique};
+use crate::helpers::{Item, Names, attribute_types, endpoint, expected_types, sdk, unique};
 
 #[path = "../support/runtime_api.rs"]
 mod runtime_api;
@@ -379,28 +379,6 @@ fn openssl_csr(dir: &Path) -> String {
     String::from_utf8(output.stdout).expect("PEM")
 }
 
-type Item = HashMap<String, AttributeValue>;
-
-/// The DynamoDB type letter of each attribute of an item.
-fn types(item: &Item) -> BTreeMap<String, &'static str> {
-    item.iter()
-        .map(|(name, value)| {
-            let kind = match value {
-                AttributeValue::S(_) => "S",
-                AttributeValue::N(_) => "N",
-                AttributeValue::Bool(_) => "BOOL",
-                AttributeValue::Null(_) => "NULL",
-                _ => "other",
-            };
-            (name.clone(), kind)
-        })
-        .collect()
-}
-
-fn expected(pairs: &[(&str, &'static str)]) -> BTreeMap<String, &'static str> {
-    pairs.iter().map(|(k, v)| ((*k).to_owned(), *v)).collect()
-}
-
 fn s<'a>(item: &'a Item, name: &str) -> &'a str {
     item.get(name)
         .and_then(|v| v.as_s().ok())
@@ -433,11 +411,11 @@ async fn certificate_row(names: &Names, device: &str, serial: &str) -> Item {
 
 /// Checks a certificate row's attribute names, types and key values.
 fn assert_row(row: &Item, device: &str, serial: &str, revoked: bool) {
-    let mut names = expected(&ACTIVE_ROW);
+    let mut names = expected_types(&ACTIVE_ROW);
     if revoked {
-        names.extend(expected(&REVOKED_EXTRA));
+        names.extend(expected_types(&REVOKED_EXTRA));
     }
-    assert_eq!(types(row), names, "{row:?}");
+    assert_eq!(attribute_types(row), names, "{row:?}");
     assert_eq!(s(row, "device_id"), device);
     assert_eq!(s(row, "serial_number"), serial);
     assert_eq!(s(row, "platform"), "android");
@@ -565,7 +543,11 @@ async fn oauth_flow(target: &Target<'_>, world: &World) {
     let session = item(&world.names.sessions_table, &[("pk", &pk)])
         .await
         .expect("the session item exists after authorize");
-    assert_eq!(types(&session), expected(&SESSION_ITEM), "{session:?}");
+    assert_eq!(
+        attribute_types(&session),
+        expected_types(&SESSION_ITEM),
+        "{session:?}"
+    );
     assert_eq!(s(&session, "state"), state);
     assert_eq!(s(&session, "provider"), "googledrive");
     assert_eq!(s(&session, "redirect_uri"), REDIRECT);

@@ -186,3 +186,46 @@ pub async fn authorize(app: &Router) -> Answer {
     )
     .await
 }
+
+/// A DynamoDB item as the SDK returns it.
+pub type Item = std::collections::HashMap<String, aws_sdk_dynamodb::types::AttributeValue>;
+
+/// The DynamoDB type letter of each attribute of an item.
+pub fn attribute_types(item: &Item) -> std::collections::BTreeMap<String, &'static str> {
+    use aws_sdk_dynamodb::types::AttributeValue;
+    item.iter()
+        .map(|(name, value)| {
+            let kind = match value {
+                AttributeValue::S(_) => "S",
+                AttributeValue::N(_) => "N",
+                AttributeValue::Bool(_) => "BOOL",
+                AttributeValue::Null(_) => "NULL",
+                _ => "other",
+            };
+            (name.clone(), kind)
+        })
+        .collect()
+}
+
+/// Attribute name → type letter, for comparing with [`attribute_types`].
+pub fn expected_types(
+    pairs: &[(&str, &'static str)],
+) -> std::collections::BTreeMap<String, &'static str> {
+    pairs.iter().map(|(k, v)| ((*k).to_owned(), *v)).collect()
+}
+
+/// Creates a Secrets Manager secret holding `value`; its ARN.
+pub async fn create_secret(name: &str, value: &str) -> String {
+    sdk()
+        .await
+        .secrets
+        .create_secret()
+        .name(name)
+        .secret_string(value)
+        .send()
+        .await
+        .expect("create_secret")
+        .arn()
+        .expect("arn")
+        .to_owned()
+}

@@ -2,7 +2,7 @@
 //! deployment, Secrets Manager CA material and references (SPEC §7.5, §8.3), S3 objects (SPEC §7.6) and
 //! the mapping of failures to store errors (SPEC §7.1).
 
-use std::collections::{BTreeMap, BTreeSet};
+use std::collections::BTreeSet;
 use std::time::{Duration, Instant};
 
 use apuntador::config::Platform;
@@ -17,30 +17,10 @@ use secrecy::{ExposeSecret, SecretString};
 use wiremock::matchers::method;
 use wiremock::{Mock, MockServer, ResponseTemplate};
 
-use crate::helpers::{Names, closed_endpoint, endpoint, sdk, stores};
+use crate::helpers::{
+    Names, attribute_types, closed_endpoint, create_secret, endpoint, expected_types, sdk, stores,
+};
 use crate::store_contract::{self, certificate, now, session, valid_result};
-
-/// The DynamoDB type letter of each attribute of an item.
-fn types(
-    item: &std::collections::HashMap<String, AttributeValue>,
-) -> BTreeMap<String, &'static str> {
-    item.iter()
-        .map(|(name, value)| {
-            let kind = match value {
-                AttributeValue::S(_) => "S",
-                AttributeValue::N(_) => "N",
-                AttributeValue::Bool(_) => "BOOL",
-                AttributeValue::Null(_) => "NULL",
-                _ => "other",
-            };
-            (name.clone(), kind)
-        })
-        .collect()
-}
-
-fn expected(pairs: &[(&str, &'static str)]) -> BTreeMap<String, &'static str> {
-    pairs.iter().map(|(k, v)| ((*k).to_owned(), *v)).collect()
-}
 
 async fn raw_item(
     table: &str,
@@ -97,8 +77,8 @@ async fn certificate_items_carry_the_attribute_names_and_types_of_the_table() {
     .await;
 
     assert_eq!(
-        types(&item),
-        expected(&[
+        attribute_types(&item),
+        expected_types(&[
             ("device_id", "S"),
             ("serial_number", "S"),
             ("platform", "S"),
@@ -154,8 +134,8 @@ async fn session_table_items_carry_the_attribute_names_and_types_of_the_table() 
 
     let item = raw_item(table, &[("pk", &format!("oauth#{}", oauth.state))]).await;
     assert_eq!(
-        types(&item),
-        expected(&[
+        attribute_types(&item),
+        expected_types(&[
             ("pk", "S"),
             ("state", "S"),
             ("provider", "S"),
@@ -175,8 +155,8 @@ async fn session_table_items_carry_the_attribute_names_and_types_of_the_table() 
 
     let item = raw_item(table, &[("pk", &format!("att#android#{device}"))]).await;
     assert_eq!(
-        types(&item),
-        expected(&[
+        attribute_types(&item),
+        expected_types(&[
             ("pk", "S"),
             ("status", "S"),
             ("attestation_id", "S"),
@@ -200,20 +180,20 @@ async fn session_table_items_carry_the_attribute_names_and_types_of_the_table() 
     )
     .await;
     assert_eq!(
-        types(&item),
-        expected(&[("pk", "S"), ("first_seen", "S"), ("ttl", "N")])
+        attribute_types(&item),
+        expected_types(&[("pk", "S"), ("first_seen", "S"), ("ttl", "N")])
     );
 
     let item = raw_item(table, &[("pk", &format!("dbind#{device}"))]).await;
     assert_eq!(
-        types(&item),
-        expected(&[("pk", "S"), ("fingerprint", "S"), ("bound_at", "S")])
+        attribute_types(&item),
+        expected_types(&[("pk", "S"), ("fingerprint", "S"), ("bound_at", "S")])
     );
 
     let item = raw_item(table, &[("pk", &rate)]).await;
     assert_eq!(
-        types(&item),
-        expected(&[("pk", "S"), ("count", "N"), ("ttl", "N")])
+        attribute_types(&item),
+        expected_types(&[("pk", "S"), ("count", "N"), ("ttl", "N")])
     );
     assert_eq!(
         item["ttl"].as_n().expect("n"),
@@ -221,7 +201,10 @@ async fn session_table_items_carry_the_attribute_names_and_types_of_the_table() 
     );
 
     let item = raw_item(table, &[("pk", "meta#attestation-generation")]).await;
-    assert_eq!(types(&item), expected(&[("pk", "S"), ("generation", "N")]));
+    assert_eq!(
+        attribute_types(&item),
+        expected_types(&[("pk", "S"), ("generation", "N")])
+    );
 }
 
 /// Writes a row as the previous deployment did: `+0000` timestamps with microseconds, no
@@ -418,21 +401,6 @@ async fn load_ca_reports_an_incomplete_ca() {
         Err(StoreError::Internal(message)) => assert!(message.contains("ca-private-key")),
         other => panic!("expected an incomplete CA, got {other:?}"),
     }
-}
-
-async fn create_secret(name: &str, value: &str) -> String {
-    sdk()
-        .await
-        .secrets
-        .create_secret()
-        .name(name)
-        .secret_string(value)
-        .send()
-        .await
-        .expect("create_secret")
-        .arn()
-        .expect("arn")
-        .to_owned()
 }
 
 #[tokio::test]
