@@ -30,11 +30,12 @@
 
 #[path = "../bin/lambda/adapter.rs"]
 mod adapter;
+#[path = "../tests/support/openssl_csr.rs"]
+mod openssl_csr;
 
 use std::collections::HashMap;
 use std::hint::black_box;
 use std::net::SocketAddr;
-use std::process::Command;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, OnceLock};
 use std::time::{Duration, Instant};
@@ -269,33 +270,7 @@ impl Stamper {
 /// An EC P-256 CSR made once per process with the `openssl` CLI.
 fn csr() -> &'static str {
     static CSR: OnceLock<String> = OnceLock::new();
-    CSR.get_or_init(|| {
-        let dir = tempfile::tempdir().expect("tempdir");
-        let key = dir.path().join("key.pem");
-        let run = |args: &[&str]| {
-            let out = Command::new("openssl")
-                .args(args)
-                .output()
-                .expect("the `openssl` CLI runs");
-            assert!(
-                out.status.success(),
-                "openssl {args:?}: {}",
-                String::from_utf8_lossy(&out.stderr)
-            );
-            String::from_utf8(out.stdout).expect("PEM")
-        };
-        let key = key.to_str().expect("UTF-8 path");
-        run(&[
-            "genpkey",
-            "-algorithm",
-            "EC",
-            "-pkeyopt",
-            "ec_paramgen_curve:P-256",
-            "-out",
-            key,
-        ]);
-        run(&["req", "-new", "-key", key, "-subj", "/CN=ignored/O=Client"])
-    })
+    CSR.get_or_init(openssl_csr::p256_csr)
 }
 
 fn enroll_body(device_id: &str) -> String {

@@ -259,32 +259,6 @@ async fn readiness_in_aws_mode_without_a_ca_reports_it_missing() {
     assert_eq!(answer.json()["checks"]["certificate_store"], "ok");
 }
 
-pub fn openssl_csr(dir: &std::path::Path) -> String {
-    let key = dir.join("device.key");
-    let status = Command::new("openssl")
-        .args([
-            "genpkey",
-            "-algorithm",
-            "EC",
-            "-pkeyopt",
-            "ec_paramgen_curve:P-256",
-            "-out",
-        ])
-        .arg(&key)
-        .stdout(Stdio::null())
-        .stderr(Stdio::null())
-        .status()
-        .expect("openssl runs");
-    assert!(status.success());
-    let output = Command::new("openssl")
-        .args(["req", "-new", "-subj", "/CN=ignored/O=Client", "-key"])
-        .arg(&key)
-        .output()
-        .expect("openssl runs");
-    assert!(output.status.success());
-    String::from_utf8(output.stdout).expect("PEM")
-}
-
 fn escaped(pem: &str) -> String {
     percent_encoding::utf8_percent_encode(pem, percent_encoding::NON_ALPHANUMERIC).to_string()
 }
@@ -294,9 +268,9 @@ async fn a_device_enrolled_on_dynamodb_authenticates_also_from_a_previous_format
  {
     let names = Names::new();
     let (app, _) = app_with_ca(&names, &endpoint()).await;
-    let dir = tempfile::TempDir::new().expect("temp dir");
     let device = crate::helpers::unique("device");
-    let body = json!({"csr": openssl_csr(dir.path()), "device_id": device, "platform": "android"});
+    let body =
+        json!({"csr": crate::openssl_csr::p256_csr(), "device_id": device, "platform": "android"});
 
     let enrolled = send(
         &app,

@@ -173,7 +173,7 @@ async fn attestations_on_dynamodb_store_their_items_and_ids_enrol_exactly_once()
     assert_eq!(counter.get("count"), Some(&AttributeValue::N("1".into())));
 
     // Enrolment: 10 concurrent enrolments with one desktop attestation id → exactly one certificate.
-    let csr = crate::app::openssl_csr(tempfile::TempDir::new().unwrap().path());
+    let csr = crate::openssl_csr::p256_csr();
     let id = desktop.json()["attestation_id"]
         .as_str()
         .unwrap()

@@ -7,7 +7,6 @@
 //! (SPEC §7.3, §7.4).
 
 use std::collections::HashMap;
-use std::path::Path;
 use std::process::{Child, Command, Output, Stdio};
 use std::time::{Duration, Instant};
 
@@ -352,33 +351,6 @@ fn lambda_reply(value: &Value) -> Reply {
     }
 }
 
-/// A CSR for a fresh EC P-256 key, made by the `openssl` command line in `dir`.
-fn openssl_csr(dir: &Path) -> String {
-    let key = dir.join(format!("{}.key", unique("device")));
-    let status = Command::new("openssl")
-        .args([
-            "genpkey",
-            "-algorithm",
-            "EC",
-            "-pkeyopt",
-            "ec_paramgen_curve:P-256",
-            "-out",
-        ])
-        .arg(&key)
-        .stdout(Stdio::null())
-        .stderr(Stdio::null())
-        .status()
-        .expect("openssl runs");
-    assert!(status.success());
-    let output = Command::new("openssl")
-        .args(["req", "-new", "-subj", "/CN=ignored/O=Client", "-key"])
-        .arg(&key)
-        .output()
-        .expect("openssl runs");
-    assert!(output.status.success());
-    String::from_utf8(output.stdout).expect("PEM")
-}
-
 fn s<'a>(item: &'a Item, name: &str) -> &'a str {
     item.get(name)
         .and_then(|v| v.as_s().ok())
@@ -428,7 +400,6 @@ fn assert_row(row: &Item, device: &str, serial: &str, revoked: bool) {
 
 /// Enrol → status → renew → old rejected / new accepted → revoke → rejected, checking the rows.
 async fn device_lifecycle(target: &Target<'_>, names: &Names) {
-    let dir = TempDir::new().expect("temp dir");
     let device = unique("device");
     let status_path = format!("/device/status/{device}");
 
@@ -437,7 +408,7 @@ async fn device_lifecycle(target: &Target<'_>, names: &Names) {
         "POST",
         "/device/enroll",
         None,
-        Some(&json!({"csr": openssl_csr(dir.path()), "device_id": device, "platform": "android"})),
+        Some(&json!({"csr": crate::openssl_csr::p256_csr(), "device_id": device, "platform": "android"})),
     )
     .await;
     assert_eq!(enrolled.status, 201, "enrol: {}", enrolled.body);
@@ -468,7 +439,7 @@ async fn device_lifecycle(target: &Target<'_>, names: &Names) {
         "POST",
         "/device/renew",
         Some(&first_pem),
-        Some(&json!({"csr": openssl_csr(dir.path()), "device_id": device, "old_serial": first_serial})),
+        Some(&json!({"csr": crate::openssl_csr::p256_csr(), "device_id": device, "old_serial": first_serial})),
     )
     .await;
     assert_eq!(renewed.status, 200, "renew: {}", renewed.body);

@@ -16,6 +16,8 @@ mod attestation;
 mod binaries;
 mod end_to_end;
 mod helpers;
+#[path = "../support/openssl_csr.rs"]
+mod openssl_csr;
 mod stores;
 
 /// The store contract on the DynamoDB certificate and sessions stores.

@@ -5,8 +5,6 @@
 //! API v2 and REST v1 events. Answers carry fresh certificates, so transports are compared on the
 //! sequence of (status, error code), which must also equal the expected one.
 
-use std::process::Command;
-
 use apuntador::AppState;
 use apuntador::config::Config;
 use axum::Router;
@@ -56,32 +54,7 @@ fn escaped(pem: &str) -> String {
 }
 
 /// A CSR made by openssl (an independent implementation), PEM.
-pub fn openssl_csr() -> String {
-    let dir = tempfile::tempdir().expect("tempdir");
-    let run = |args: &[&str]| {
-        let out = Command::new("openssl")
-            .args(args)
-            .current_dir(dir.path())
-            .output()
-            .expect("openssl");
-        assert!(
-            out.status.success(),
-            "{}",
-            String::from_utf8_lossy(&out.stderr)
-        );
-        String::from_utf8(out.stdout).expect("utf-8")
-    };
-    run(&[
-        "genpkey",
-        "-algorithm",
-        "EC",
-        "-pkeyopt",
-        "ec_paramgen_curve:P-256",
-        "-out",
-        "k.pem",
-    ]);
-    run(&["req", "-new", "-key", "k.pem", "-subj", "/CN=parity"])
-}
+pub use crate::openssl_csr::p256_csr as openssl_csr;
 
 fn request(
     method: &'static str,

@@ -8,6 +8,8 @@ mod attestation;
 mod device;
 mod exchanges;
 mod oauth_flow;
+#[path = "../support/openssl_csr.rs"]
+mod openssl_csr;
 mod transport;
 #[path = "../support/attestation_vectors.rs"]
 mod vectors;

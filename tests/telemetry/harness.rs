@@ -141,26 +141,4 @@ pub async fn with_grpc_receiver(extra: &[(&str, &str)]) -> (Receiver, App) {
 }
 
 /// An EC P-256 CSR made with the `openssl` CLI.
-pub fn csr() -> String {
-    let dir = tempfile::tempdir().expect("tempdir");
-    let key = dir.path().join("key.pem");
-    let key = key.to_str().expect("UTF-8 path");
-    let run = |args: &[&str]| {
-        let out = std::process::Command::new("openssl")
-            .args(args)
-            .output()
-            .expect("the `openssl` CLI runs");
-        assert!(out.status.success(), "openssl {args:?}");
-        String::from_utf8(out.stdout).expect("PEM")
-    };
-    run(&[
-        "genpkey",
-        "-algorithm",
-        "EC",
-        "-pkeyopt",
-        "ec_paramgen_curve:P-256",
-        "-out",
-        key,
-    ]);
-    run(&["req", "-new", "-key", key, "-subj", "/CN=ignored/O=Client"])
-}
+pub use crate::openssl_csr::p256_csr as csr;

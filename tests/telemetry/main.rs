@@ -8,6 +8,8 @@ mod harness;
 mod in_process;
 mod in_process_spans;
 mod lambda;
+#[path = "../support/openssl_csr.rs"]
+mod openssl_csr;
 mod receiver;
 #[path = "../support/runtime_api.rs"]
 mod runtime_api;
