@@ -748,27 +748,6 @@ async fn twenty_concurrent_enrolments_of_one_device_leave_exactly_one_active_cer
     assert_eq!(active(&state, "racing-device").await.len(), 1);
 }
 
-/// Collects log lines in memory.
-#[derive(Clone, Default)]
-struct Capture(Arc<std::sync::Mutex<Vec<u8>>>);
-
-impl std::io::Write for Capture {
-    fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
-        self.0.lock().unwrap().extend_from_slice(buf);
-        Ok(buf.len())
-    }
-    fn flush(&mut self) -> std::io::Result<()> {
-        Ok(())
-    }
-}
-
-impl<'a> tracing_subscriber::fmt::MakeWriter<'a> for Capture {
-    type Writer = Capture;
-    fn make_writer(&'a self) -> Self::Writer {
-        self.clone()
-    }
-}
-
 #[tokio::test]
 async fn authenticated_requests_log_device_id_and_serial_but_never_pems_or_csrs() {
     let openssl = Openssl::new();
@@ -776,7 +755,7 @@ async fn authenticated_requests_log_device_id_and_serial_but_never_pems_or_csrs(
     let csr = openssl.csr(Kind::P256);
     let enrolled = enroll(&app, "logged-device", "android", &csr).await.json();
     let pem = enrolled["certificate"].as_str().unwrap().to_owned();
-    let capture = Capture::default();
+    let capture = crate::log_capture::Capture::default();
     let subscriber = apuntador::telemetry::subscriber(
         "debug",
         apuntador::config::LogFormat::Json,
@@ -788,7 +767,7 @@ async fn authenticated_requests_log_device_id_and_serial_but_never_pems_or_csrs(
     enroll(&app, "logged-device", "android", &csr).await;
     let answer = crate::pki_support::status(&app, "logged-device", &pem).await;
     assert_eq!(answer.status, 403, "superseded by the second enrolment");
-    let text = String::from_utf8(capture.0.lock().unwrap().clone()).unwrap();
+    let text = capture.text();
     let completion: Vec<serde_json::Value> = text
         .lines()
         .filter_map(|l| serde_json::from_str(l).ok())
@@ -816,7 +795,7 @@ async fn authenticated_requests_log_device_id_and_serial_but_never_pems_or_csrs(
             .status,
         200
     );
-    let text = String::from_utf8(capture.0.lock().unwrap().clone()).unwrap();
+    let text = capture.text();
     let last = text
         .lines()
         .filter_map(|l| serde_json::from_str::<serde_json::Value>(l).ok())

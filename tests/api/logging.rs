@@ -1,40 +1,10 @@
 //! Logs (SPEC §10.1-10.2): one completion event per request with the route template and trace id, and
 //! nothing secret — bearer keys, client certificates, verifiers and state tokens never appear.
 
-use std::io::Write;
-use std::sync::{Arc, Mutex};
-
 use apuntador::config::LogFormat;
-use tracing_subscriber::fmt::MakeWriter;
 
 use crate::helpers::{CONFIG_KEY, config, send};
-
-/// Collects every log line in memory.
-#[derive(Clone, Default)]
-struct Capture(Arc<Mutex<Vec<u8>>>);
-
-impl Write for Capture {
-    fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
-        self.0.lock().unwrap().extend_from_slice(buf);
-        Ok(buf.len())
-    }
-    fn flush(&mut self) -> std::io::Result<()> {
-        Ok(())
-    }
-}
-
-impl<'a> MakeWriter<'a> for Capture {
-    type Writer = Capture;
-    fn make_writer(&'a self) -> Self::Writer {
-        self.clone()
-    }
-}
-
-impl Capture {
-    fn text(&self) -> String {
-        String::from_utf8_lossy(&self.0.lock().unwrap()).into_owned()
-    }
-}
+use crate::log_capture::Capture;
 
 const CERT_HEADER: &str = "-----BEGIN%20CERTIFICATE-----%0AMIIBszCCAVmgAwIBAgIUSECRETCERTBODY%0A-----END%20CERTIFICATE-----%0A";
 const VERIFIER: &str = "VerifierThatMustNeverBeLogged-0123456789abcdefghijk";

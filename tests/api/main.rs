@@ -10,6 +10,8 @@ mod device_openssl;
 mod device_routes;
 mod helpers;
 mod lifecycle;
+#[path = "../support/log_capture.rs"]
+mod log_capture;
 mod logging;
 mod oauth_authorize;
 mod oauth_flow;

@@ -2,8 +2,6 @@
 //! a dispatcher (installed for the current thread only) that writes log lines to a buffer.
 
 use std::collections::HashMap;
-use std::io::Write;
-use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use apuntador::AppState;
@@ -11,48 +9,13 @@ use apuntador::config::{Config, LogFormat};
 use apuntador::telemetry::otel::{Pipeline, Target};
 use axum::Router;
 use tracing::dispatcher::DefaultGuard;
-use tracing_subscriber::fmt::MakeWriter;
 
 use crate::receiver::Receiver;
 
 /// A valid configuration key.
 pub const CONFIG_KEY: &str = "test-config-key-0123456789abcdef0123456789";
 
-/// Log lines written while the app ran.
-#[derive(Clone, Default)]
-pub struct Capture(Arc<Mutex<Vec<u8>>>);
-
-impl Write for Capture {
-    fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
-        self.0.lock().unwrap().extend_from_slice(buf);
-        Ok(buf.len())
-    }
-    fn flush(&mut self) -> std::io::Result<()> {
-        Ok(())
-    }
-}
-
-impl<'a> MakeWriter<'a> for Capture {
-    type Writer = Capture;
-    fn make_writer(&'a self) -> Capture {
-        self.clone()
-    }
-}
-
-impl Capture {
-    /// Every line as JSON.
-    pub fn lines(&self) -> Vec<serde_json::Value> {
-        String::from_utf8_lossy(&self.0.lock().unwrap())
-            .lines()
-            .filter_map(|l| serde_json::from_str(l).ok())
-            .collect()
-    }
-
-    /// The raw text.
-    pub fn text(&self) -> String {
-        String::from_utf8_lossy(&self.0.lock().unwrap()).into_owned()
-    }
-}
+pub use crate::log_capture::Capture;
 
 /// The configuration of an OpenTelemetry-enabled app exporting to `endpoint` over `protocol`.
 pub fn config(endpoint: &str, protocol: &str, extra: &[(&str, &str)]) -> Config {

@@ -8,6 +8,8 @@ mod harness;
 mod in_process;
 mod in_process_spans;
 mod lambda;
+#[path = "../support/log_capture.rs"]
+mod log_capture;
 #[path = "../support/openssl_csr.rs"]
 mod openssl_csr;
 mod receiver;
