@@ -41,6 +41,13 @@ use crate::telemetry::otel;
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct TraceId(pub String);
 
+impl TraceId {
+    /// 128 random bits (SPEC §2.7 rule 3 without OpenTelemetry).
+    pub fn random() -> TraceId {
+        TraceId(hex::encode(rand::random::<[u8; 16]>()))
+    }
+}
+
 /// Facts the outermost layer establishes for everything inside it; found in the request extensions.
 #[derive(Debug, Clone)]
 pub struct RequestContext {
@@ -117,7 +124,7 @@ pub fn strip_base_path(mut req: Request, base: &str) -> Request {
 
 /// Derives the trace id from `X-Amzn-Trace-Id`, then `traceparent`, else random (SPEC §2.7).
 pub fn derive_trace_id(headers: &HeaderMap) -> TraceId {
-    incoming_trace_id(headers).unwrap_or_else(|| TraceId(hex::encode(rand::random::<[u8; 16]>())))
+    incoming_trace_id(headers).unwrap_or_else(TraceId::random)
 }
 
 /// The trace id named by `X-Amzn-Trace-Id`, then `traceparent` (SPEC §2.7 rules 1-2).
@@ -196,11 +203,13 @@ pub async fn handle(State(state): State<AppState>, mut req: Request, next: Next)
     let started = Instant::now();
     let otel = state.config.telemetry.otel_enabled;
     // SPEC §2.7 rule 3 with OpenTelemetry: the root span's X-Ray-format trace id.
-    let trace_id = match (incoming_trace_id(req.headers()), otel) {
-        (Some(id), _) => id,
-        (None, true) => TraceId(otel::new_trace_id()),
-        (None, false) => derive_trace_id(req.headers()),
-    };
+    let trace_id = incoming_trace_id(req.headers()).unwrap_or_else(|| {
+        if otel {
+            TraceId(otel::new_trace_id())
+        } else {
+            TraceId::random()
+        }
+    });
     let cors_origin = allowed_origin(&state.config.cors, req.headers());
     let method = req.method().clone();
     let instance = req.uri().path().to_owned();
