@@ -1,63 +1,65 @@
-//! The Lambda-vs-Fargate cost model (SPEC §12.4): monthly cost of each deployment option across
-//! request volumes, from this build's measured figures and a price table.
+//! The Lambda-or-Fargate cost model: what each shipped stack costs per month for a given traffic, line
+//! by line as the AWS bill would show it, and where the two stacks cost the same.
 //!
-//! Pure functions over three inputs: the [`Prices`] (one data file, AWS list prices with their source
-//! and retrieval date), the [`Measurements`] (the benchmark figures of SPEC §12.3, read from JSON) and
-//! the [`Assumptions`] (every modelling choice, a named field with a default and a doc comment that the
-//! report prints). [`report`] renders the Markdown report and [`chart`] the SVG chart; the
-//! `apuntador-cost` binary only reads the files and writes the outputs. This module does no I/O and
-//! depends on nothing else in the crate (no axum, no tokio).
+//! Pure functions over four inputs: the [`Prices`] of one region (one data file per region, every price
+//! with its source and retrieval date), the [`Measurements`] of this build (benchmark figures, read from
+//! JSON), the [`Assumptions`] (every modelling choice, a named field with a default and a doc comment
+//! that the report prints; the measured ones say what measures them) and the stacks' switches
+//! ([`LambdaStack`], [`FargateStack`], defaults = the example tfvars). [`report`] renders the Markdown
+//! report and the per-option tables, [`chart`] the SVG chart; the `apuntador-cost` binary reads the
+//! files and prints. This module does no I/O and depends on nothing else in the crate.
 //!
-//! How the costs are computed:
+//! The cost lines ([`CostModel::bill`]):
 //!
-//! - **Lambda** pays the request charge plus the billed duration in GB-seconds. The handler duration is
-//!   measured on one full core; Lambda gives a function CPU in proportion to its memory (1,769 MB = one
-//!   vCPU), so the rule is `billed = ceil_to_granularity(handler_ms × max(1, 1769 / memory_mb) +
-//!   lambda_io_wait_ms)` — a CPU-bound handler slows down in inverse proportion to its CPU share, with no
-//!   burst credit, while time spent waiting on the network does not scale. A cold invocation is billed
-//!   for INIT plus the invocation (INIT is billed since 2025-08-01): `ceil_to_granularity((init_ms +
-//!   handler_ms) × max(1, 1769 / memory_mb) + lambda_io_wait_ms)`, for `lambda_cold_start_rate` of the
-//!   invocations. The front door adds API Gateway's per-request charge (HTTP API, REST API), nothing
-//!   (Function URL), or an internet-facing ALB (hours, LCUs for Lambda targets, one public IPv4 address
-//!   per availability zone).
-//! - **Fargate** runs tasks of `fargate_task_vcpu` / `fargate_task_memory_gb` behind an internal ALB
-//!   reached by an HTTP API through a VPC link (the Fargate stack of `iac/`). The task count is sized
-//!   for the peak: `max(fargate_min_tasks, ceil(mean_req_per_s × peak_to_average / (req_per_s_per_vcpu ×
-//!   fargate_task_vcpu × (1 − fargate_headroom))))`, held all month. Add the ALB (hours and LCUs), the
-//!   HTTP API per request, the interface VPC endpoints the stack needs (per AZ-hour and per GB), and the
-//!   egress: a NAT gateway with its Elastic IP (hours and per GB), or one public IPv4 address per task.
+//! - **Lambda**: requests; duration (billed ms = `ceil(handler_ms × max(1, 1769 / memory) + store calls ×
+//!   dynamodb_round_trip_ms)`, plus INIT on the cold-start share of invocations); provisioned
+//!   concurrency when set; HTTP API requests (one API serves both custom domains; API Gateway has no
+//!   charge of its own for a custom domain); DynamoDB; Secrets Manager; CloudWatch Logs (the app's
+//!   request log lines, Lambda's START/END/REPORT lines, the API's access log line); X-Ray traces at
+//!   the default sampling rule (the first request each second, then 5%).
+//! - **Fargate**: task-hours (`max(min_tasks, ceil(peak rate / (req/s per vCPU × vCPU × (1 − headroom))))`
+//!   tasks held all month, Spot share at the Spot discount); HTTP API requests (two APIs, one VPC link,
+//!   which has no hourly charge); the internal ALB's hours and LCUs; the NAT gateway's hours and data,
+//!   or the tasks' public IPv4 addresses; the interface endpoints' hours per zone and data; DynamoDB;
+//!   Secrets Manager; CloudWatch Logs (the app's lines and the access log line); X-Ray traces when
+//!   telemetry is on (the app samples every request by default).
 //!
-//! The **Fargate floor** is the Fargate option that costs least at its minimum size (minimum task
-//! count, no traffic); its whole cost curve is the reference each Lambda front door is compared with.
-//! A front door's **break-even volume** is where the cost curve of its cheapest Lambda configuration
-//! crosses the floor's: found numerically by a log-spaced scan and bisection ([`CostModel::break_even`]).
+//! The **break-even** of two options is the monthly volume where their cost curves cross
+//! ([`CostModel::break_even`]): a log-spaced scan, then bisection.
 
 pub mod chart;
 mod measurements;
 mod prices;
 pub mod report;
+mod stacks;
 
 use std::fmt;
 
-pub use measurements::Measurements;
-pub use prices::{
-    AlbPrices, ApiGatewayPrices, DEFAULT_PRICES_JSON, FargatePrices, LambdaPrices,
-    NatGatewayPrices, PerArchitecture, PriceSource, Prices, PublicIpv4Prices, VpcEndpointPrices,
-};
+use serde::Deserialize;
 
-/// Bytes in a GB, for data-processing charges (AWS bills data in binary gigabytes).
+pub use measurements::Measurements;
+pub use prices::{FALLBACK_REGION, PRICE_KEYS, PriceEntry, Prices, REGIONS};
+pub use stacks::{Architecture, CA_SECRETS, Deployment, Egress, FargateStack, LambdaStack, Mix};
+
+/// Bytes in a GB, for data and log-ingestion charges (AWS bills data in binary gigabytes).
 pub const BYTES_PER_GB: f64 = 1_073_741_824.0;
 
-/// Lambda memory sizes the model compares, in MB.
-pub const LAMBDA_MEMORY_SIZES_MB: [u32; 3] = [128, 256, 512];
-
-/// Monthly request volumes of the report's table: 100 k, 1 M, 10 M, 100 M and 1 B.
+/// Monthly request volumes of the report's tables: 100 k, 1 M, 10 M, 100 M and 1 B.
 pub const VOLUMES: [f64; 5] = [1e5, 1e6, 1e7, 1e8, 1e9];
 
 /// Monthly volumes between which [`CostModel::break_even`] looks for a crossing.
-pub const BREAK_EVEN_SEARCH_RANGE: (f64, f64) = (1e3, 1e13);
+pub const BREAK_EVEN_SEARCH_RANGE: (f64, f64) = (1e3, 1e11);
 
-/// Why a price table or a measurements file was rejected.
+/// New connections per second that make one ALB LCU.
+pub const ALB_LCU_NEW_CONNECTIONS_PER_SECOND: f64 = 25.0;
+
+/// Processed GB per hour that make one ALB LCU for IP targets (Fargate).
+pub const ALB_LCU_GB_PER_HOUR: f64 = 1.0;
+
+/// Lambda's duration billing granularity, in milliseconds.
+pub const LAMBDA_BILLING_GRANULARITY_MS: f64 = 1.0;
+
+/// Why an input was rejected.
 #[derive(Debug, Clone, PartialEq, thiserror::Error)]
 pub enum CostError {
     /// The price table is not valid JSON of the expected shape, or a price is out of range.
@@ -66,6 +68,15 @@ pub enum CostError {
     /// The measurements are not valid JSON of the expected shape, or a figure is out of range.
     #[error("invalid measurements: {0}")]
     InvalidMeasurements(String),
+    /// An assumption or a stack switch is out of range, or the assumptions file is not valid TOML.
+    #[error("invalid assumptions: {0}")]
+    InvalidAssumptions(String),
+    /// The route mix is not `KIND=SHARE,...` with shares adding up to 1.
+    #[error("invalid mix: {0}")]
+    InvalidMix(String),
+    /// A switch needs a price the table does not have.
+    #[error("cannot price this option: {0}")]
+    MissingPrice(String),
 }
 
 /// One modelling assumption as the report prints it.
@@ -84,8 +95,10 @@ pub struct Assumption {
 macro_rules! assumptions {
     ($( $(#[doc = $doc:literal])+ $name:ident : $ty:ty = $default:expr, $unit:literal; )*) => {
         /// Every modelling choice of the cost model: a named field with a default, documented, and
-        /// printed in the report by [`Assumptions::describe`].
-        #[derive(Debug, Clone, PartialEq)]
+        /// printed in the report by [`Assumptions::describe`]. A TOML `[assumptions]` table may
+        /// override any of them by name.
+        #[derive(Debug, Clone, PartialEq, Deserialize)]
+        #[serde(default, deny_unknown_fields)]
         pub struct Assumptions {
             $( $(#[doc = $doc])+ pub $name: $ty, )*
         }
@@ -108,6 +121,23 @@ macro_rules! assumptions {
                     },
                 )*]
             }
+
+            /// Sets the assumption `name` from text (`--set name=value`).
+            pub fn set(&mut self, name: &str, value: &str) -> Result<(), CostError> {
+                match name {
+                    $( stringify!($name) => {
+                        self.$name = value.trim().parse().map_err(|_| CostError::InvalidAssumptions(
+                            format!("`{name}` needs a number, not `{value}`")))?;
+                    } )*
+                    _ => return Err(CostError::InvalidAssumptions(format!("unknown assumption `{name}`"))),
+                }
+                self.validate()
+            }
+
+            /// Every numeric assumption with its name, for validation.
+            fn values(&self) -> Vec<(&'static str, f64)> {
+                vec![$( (stringify!($name), f64::from(self.$name)), )*]
+            }
         }
     };
 }
@@ -118,307 +148,189 @@ assumptions! {
     /// Memory at which a Lambda function gets one full vCPU; below it CPU is allocated in proportion
     /// to memory, so the measured one-core handler duration is multiplied by 1769 / memory.
     lambda_full_core_memory_mb: f64 = 1769.0, "MB";
-    /// Time per invocation spent waiting on downstream calls (DynamoDB, Secrets Manager, OAuth
-    /// providers), added to the billed duration without CPU scaling. 0 because the benches run on the
-    /// in-memory store; set it to the store's round trip for a production estimate.
-    lambda_io_wait_ms: f64 = 0.0, "ms";
-    /// Share of invocations that start a new execution environment and so are also billed for the
-    /// INIT duration (billed since 2025-08-01).
+    /// Share of invocations that start a new execution environment, billed for INIT (since
+    /// 2025-08-01) and reading every secret once.
     lambda_cold_start_rate: f64 = 0.01, "fraction";
+    /// Wait per DynamoDB call, added to the Lambda billed duration without CPU scaling (a same-region
+    /// round trip; the benches run on the in-memory store, so the handler time does not include it).
+    dynamodb_round_trip_ms: f64 = 5.0, "ms";
     /// Mean size of a request (headers and body); with the measured response size it makes the bytes
-    /// an ALB processes.
+    /// the Fargate stack's ALB processes.
     mean_request_bytes: f64 = 800.0, "bytes";
-    /// New connections to an ALB per request: clients and the VPC link keep connections alive, so
-    /// one request in 20 opens one.
+    /// New connections to the ALB per request: the VPC link keeps connections alive.
     new_connections_per_request: f64 = 0.05, "connections";
-    /// vCPU of one Fargate task.
-    fargate_task_vcpu: f64 = 0.25, "vCPU";
-    /// Memory of one Fargate task.
-    fargate_task_memory_gb: f64 = 0.5, "GB";
-    /// Minimum Fargate task count (the stack's autoscaling min_capacity: one task per AZ).
-    fargate_min_tasks: u32 = 2, "tasks";
-    /// Share of a task's measured capacity left unused at the peak: tasks run at most 60% busy, the
-    /// Fargate stack's CPU target-tracking target. One measured core counts as one Fargate vCPU on
-    /// either architecture.
+    /// Share of a task's measured capacity left unused at the peak (the stack's CPU target of 60%).
     fargate_headroom: f64 = 0.4, "fraction";
     /// Peak request rate over the monthly mean; the Fargate task count is sized for the peak and held
     /// all month (no scale-in savings, which favours Lambda).
     peak_to_average: f64 = 3.0, "ratio";
-    /// Tasks kept on regular Fargate in the Spot options (the stack's spot.base); the rest run on
-    /// Fargate Spot. Fargate Spot does not run arm64 tasks, so the Spot options are x86_64 only.
-    fargate_spot_on_demand_base: u32 = 1, "tasks";
-    /// Availability zones: interface endpoints are billed per AZ, and an internet-facing ALB (the
-    /// Lambda ALB front door) holds one public IPv4 address per AZ.
-    availability_zones: u32 = 2, "AZs";
-    /// Interface VPC endpoints of the Fargate stack: ecr.api, ecr.dkr, logs, secretsmanager
-    /// (iac/modules/network; DynamoDB and S3 use free gateway endpoints; X-Ray adds a fifth).
-    fargate_interface_endpoints: u32 = 4, "endpoints";
-    /// Bytes per request through the interface endpoints (an access-log line to CloudWatch Logs).
-    endpoint_bytes_per_request: f64 = 300.0, "bytes";
-    /// Mean bytes per request the Fargate tasks exchange with the internet (OAuth provider calls: a
-    /// few per cent of requests at a few KB each), processed by the NAT gateway when egress is NAT.
-    egress_bytes_per_request: f64 = 200.0, "bytes";
-    /// NAT gateways of the NAT egress option (the stack creates one, with one Elastic IP).
-    nat_gateways: u32 = 1, "gateways";
+    /// Task starts per task per month (deployments, Spot interruptions, scaling): each start reads
+    /// every secret once.
+    fargate_task_starts_per_month: f64 = 30.0, "starts";
+    /// Bytes of a session item as the DynamoDB store writes it, counted by DynamoDB's item-size rule
+    /// (attribute names + values). Measured by tests/cost `measured` on a real session.
+    session_item_bytes: f64 = 340.0, "bytes";
+    /// Bytes of a certificate item as the DynamoDB store writes it (P-256 leaf PEM and attributes).
+    /// Measured by tests/cost `measured` on a real enrolment.
+    certificate_item_bytes: f64 = 1100.0, "bytes";
+    /// Bytes the app logs per `oauth` request (JSON lines with newline, LOG_LEVEL=info). Measured by
+    /// tests/cost `measured` through the real router and log formatter.
+    oauth_log_bytes_per_request: f64 = 360.0, "bytes";
+    /// Bytes the app logs per `device` request (request lines plus the enrolment/renewal events).
+    /// Measured by tests/cost `measured`.
+    device_log_bytes_per_request: f64 = 620.0, "bytes";
+    /// Bytes the app logs per `other` request (health checks log at debug: nothing at info).
+    other_log_bytes_per_request: f64 = 0.0, "bytes";
+    /// Bytes of Lambda's own lines per invocation: START, END and REPORT in the Text log format, the
+    /// REPORT line with its X-Ray trace id (an example set of the three lines, sized in the unit tests).
+    lambda_platform_log_bytes: f64 = 355.0, "bytes";
+    /// Bytes of the HTTP API's access log line per request: the JSON format of iac/modules/http_api
+    /// (request id, time, method, path, status, latency, integration error, source IP, certificate
+    /// serial), an example line for `POST /oauth/authorize/googledrive`, sized in the unit tests.
+    access_log_bytes: f64 = 214.0, "bytes";
+    /// Fixed rate of the X-Ray default sampling rule beyond the reservoir (Lambda active tracing).
+    xray_fixed_rate: f64 = 0.05, "fraction";
+    /// Requests per second the X-Ray default rule traces before the fixed rate applies.
+    xray_reservoir_per_second: f64 = 1.0, "requests/s";
+    /// Share of requests the app traces on Fargate with telemetry on (OTEL_TRACES_SAMPLER_ARG, default 1).
+    fargate_trace_ratio: f64 = 1.0, "fraction";
+    /// Bytes of trace data per traced request sent through the X-Ray endpoint (Fargate telemetry).
+    trace_bytes: f64 = 1500.0, "bytes";
+    /// Mean bytes an `oauth` request exchanges with the provider (the token call of each login, spread
+    /// over its three requests), through the NAT gateway on Fargate.
+    provider_bytes_per_oauth_request: f64 = 2000.0, "bytes";
 }
 
-/// CPU architecture of a Lambda function or a Fargate task.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
-pub enum Architecture {
-    /// x86_64.
-    X86_64,
-    /// arm64 (AWS Graviton).
-    Arm64,
-}
-
-impl Architecture {
-    /// Both architectures, arm64 first.
-    pub const ALL: [Architecture; 2] = [Architecture::Arm64, Architecture::X86_64];
-
-    /// `x86_64` or `arm64`.
-    pub fn name(self) -> &'static str {
-        match self {
-            Architecture::X86_64 => "x86_64",
-            Architecture::Arm64 => "arm64",
-        }
-    }
-}
-
-impl fmt::Display for Architecture {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str(self.name())
-    }
-}
-
-/// What receives the HTTPS requests in front of a Lambda function.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
-pub enum FrontDoor {
-    /// API Gateway HTTP API (payload v2).
-    HttpApi,
-    /// API Gateway REST API (payload v1).
-    RestApi,
-    /// An internet-facing Application Load Balancer with a Lambda target group.
-    Alb,
-    /// A Lambda function URL (no charge of its own).
-    FunctionUrl,
-}
-
-impl FrontDoor {
-    /// Every front door, in report order.
-    pub const ALL: [FrontDoor; 4] = [
-        FrontDoor::HttpApi,
-        FrontDoor::RestApi,
-        FrontDoor::Alb,
-        FrontDoor::FunctionUrl,
-    ];
-
-    /// Human name, e.g. `HTTP API`.
-    pub fn name(self) -> &'static str {
-        match self {
-            FrontDoor::HttpApi => "HTTP API",
-            FrontDoor::RestApi => "REST API",
-            FrontDoor::Alb => "ALB",
-            FrontDoor::FunctionUrl => "Function URL",
-        }
-    }
-
-    fn slug(self) -> &'static str {
-        match self {
-            FrontDoor::HttpApi => "http-api",
-            FrontDoor::RestApi => "rest-api",
-            FrontDoor::Alb => "alb",
-            FrontDoor::FunctionUrl => "function-url",
-        }
-    }
-}
-
-impl fmt::Display for FrontDoor {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str(self.name())
-    }
-}
-
-/// How Fargate tasks reach the internet (the OAuth providers).
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
-pub enum Egress {
-    /// Private subnets and NAT gateways (`egress_mode = "nat"`).
-    NatGateway,
-    /// A public IPv4 address on every task (`egress_mode = "public_ip"`).
-    PublicIp,
-}
-
-impl Egress {
-    /// Human name, e.g. `NAT gateway`.
-    pub fn name(self) -> &'static str {
-        match self {
-            Egress::NatGateway => "NAT gateway",
-            Egress::PublicIp => "public IP",
-        }
-    }
-}
-
-/// One deployment option of the comparison.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
-pub enum DeploymentOption {
-    /// `apuntador-lambda` on AWS Lambda.
-    Lambda {
-        /// Configured memory in MB.
-        memory_mb: u32,
-        /// CPU architecture.
-        architecture: Architecture,
-        /// What receives the requests.
-        front_door: FrontDoor,
-    },
-    /// `apuntador-server` on ECS Fargate behind an internal ALB and an HTTP API (VPC link).
-    Fargate {
-        /// CPU architecture.
-        architecture: Architecture,
-        /// Whether tasks beyond `fargate_spot_on_demand_base` run on Fargate Spot.
-        spot: bool,
-        /// How tasks reach the internet.
-        egress: Egress,
-    },
-}
-
-impl DeploymentOption {
-    /// Every option of the comparison, in report order: the 24 Lambda options (by front door,
-    /// architecture, memory), then the 6 Fargate options (arm64, x86_64, x86_64 Spot; NAT, public IP).
-    pub fn all() -> Vec<DeploymentOption> {
-        let mut options = Vec::new();
-        for front_door in FrontDoor::ALL {
-            for architecture in Architecture::ALL {
-                for memory_mb in LAMBDA_MEMORY_SIZES_MB {
-                    options.push(DeploymentOption::Lambda {
-                        memory_mb,
-                        architecture,
-                        front_door,
-                    });
-                }
+impl Assumptions {
+    /// Checks every assumption is finite and in range.
+    pub fn validate(&self) -> Result<(), CostError> {
+        for (name, value) in self.values() {
+            if !value.is_finite() || value < 0.0 {
+                return Err(CostError::InvalidAssumptions(format!(
+                    "`{name}` must be a finite, non-negative number, not {value}"
+                )));
             }
         }
-        for (architecture, spot) in [
-            (Architecture::Arm64, false),
-            (Architecture::X86_64, false),
-            (Architecture::X86_64, true),
+        for (name, value) in [
+            ("hours_per_month", self.hours_per_month),
+            (
+                "lambda_full_core_memory_mb",
+                self.lambda_full_core_memory_mb,
+            ),
+            ("peak_to_average", self.peak_to_average),
         ] {
-            for egress in [Egress::NatGateway, Egress::PublicIp] {
-                options.push(DeploymentOption::Fargate {
-                    architecture,
-                    spot,
-                    egress,
-                });
+            if value <= 0.0 {
+                return Err(CostError::InvalidAssumptions(format!(
+                    "`{name}` must be positive"
+                )));
             }
         }
-        options
-    }
-
-    /// Whether this is a Fargate option.
-    pub fn is_fargate(&self) -> bool {
-        matches!(self, DeploymentOption::Fargate { .. })
-    }
-
-    /// A stable identifier, e.g. `lambda-arm64-128mb-http-api` or `fargate-x86_64-spot-nat`.
-    pub fn id(&self) -> String {
-        match *self {
-            DeploymentOption::Lambda {
-                memory_mb,
-                architecture,
-                front_door,
-            } => format!("lambda-{architecture}-{memory_mb}mb-{}", front_door.slug()),
-            DeploymentOption::Fargate {
-                architecture,
-                spot,
-                egress,
-            } => format!(
-                "fargate-{architecture}{}-{}",
-                if spot { "-spot" } else { "" },
-                match egress {
-                    Egress::NatGateway => "nat",
-                    Egress::PublicIp => "public-ip",
-                }
-            ),
+        for (name, value) in [
+            ("lambda_cold_start_rate", self.lambda_cold_start_rate),
+            ("xray_fixed_rate", self.xray_fixed_rate),
+            ("fargate_trace_ratio", self.fargate_trace_ratio),
+        ] {
+            if value > 1.0 {
+                return Err(CostError::InvalidAssumptions(format!(
+                    "`{name}` is a fraction: at most 1"
+                )));
+            }
         }
-    }
-
-    /// A human label, e.g. `Lambda arm64 128 MB, HTTP API` or `Fargate x86_64 Spot, NAT gateway`.
-    pub fn label(&self) -> String {
-        match *self {
-            DeploymentOption::Lambda {
-                memory_mb,
-                architecture,
-                front_door,
-            } => format!("Lambda {architecture} {memory_mb} MB, {front_door}"),
-            DeploymentOption::Fargate {
-                architecture,
-                spot,
-                egress,
-            } => format!(
-                "Fargate {architecture}{}, {}",
-                if spot { " Spot" } else { "" },
-                egress.name()
-            ),
+        if self.fargate_headroom >= 1.0 {
+            return Err(CostError::InvalidAssumptions(
+                "`fargate_headroom` must be below 1".into(),
+            ));
         }
+        Ok(())
     }
 }
 
-impl fmt::Display for DeploymentOption {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str(&self.label())
-    }
+/// One line of a monthly bill.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Line {
+    /// What the line charges for, e.g. `HTTP API requests`.
+    pub name: &'static str,
+    /// The quantity and price it was computed from, e.g. `3.00 M requests × $1.00 per 1M`.
+    pub detail: String,
+    /// Monthly amount.
+    pub amount: f64,
+    /// The price keys the line uses.
+    pub prices: Vec<String>,
 }
 
-/// The monthly cost of one option at one volume, by component, in the price table's currency.
-#[derive(Debug, Clone, Copy, PartialEq, Default)]
-pub struct CostBreakdown {
-    /// Lambda warm billed duration, or Fargate task-hours.
-    pub compute: f64,
-    /// Lambda INIT duration billed on cold starts (the extra over a warm invocation).
-    pub cold_start: f64,
-    /// Lambda request charge.
+/// The monthly bill of one option at one traffic.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Bill {
+    /// Requests per month.
     pub requests: f64,
-    /// API Gateway per-request charge (and VPC link hours).
-    pub front_door: f64,
-    /// Application Load Balancer hours, LCUs and, when internet-facing, its public IPv4 addresses.
-    pub load_balancer: f64,
-    /// Interface VPC endpoints, NAT gateway (hours, its Elastic IP, per GB) or task public IPv4 addresses.
-    pub network: f64,
+    /// The lines, in bill order.
+    pub lines: Vec<Line>,
 }
 
-impl CostBreakdown {
-    /// The sum of every component.
+impl Bill {
+    /// The sum of every line.
     pub fn total(&self) -> f64 {
-        self.compute
-            + self.cold_start
-            + self.requests
-            + self.front_door
-            + self.load_balancer
-            + self.network
+        self.lines.iter().map(|line| line.amount).sum()
+    }
+
+    /// The amount of the line called `name` (0 when the bill has no such line).
+    pub fn line(&self, name: &str) -> f64 {
+        self.lines
+            .iter()
+            .filter(|line| line.name == name)
+            .map(|line| line.amount)
+            .sum()
+    }
+
+    /// The `n` largest lines, largest first.
+    pub fn largest(&self, n: usize) -> Vec<&Line> {
+        let mut lines: Vec<&Line> = self.lines.iter().collect();
+        lines.sort_by(|a, b| b.amount.total_cmp(&a.amount));
+        lines.truncate(n);
+        lines
     }
 }
 
-/// Where a Lambda option's cost curve crosses a Fargate option's.
+/// Where two cost curves cross.
 #[derive(Debug, Clone, Copy, PartialEq)]
 pub enum Crossing {
-    /// Lambda is cheaper below this monthly volume and no cheaper from it on.
+    /// The first option is cheaper below this monthly volume and no cheaper from it on.
     At(f64),
-    /// Lambda is cheaper across the whole [`BREAK_EVEN_SEARCH_RANGE`].
-    LambdaCheaperThroughout,
-    /// Lambda is no cheaper even at the bottom of the [`BREAK_EVEN_SEARCH_RANGE`].
-    FargateCheaperThroughout,
+    /// The first option is cheaper across the whole [`BREAK_EVEN_SEARCH_RANGE`].
+    FirstCheaperThroughout,
+    /// The first option is no cheaper even at the bottom of the [`BREAK_EVEN_SEARCH_RANGE`].
+    SecondCheaperThroughout,
 }
 
-/// The break-even of one Lambda option against one Fargate option.
-#[derive(Debug, Clone, Copy, PartialEq)]
-pub struct BreakEven {
-    /// The Lambda option.
-    pub lambda: DeploymentOption,
-    /// The Fargate option (the floor, for [`CostModel::front_door_break_evens`]).
-    pub fargate: DeploymentOption,
-    /// Where the two cost curves cross.
-    pub crossing: Crossing,
+/// DynamoDB request units and calls per request of one kind of traffic.
+#[derive(Debug, Clone, Copy, PartialEq, Default)]
+pub struct StoreUse {
+    /// Read request units per request (strongly consistent reads, as the store makes them).
+    pub read_units: f64,
+    /// Write request units per request (transactional writes count twice).
+    pub write_units: f64,
+    /// DynamoDB calls per request.
+    pub calls: f64,
 }
 
-/// The cost model: prices, measured figures and assumptions.
+/// Write request units of one standard write of an item of `bytes`: one per started KB.
+pub fn write_units(bytes: f64) -> f64 {
+    (bytes / 1024.0 - 1e-9).ceil().max(1.0)
+}
+
+/// Read request units of one strongly consistent read of `bytes` in all: one per started 4 KB, at
+/// least one (an empty query still costs one).
+pub fn read_units(bytes: f64) -> f64 {
+    (bytes / 4096.0 - 1e-9).ceil().max(1.0)
+}
+
+/// `value` rounded up to a whole number of `granularity` (with a hair of tolerance for float noise).
+fn ceil_to(value: f64, granularity: f64) -> f64 {
+    let units = (value / granularity - 1e-9).ceil().max(1.0);
+    units * granularity
+}
+
+/// The cost model: prices, measured figures, assumptions and the route mix.
 #[derive(Debug, Clone, PartialEq)]
 pub struct CostModel {
     /// The price table.
@@ -427,22 +339,23 @@ pub struct CostModel {
     pub measurements: Measurements,
     /// The modelling assumptions.
     pub assumptions: Assumptions,
-}
-
-/// `value` rounded up to a whole number of `granularity` (a hair of tolerance so that 2.0000000001 ms
-/// from floating-point noise bills as 2 ms, not 3).
-fn ceil_to(value: f64, granularity: f64) -> f64 {
-    let units = (value / granularity - 1e-9).ceil().max(1.0);
-    units * granularity
+    /// The share of each kind of traffic.
+    pub mix: Mix,
 }
 
 impl CostModel {
-    /// A model from its three inputs.
-    pub fn new(prices: Prices, measurements: Measurements, assumptions: Assumptions) -> Self {
+    /// A model from its inputs.
+    pub fn new(
+        prices: Prices,
+        measurements: Measurements,
+        assumptions: Assumptions,
+        mix: Mix,
+    ) -> Self {
         Self {
             prices,
             measurements,
             assumptions,
+            mix,
         }
     }
 
@@ -450,18 +363,126 @@ impl CostModel {
         self.assumptions.hours_per_month * 3600.0
     }
 
+    fn price(&self, key: &str) -> f64 {
+        self.prices.get(key)
+    }
+
+    /// Checks that `option` can be priced: a provisioned-concurrency price exists when it is set,
+    /// and the switches are in range.
+    pub fn check(&self, option: &Deployment) -> Result<(), CostError> {
+        match option {
+            Deployment::Lambda(stack) => {
+                if !(128..=10240).contains(&stack.memory_mb) {
+                    return Err(CostError::InvalidAssumptions(
+                        "Lambda memory_mb must be between 128 and 10240".into(),
+                    ));
+                }
+                if stack.provisioned_concurrency > 0 {
+                    let key = Prices::per_architecture(
+                        "lambda.provisioned_gb_second",
+                        stack.architecture,
+                    );
+                    if self.prices.try_get(&key).is_none() {
+                        return Err(CostError::MissingPrice(format!(
+                            "provisioned concurrency needs `{key}`, which the {} price table does \
+                             not have (not found); pass --prices FILE with it",
+                            self.prices.region
+                        )));
+                    }
+                }
+            }
+            Deployment::Fargate(stack) => {
+                if stack.cpu_units == 0 || stack.memory_mib == 0 || stack.availability_zones == 0 {
+                    return Err(CostError::InvalidAssumptions(
+                        "Fargate cpu_units, memory_mib and availability_zones must be positive"
+                            .into(),
+                    ));
+                }
+                if stack.uses_spot() && stack.spot_fargate_weight + stack.spot_weight == 0 {
+                    return Err(CostError::InvalidAssumptions(
+                        "Spot weights must not both be 0".into(),
+                    ));
+                }
+            }
+        }
+        Ok(())
+    }
+
+    // --- Traffic --------------------------------------------------------------------------------
+
+    /// DynamoDB use per request of each kind (oauth, device, other), from the measured item sizes and
+    /// the store calls each flow makes (see [`Mix`]).
+    pub fn store_use(&self) -> [StoreUse; 3] {
+        let session = self.assumptions.session_item_bytes;
+        let certificate = self.assumptions.certificate_item_bytes;
+        // OAuth login (3 requests): put the session, read it (strongly consistent), delete it (a
+        // delete costs write units by the size of the deleted item).
+        let oauth = StoreUse {
+            read_units: read_units(session) / 3.0,
+            write_units: 2.0 * write_units(session) / 3.0,
+            // Three calls (put, get, delete) over three requests.
+            calls: 1.0,
+        };
+        // Device (3 requests). Enrol: query the device's records (none), transactional put (2× units),
+        // query again (one item). Status: read the presented certificate's record. Renew: read the
+        // record, query (one item), transactional put of the new record and update of the old one,
+        // query (two items).
+        let reads = read_units(0.0)
+            + read_units(certificate)
+            + read_units(certificate)
+            + read_units(certificate)
+            + read_units(certificate)
+            + read_units(2.0 * certificate);
+        let writes = 2.0 * write_units(certificate) + 2.0 * 2.0 * write_units(certificate);
+        let device = StoreUse {
+            read_units: reads / 3.0,
+            write_units: writes / 3.0,
+            calls: 8.0 / 3.0,
+        };
+        [oauth, device, StoreUse::default()]
+    }
+
+    /// DynamoDB use per request, averaged over the mix.
+    pub fn mean_store_use(&self) -> StoreUse {
+        let [oauth, device, other] = self.store_use();
+        let mix = self.mix;
+        let mean = |f: fn(&StoreUse) -> f64| {
+            mix.oauth * f(&oauth) + mix.device * f(&device) + mix.other * f(&other)
+        };
+        StoreUse {
+            read_units: mean(|u| u.read_units),
+            write_units: mean(|u| u.write_units),
+            calls: mean(|u| u.calls),
+        }
+    }
+
+    /// Bytes the app logs per request, averaged over the mix.
+    pub fn app_log_bytes(&self) -> f64 {
+        let a = &self.assumptions;
+        self.mix.oauth * a.oauth_log_bytes_per_request
+            + self.mix.device * a.device_log_bytes_per_request
+            + self.mix.other * a.other_log_bytes_per_request
+    }
+
+    // --- Lambda ---------------------------------------------------------------------------------
+
     /// Share of one vCPU a Lambda function of `memory_mb` gets (capped at 1: the handler is
-    /// single-threaded, so more cores do not shorten it).
+    /// single-threaded).
     pub fn lambda_cpu_share(&self, memory_mb: u32) -> f64 {
         (f64::from(memory_mb) / self.assumptions.lambda_full_core_memory_mb).min(1.0)
+    }
+
+    /// Time per invocation spent waiting on DynamoDB, averaged over the mix, in milliseconds.
+    pub fn lambda_io_wait_ms(&self) -> f64 {
+        self.mean_store_use().calls * self.assumptions.dynamodb_round_trip_ms
     }
 
     /// Billed duration of a warm invocation at `memory_mb`, in milliseconds.
     pub fn lambda_billed_ms(&self, memory_mb: u32) -> f64 {
         let cpu_ms = self.measurements.lambda_handler_ms / self.lambda_cpu_share(memory_mb);
         ceil_to(
-            cpu_ms + self.assumptions.lambda_io_wait_ms,
-            self.prices.lambda.billing_granularity_ms,
+            cpu_ms + self.lambda_io_wait_ms(),
+            LAMBDA_BILLING_GRANULARITY_MS,
         )
     }
 
@@ -470,28 +491,111 @@ impl CostModel {
         let cpu_ms = (self.measurements.lambda_init_ms + self.measurements.lambda_handler_ms)
             / self.lambda_cpu_share(memory_mb);
         ceil_to(
-            cpu_ms + self.assumptions.lambda_io_wait_ms,
-            self.prices.lambda.billing_granularity_ms,
+            cpu_ms + self.lambda_io_wait_ms(),
+            LAMBDA_BILLING_GRANULARITY_MS,
         )
     }
 
-    /// Whether the measured peak RSS fits in `memory_mb` (a smaller size would fail, not just be slow).
-    pub fn lambda_fits(&self, memory_mb: u32) -> bool {
-        self.measurements.lambda_peak_rss_mb < f64::from(memory_mb)
+    /// Traces X-Ray records for `requests` a month under the default rule: in each second with at
+    /// least one request the first is traced (the reservoir), then `xray_fixed_rate` of the rest.
+    /// Arrivals are taken as Poisson at the mean rate λ, so a second holds a request with probability
+    /// 1 − e^(−λ) (for a reservoir of one per second; a larger reservoir scales it).
+    pub fn lambda_traces(&self, requests: f64) -> f64 {
+        let seconds = self.seconds_per_month();
+        let rate = requests / seconds;
+        let reservoir = self.assumptions.xray_reservoir_per_second;
+        let by_reservoir =
+            (seconds * reservoir * (1.0 - (-rate / reservoir.max(1e-12)).exp())).min(requests);
+        by_reservoir + self.assumptions.xray_fixed_rate * (requests - by_reservoir)
     }
 
-    /// Requests per second one Fargate task is allowed at the peak: measured per-vCPU throughput ×
-    /// task vCPU × (1 − headroom).
-    pub fn fargate_task_capacity_rps(&self) -> f64 {
+    fn lambda_bill(&self, stack: &LambdaStack, requests: f64) -> Bill {
+        let a = &self.assumptions;
+        let million = requests / 1e6;
+        let memory_gb = f64::from(stack.memory_mb) / 1024.0;
+        let gb_second_key = Prices::per_architecture("lambda.gb_second", stack.architecture);
+        let gb_second = self.price(&gb_second_key);
+        let warm_ms = self.lambda_billed_ms(stack.memory_mb);
+        let cold_extra_ms = self.lambda_billed_cold_ms(stack.memory_mb) - warm_ms;
+        let billed_seconds =
+            requests * (warm_ms + a.lambda_cold_start_rate * cold_extra_ms) / 1000.0;
+        let mut lines = vec![
+            Line {
+                name: "Lambda requests",
+                detail: format!(
+                    "{} M invocations × ${} per 1M",
+                    fmt_qty(million),
+                    self.price("lambda.requests_per_million")
+                ),
+                amount: million * self.price("lambda.requests_per_million"),
+                prices: vec!["lambda.requests_per_million".into()],
+            },
+            Line {
+                name: "Lambda duration",
+                detail: format!(
+                    "{warm_ms} ms warm (+{cold_extra_ms} ms INIT on {} of invocations) × {} GB × ${gb_second} per GB-s",
+                    a.lambda_cold_start_rate, memory_gb
+                ),
+                amount: billed_seconds * memory_gb * gb_second,
+                prices: vec![gb_second_key],
+            },
+        ];
+        if stack.provisioned_concurrency > 0 {
+            let key = Prices::per_architecture("lambda.provisioned_gb_second", stack.architecture);
+            let price = self.price(&key);
+            lines.push(Line {
+                name: "Lambda provisioned concurrency",
+                detail: format!(
+                    "{} environments × {memory_gb} GB × {} s × ${price} per GB-s",
+                    stack.provisioned_concurrency,
+                    self.seconds_per_month()
+                ),
+                amount: f64::from(stack.provisioned_concurrency)
+                    * memory_gb
+                    * self.seconds_per_month()
+                    * price,
+                prices: vec![key],
+            });
+        }
+        lines.push(self.http_api_line(requests, "one HTTP API, two custom domains"));
+        lines.extend(self.dynamodb_lines(requests));
+        let secrets = stack.secrets();
+        lines.extend(self.secrets_lines(
+            secrets,
+            requests * a.lambda_cold_start_rate,
+            "execution-environment starts",
+        ));
+        let log_bytes = self.app_log_bytes() + a.lambda_platform_log_bytes + a.access_log_bytes;
+        lines.push(self.logs_line(
+            requests,
+            log_bytes,
+            format!(
+                "app {:.0} + Lambda {:.0} + access log {:.0} bytes per request",
+                self.app_log_bytes(),
+                a.lambda_platform_log_bytes,
+                a.access_log_bytes
+            ),
+        ));
+        if stack.tracing {
+            lines.push(self.xray_line(self.lambda_traces(requests), "default rule: 1/s + 5%"));
+        }
+        Bill { requests, lines }
+    }
+
+    // --- Fargate --------------------------------------------------------------------------------
+
+    /// Requests per second one task may take at the peak: measured per-vCPU throughput × task vCPU ×
+    /// (1 − headroom).
+    pub fn fargate_task_capacity_rps(&self, stack: &FargateStack) -> f64 {
         self.measurements.server_req_per_s_per_vcpu
-            * self.assumptions.fargate_task_vcpu
+            * stack.vcpu()
             * (1.0 - self.assumptions.fargate_headroom)
     }
 
-    /// Fargate tasks needed for `requests` per month: sized for the peak rate, never below the minimum.
-    pub fn fargate_tasks(&self, requests: f64) -> u32 {
+    /// Tasks needed for `requests` per month: sized for the peak rate, never below the minimum.
+    pub fn fargate_tasks(&self, stack: &FargateStack, requests: f64) -> u32 {
         let peak_rps = requests / self.seconds_per_month() * self.assumptions.peak_to_average;
-        let needed = (peak_rps / self.fargate_task_capacity_rps() - 1e-9)
+        let needed = (peak_rps / self.fargate_task_capacity_rps(stack) - 1e-9)
             .ceil()
             .max(0.0);
         let needed = if needed >= f64::from(u32::MAX) {
@@ -499,199 +603,287 @@ impl CostModel {
         } else {
             needed as u32
         };
-        needed.max(self.assumptions.fargate_min_tasks)
+        needed.max(stack.min_tasks)
     }
 
-    /// LCU-hours per month of an ALB serving `requests`, with `gb_per_lcu_hour` the processed-bytes
-    /// dimension of the target type; the larger of the new-connection and processed-bytes dimensions
-    /// (active connections and rule evaluations stay far below one LCU for this service).
-    fn alb_lcu_hours(&self, requests: f64, gb_per_lcu_hour: f64) -> f64 {
-        let assumptions = &self.assumptions;
-        let hours = assumptions.hours_per_month;
+    /// LCU-hours per month of the internal ALB serving `requests`: the larger of the new-connection and
+    /// processed-bytes dimensions (active connections and rule evaluations stay far below one LCU).
+    pub fn alb_lcu_hours(&self, requests: f64) -> f64 {
+        let a = &self.assumptions;
+        let hours = a.hours_per_month;
         let mean_rps = requests / self.seconds_per_month();
-        let connections = mean_rps * assumptions.new_connections_per_request
-            / self.prices.alb.lcu_new_connections_per_second;
-        let bytes_per_request =
-            assumptions.mean_request_bytes + self.measurements.mean_response_bytes;
-        let gb_per_hour = requests * bytes_per_request / BYTES_PER_GB / hours;
-        let processed = gb_per_hour / gb_per_lcu_hour;
+        let connections =
+            mean_rps * a.new_connections_per_request / ALB_LCU_NEW_CONNECTIONS_PER_SECOND;
+        let bytes = a.mean_request_bytes + self.measurements.mean_response_bytes;
+        let processed = requests * bytes / BYTES_PER_GB / hours / ALB_LCU_GB_PER_HOUR;
         connections.max(processed) * hours
     }
 
-    /// Monthly cost of `option` at `requests` per month, by component.
-    pub fn breakdown(&self, option: DeploymentOption, requests: f64) -> CostBreakdown {
-        match option {
-            DeploymentOption::Lambda {
-                memory_mb,
-                architecture,
-                front_door,
-            } => self.lambda_breakdown(memory_mb, architecture, front_door, requests),
-            DeploymentOption::Fargate {
-                architecture,
-                spot,
-                egress,
-            } => self.fargate_breakdown(architecture, spot, egress, requests),
+    fn fargate_bill(&self, stack: &FargateStack, requests: f64) -> Bill {
+        let a = &self.assumptions;
+        let hours = a.hours_per_month;
+        let tasks = self.fargate_tasks(stack, requests);
+        let (on_demand, spot) = stack.spot_split(tasks);
+        let vcpu_key = Prices::per_architecture("fargate.vcpu_hour", stack.architecture);
+        let gb_key = Prices::per_architecture("fargate.gb_hour", stack.architecture);
+        let task_hour =
+            stack.vcpu() * self.price(&vcpu_key) + stack.memory_gb() * self.price(&gb_key);
+        let discount = self.price("fargate.spot_discount");
+        let mut task_prices = vec![vcpu_key, gb_key];
+        if spot > 0.0 {
+            task_prices.push("fargate.spot_discount".into());
         }
-    }
-
-    fn lambda_breakdown(
-        &self,
-        memory_mb: u32,
-        architecture: Architecture,
-        front_door: FrontDoor,
-        requests: f64,
-    ) -> CostBreakdown {
-        let prices = &self.prices;
-        let hours = self.assumptions.hours_per_month;
-        let gb_second =
-            f64::from(memory_mb) / 1024.0 / 1000.0 * prices.lambda.per_gb_second.get(architecture);
-        let warm_ms = self.lambda_billed_ms(memory_mb);
-        let cold_extra_ms = self.lambda_billed_cold_ms(memory_mb) - warm_ms;
-        let per_million = requests / 1e6;
-        let front_door_charge = match front_door {
-            FrontDoor::HttpApi => per_million * prices.api_gateway.http_api_per_million_requests,
-            FrontDoor::RestApi => per_million * prices.api_gateway.rest_api_per_million_requests,
-            FrontDoor::Alb | FrontDoor::FunctionUrl => 0.0,
-        };
-        let load_balancer = match front_door {
-            FrontDoor::Alb => {
-                hours * prices.alb.per_hour
-                    + self.alb_lcu_hours(requests, prices.alb.lcu_gb_per_hour_lambda_targets)
-                        * prices.alb.per_lcu_hour
-                    + f64::from(self.assumptions.availability_zones)
-                        * hours
-                        * prices.public_ipv4.per_hour
-            }
-            _ => 0.0,
-        };
-        CostBreakdown {
-            compute: requests * warm_ms * gb_second,
-            cold_start: requests
-                * self.assumptions.lambda_cold_start_rate
-                * cold_extra_ms
-                * gb_second,
-            requests: per_million * prices.lambda.per_million_requests,
-            front_door: front_door_charge,
-            load_balancer,
-            network: 0.0,
-        }
-    }
-
-    fn fargate_breakdown(
-        &self,
-        architecture: Architecture,
-        spot: bool,
-        egress: Egress,
-        requests: f64,
-    ) -> CostBreakdown {
-        let prices = &self.prices;
-        let assumptions = &self.assumptions;
-        let hours = assumptions.hours_per_month;
-        let tasks = self.fargate_tasks(requests);
-        let task_hour = assumptions.fargate_task_vcpu
-            * prices.fargate.per_vcpu_hour.get(architecture)
-            + assumptions.fargate_task_memory_gb * prices.fargate.per_gb_hour.get(architecture);
-        let (on_demand, spot_tasks) = if spot {
-            let on_demand = tasks.min(assumptions.fargate_spot_on_demand_base);
-            (on_demand, tasks - on_demand)
+        let mut lines = vec![Line {
+            name: "Fargate tasks",
+            detail: format!(
+                "{tasks} tasks ({} on demand, {} Spot at {}% off) × {hours} h × ${task_hour:.6} per task-hour",
+                fmt_qty(on_demand),
+                fmt_qty(spot),
+                discount * 100.0
+            ),
+            amount: (on_demand + spot * (1.0 - discount)) * hours * task_hour,
+            prices: task_prices,
+        }];
+        lines.push(self.http_api_line(requests, "two HTTP APIs, one VPC link"));
+        lines.push(Line {
+            name: "Load balancer hours",
+            detail: format!("internal ALB, {hours} h × ${}", self.price("alb.hour")),
+            amount: hours * self.price("alb.hour"),
+            prices: vec!["alb.hour".into()],
+        });
+        let lcu_hours = self.alb_lcu_hours(requests);
+        lines.push(Line {
+            name: "Load balancer capacity units",
+            detail: format!(
+                "{} LCU-hours × ${}",
+                fmt_qty(lcu_hours),
+                self.price("alb.lcu_hour")
+            ),
+            amount: lcu_hours * self.price("alb.lcu_hour"),
+            prices: vec!["alb.lcu_hour".into()],
+        });
+        // Bytes to AWS service endpoints: the log lines and, with telemetry, the traces.
+        let traced = if stack.telemetry {
+            requests * a.fargate_trace_ratio
         } else {
-            (tasks, 0)
+            0.0
         };
-        let task_hours =
-            f64::from(on_demand) + f64::from(spot_tasks) * (1.0 - prices.fargate.spot_discount);
-        let endpoints = f64::from(assumptions.fargate_interface_endpoints)
-            * f64::from(assumptions.availability_zones)
-            * hours
-            * prices.vpc_interface_endpoint.per_az_hour
-            + requests * assumptions.endpoint_bytes_per_request / BYTES_PER_GB
-                * prices.vpc_interface_endpoint.per_gb;
-        let egress_cost = match egress {
+        let service_bytes = requests * (self.app_log_bytes()) + traced * a.trace_bytes;
+        let provider_bytes = requests * self.mix.oauth * a.provider_bytes_per_oauth_request;
+        match stack.egress {
             Egress::NatGateway => {
-                f64::from(assumptions.nat_gateways)
-                    * hours
-                    * (prices.nat_gateway.per_hour + prices.public_ipv4.per_hour)
-                    + requests * assumptions.egress_bytes_per_request / BYTES_PER_GB
-                        * prices.nat_gateway.per_gb
+                let nat_bytes = provider_bytes
+                    + if stack.interface_endpoints {
+                        0.0
+                    } else {
+                        service_bytes
+                    };
+                lines.push(Line {
+                    name: "NAT gateway hours",
+                    detail: format!(
+                        "1 gateway × {hours} h × ${}",
+                        self.price("vpc.nat_gateway_hour")
+                    ),
+                    amount: hours * self.price("vpc.nat_gateway_hour"),
+                    prices: vec!["vpc.nat_gateway_hour".into()],
+                });
+                lines.push(Line {
+                    name: "NAT gateway data",
+                    detail: format!(
+                        "{} GB × ${} (provider calls{})",
+                        fmt_qty(nat_bytes / BYTES_PER_GB),
+                        self.price("vpc.nat_gateway_gb"),
+                        if stack.interface_endpoints {
+                            ""
+                        } else {
+                            ", logs and traces"
+                        }
+                    ),
+                    amount: nat_bytes / BYTES_PER_GB * self.price("vpc.nat_gateway_gb"),
+                    prices: vec!["vpc.nat_gateway_gb".into()],
+                });
+                lines.push(Line {
+                    name: "Public IPv4 addresses",
+                    detail: format!(
+                        "the NAT gateway's Elastic IP × {hours} h × ${}",
+                        self.price("vpc.public_ipv4_hour")
+                    ),
+                    amount: hours * self.price("vpc.public_ipv4_hour"),
+                    prices: vec!["vpc.public_ipv4_hour".into()],
+                });
             }
-            Egress::PublicIp => f64::from(tasks) * hours * prices.public_ipv4.per_hour,
-        };
-        CostBreakdown {
-            compute: task_hours * task_hour * hours,
-            cold_start: 0.0,
-            requests: 0.0,
-            front_door: requests / 1e6 * prices.api_gateway.http_api_per_million_requests
-                + hours * prices.api_gateway.http_api_vpc_link_per_hour,
-            load_balancer: hours * prices.alb.per_hour
-                + self.alb_lcu_hours(requests, prices.alb.lcu_gb_per_hour_instance_ip_targets)
-                    * prices.alb.per_lcu_hour,
-            network: endpoints + egress_cost,
+            Egress::PublicIp => {
+                lines.push(Line {
+                    name: "Public IPv4 addresses",
+                    detail: format!(
+                        "{tasks} tasks × {hours} h × ${}",
+                        self.price("vpc.public_ipv4_hour")
+                    ),
+                    amount: f64::from(tasks) * hours * self.price("vpc.public_ipv4_hour"),
+                    prices: vec!["vpc.public_ipv4_hour".into()],
+                });
+            }
+        }
+        let endpoints = stack.interface_endpoint_count();
+        if endpoints > 0 {
+            let endpoint_hours = f64::from(endpoints * stack.availability_zones) * hours;
+            let gb = service_bytes / BYTES_PER_GB;
+            lines.push(Line {
+                name: "Interface endpoints",
+                detail: format!(
+                    "{endpoints} endpoints × {} zones × {hours} h × ${} + {} GB × ${}",
+                    stack.availability_zones,
+                    self.price("vpc.interface_endpoint_az_hour"),
+                    fmt_qty(gb),
+                    self.price("vpc.interface_endpoint_gb")
+                ),
+                amount: endpoint_hours * self.price("vpc.interface_endpoint_az_hour")
+                    + gb * self.price("vpc.interface_endpoint_gb"),
+                prices: vec![
+                    "vpc.interface_endpoint_az_hour".into(),
+                    "vpc.interface_endpoint_gb".into(),
+                ],
+            });
+        }
+        lines.extend(self.dynamodb_lines(requests));
+        lines.extend(self.secrets_lines(
+            stack.secrets(),
+            f64::from(tasks) * a.fargate_task_starts_per_month,
+            "task starts",
+        ));
+        lines.push(self.logs_line(
+            requests,
+            self.app_log_bytes() + a.access_log_bytes,
+            format!(
+                "app {:.0} + access log {:.0} bytes per request",
+                self.app_log_bytes(),
+                a.access_log_bytes
+            ),
+        ));
+        if stack.telemetry {
+            lines.push(self.xray_line(traced, "the app's sampler"));
+        }
+        Bill { requests, lines }
+    }
+
+    // --- Lines both stacks have -----------------------------------------------------------------
+
+    fn http_api_line(&self, requests: f64, what: &str) -> Line {
+        let price = self.price("api_gateway.http_requests_per_million");
+        Line {
+            name: "HTTP API requests",
+            detail: format!(
+                "{} M requests × ${price} per 1M ({what})",
+                fmt_qty(requests / 1e6)
+            ),
+            amount: requests / 1e6 * price,
+            prices: vec!["api_gateway.http_requests_per_million".into()],
+        }
+    }
+
+    fn dynamodb_lines(&self, requests: f64) -> [Line; 2] {
+        let used = self.mean_store_use();
+        let write_price = self.price("dynamodb.write_request_units_per_million");
+        let read_price = self.price("dynamodb.read_request_units_per_million");
+        let writes = requests * used.write_units / 1e6;
+        let reads = requests * used.read_units / 1e6;
+        [
+            Line {
+                name: "DynamoDB writes",
+                detail: format!(
+                    "{} M write units ({:.3} per request) × ${write_price} per 1M",
+                    fmt_qty(writes),
+                    used.write_units
+                ),
+                amount: writes * write_price,
+                prices: vec!["dynamodb.write_request_units_per_million".into()],
+            },
+            Line {
+                name: "DynamoDB reads",
+                detail: format!(
+                    "{} M read units ({:.3} per request) × ${read_price} per 1M",
+                    fmt_qty(reads),
+                    used.read_units
+                ),
+                amount: reads * read_price,
+                prices: vec!["dynamodb.read_request_units_per_million".into()],
+            },
+        ]
+    }
+
+    fn secrets_lines(&self, secrets: u32, starts: f64, what: &str) -> [Line; 2] {
+        let month = self.price("secrets_manager.secret_month");
+        let per_10k = self.price("secrets_manager.api_calls_per_10k");
+        let calls = starts * f64::from(secrets);
+        [
+            Line {
+                name: "Secrets Manager secrets",
+                detail: format!("{secrets} secrets ({CA_SECRETS} CA + app) × ${month}"),
+                amount: f64::from(secrets) * month,
+                prices: vec!["secrets_manager.secret_month".into()],
+            },
+            Line {
+                name: "Secrets Manager API calls",
+                detail: format!(
+                    "{} {what} × {secrets} reads × ${per_10k} per 10k",
+                    fmt_qty(starts)
+                ),
+                amount: calls / 1e4 * per_10k,
+                prices: vec!["secrets_manager.api_calls_per_10k".into()],
+            },
+        ]
+    }
+
+    fn logs_line(&self, requests: f64, bytes_per_request: f64, what: String) -> Line {
+        let price = self.price("cloudwatch.logs_ingestion_gb");
+        let gb = requests * bytes_per_request / BYTES_PER_GB;
+        Line {
+            name: "CloudWatch Logs ingestion",
+            detail: format!("{} GB × ${price} ({what})", fmt_qty(gb)),
+            amount: gb * price,
+            prices: vec!["cloudwatch.logs_ingestion_gb".into()],
+        }
+    }
+
+    fn xray_line(&self, traces: f64, what: &str) -> Line {
+        let price = self.price("xray.traces_recorded_per_million");
+        Line {
+            name: "X-Ray traces",
+            detail: format!(
+                "{} M traces × ${price} per 1M ({what})",
+                fmt_qty(traces / 1e6)
+            ),
+            amount: traces / 1e6 * price,
+            prices: vec!["xray.traces_recorded_per_million".into()],
+        }
+    }
+
+    // --- Totals and break-even ------------------------------------------------------------------
+
+    /// The monthly bill of `option` at `requests` per month.
+    pub fn bill(&self, option: &Deployment, requests: f64) -> Bill {
+        match option {
+            Deployment::Lambda(stack) => self.lambda_bill(stack, requests),
+            Deployment::Fargate(stack) => self.fargate_bill(stack, requests),
         }
     }
 
     /// Monthly cost of `option` at `requests` per month.
-    pub fn monthly_cost(&self, option: DeploymentOption, requests: f64) -> f64 {
-        self.breakdown(option, requests).total()
+    pub fn monthly_cost(&self, option: &Deployment, requests: f64) -> f64 {
+        self.bill(option, requests).total()
     }
 
-    /// The Fargate floor: the Fargate option of [`DeploymentOption::all`] that costs least at its
-    /// minimum size (minimum task count, no traffic). Ties go to the first in report order.
-    pub fn fargate_floor(&self) -> DeploymentOption {
-        let mut best: Option<(DeploymentOption, f64)> = None;
-        for option in DeploymentOption::all()
-            .into_iter()
-            .filter(DeploymentOption::is_fargate)
-        {
-            let cost = self.monthly_cost(option, 0.0);
-            if best.is_none_or(|(_, best_cost)| cost < best_cost) {
-                best = Some((option, cost));
-            }
-        }
-        best.map(|(option, _)| option)
-            .expect("all() has Fargate options")
-    }
-
-    /// The cheapest Lambda configuration (memory, architecture) behind `front_door` among those whose
-    /// memory holds the measured peak RSS. All configurations behind one front door share its fixed
-    /// costs, so the cheapest is the one with the lowest cost per request, compared at 1 B requests.
-    /// `None` when no memory size fits.
-    pub fn cheapest_lambda(&self, front_door: FrontDoor) -> Option<DeploymentOption> {
-        let mut best: Option<(DeploymentOption, f64)> = None;
-        for option in DeploymentOption::all() {
-            let DeploymentOption::Lambda {
-                memory_mb,
-                front_door: door,
-                ..
-            } = option
-            else {
-                continue;
-            };
-            if door != front_door || !self.lambda_fits(memory_mb) {
-                continue;
-            }
-            let cost = self.monthly_cost(option, 1e9);
-            if best.is_none_or(|(_, best_cost)| cost < best_cost) {
-                best = Some((option, cost));
-            }
-        }
-        best.map(|(option, _)| option)
-    }
-
-    /// Where the cost curves of `lambda` and `fargate` cross: the lowest monthly volume in
-    /// [`BREAK_EVEN_SEARCH_RANGE`] from which Lambda is no cheaper. Found by scanning 50 log-spaced
-    /// volumes per decade for the first sign change of `lambda − fargate`, then bisecting that
-    /// interval (in log space) to a relative width of 1e-12.
-    pub fn break_even(&self, lambda: DeploymentOption, fargate: DeploymentOption) -> BreakEven {
+    /// Where the cost curves of `first` and `second` cross: the lowest monthly volume in
+    /// [`BREAK_EVEN_SEARCH_RANGE`] from which `first` is no cheaper. Found by scanning 50 log-spaced
+    /// volumes per decade for the first sign change of `first − second`, then bisecting that interval
+    /// (in log space) to a relative width of 1e-12.
+    pub fn break_even(&self, first: &Deployment, second: &Deployment) -> Crossing {
         let difference = |requests: f64| {
-            self.monthly_cost(lambda, requests) - self.monthly_cost(fargate, requests)
+            self.monthly_cost(first, requests) - self.monthly_cost(second, requests)
         };
         let (low, high) = BREAK_EVEN_SEARCH_RANGE;
-        let result = |crossing| BreakEven {
-            lambda,
-            fargate,
-            crossing,
-        };
         if difference(low) >= 0.0 {
-            return result(Crossing::FargateCheaperThroughout);
+            return Crossing::SecondCheaperThroughout;
         }
         const STEPS_PER_DECADE: f64 = 50.0;
         let steps = ((high / low).log10() * STEPS_PER_DECADE).round() as i32;
@@ -708,23 +900,141 @@ impl CostModel {
                         above = middle;
                     }
                 }
-                return result(Crossing::At(above));
+                return Crossing::At(above);
             }
             below = volume;
         }
-        result(Crossing::LambdaCheaperThroughout)
+        Crossing::FirstCheaperThroughout
     }
+}
 
-    /// Each front door's break-even: its [`cheapest_lambda`](Self::cheapest_lambda) against the
-    /// [`fargate_floor`](Self::fargate_floor), in [`FrontDoor::ALL`] order (front doors where no memory
-    /// size fits are left out).
-    pub fn front_door_break_evens(&self) -> Vec<BreakEven> {
-        let floor = self.fargate_floor();
-        FrontDoor::ALL
-            .into_iter()
-            .filter_map(|door| self.cheapest_lambda(door))
-            .map(|lambda| self.break_even(lambda, floor))
-            .collect()
+/// An assumptions file (`apuntador-cost --assumptions FILE`), TOML. Every key is optional; what it
+/// leaves out keeps its default, and command-line flags override it:
+///
+/// ```toml
+/// requests = "3M"
+/// region = "eu-west-1"
+/// mix = "oauth=0.7,device=0.3"
+///
+/// [assumptions]
+/// peak_to_average = 4.0
+///
+/// [lambda]
+/// memory_mb = 1024
+/// tracing = false
+///
+/// [fargate]
+/// egress = "public_ip"
+/// interface_endpoints = false
+/// ```
+#[derive(Debug, Clone, PartialEq, Default, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct AssumptionsFile {
+    /// Requests per month, as `--requests` takes them (`3M`).
+    pub requests: Option<String>,
+    /// Price region, as `--region` takes it.
+    pub region: Option<String>,
+    /// Route mix, as `--mix` takes it.
+    pub mix: Option<String>,
+    /// Overrides of the modelling assumptions.
+    pub assumptions: Assumptions,
+    /// The Lambda stack's switches.
+    pub lambda: LambdaStack,
+    /// The Fargate stack's switches.
+    pub fargate: FargateStack,
+}
+
+impl AssumptionsFile {
+    /// Parses and validates an assumptions file.
+    pub fn from_toml(text: &str) -> Result<Self, CostError> {
+        let file: AssumptionsFile = toml::from_str(text)
+            .map_err(|error| CostError::InvalidAssumptions(error.to_string()))?;
+        file.assumptions.validate()?;
+        if let Some(mix) = &file.mix {
+            Mix::parse(mix)?;
+        }
+        Ok(file)
+    }
+}
+
+/// The shipped options: the Lambda stack and the Fargate stack as their example tfvars deploy them.
+pub fn shipped() -> (Deployment, Deployment) {
+    (
+        Deployment::Lambda(LambdaStack::default()),
+        Deployment::Fargate(FargateStack::default()),
+    )
+}
+
+/// Variants of the shipped stacks for the report's tables, each with a name saying what changed from
+/// `lambda` or `fargate`. The first of each target is the one the chart draws.
+pub fn variants(lambda: &LambdaStack, fargate: &FargateStack) -> Vec<(String, Deployment)> {
+    let mut out = Vec::new();
+    let lambda_variant = |name: &str, change: &dyn Fn(&mut LambdaStack)| {
+        let mut stack = lambda.clone();
+        change(&mut stack);
+        (name.to_owned(), Deployment::Lambda(stack))
+    };
+    out.push(lambda_variant("Lambda, X-Ray tracing off", &|s| {
+        s.tracing = false
+    }));
+    out.push(lambda_variant(
+        &format!(
+            "Lambda, {}",
+            match lambda.architecture {
+                Architecture::Arm64 => "x86_64",
+                Architecture::X86_64 => "arm64",
+            }
+        ),
+        &|s| {
+            s.architecture = match s.architecture {
+                Architecture::Arm64 => Architecture::X86_64,
+                Architecture::X86_64 => Architecture::Arm64,
+            }
+        },
+    ));
+    out.push(lambda_variant("Lambda, 128 MB", &|s| s.memory_mb = 128));
+    let fargate_variant = |name: &str, change: &dyn Fn(&mut FargateStack)| {
+        let mut stack = fargate.clone();
+        change(&mut stack);
+        (name.to_owned(), Deployment::Fargate(stack))
+    };
+    out.push(fargate_variant(
+        "Fargate, public IPs, no interface endpoints",
+        &|s| {
+            s.egress = Egress::PublicIp;
+            s.interface_endpoints = false;
+        },
+    ));
+    out.push(fargate_variant("Fargate, public IPs", &|s| {
+        s.egress = Egress::PublicIp
+    }));
+    out.push(fargate_variant("Fargate, no interface endpoints", &|s| {
+        s.interface_endpoints = false
+    }));
+    out.push(fargate_variant("Fargate, no Spot", &|s| s.spot_weight = 0));
+    out.push(fargate_variant("Fargate, arm64 (no Spot)", &|s| {
+        s.architecture = Architecture::Arm64
+    }));
+    out.push(fargate_variant("Fargate, telemetry on", &|s| {
+        s.telemetry = true
+    }));
+    out
+}
+
+/// A quantity with up to three decimals, trailing zeros dropped: `3`, `0.75`, `2.628`.
+fn fmt_qty(value: f64) -> String {
+    let text = format!("{value:.3}");
+    let text = text.trim_end_matches('0').trim_end_matches('.');
+    if text.is_empty() || text == "-" {
+        "0".to_owned()
+    } else {
+        text.to_owned()
+    }
+}
+
+impl fmt::Display for Deployment {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "{} ({})", self.target(), self.describe())
     }
 }
 

@@ -1,96 +1,50 @@
-//! The SVG chart of the cost model: monthly cost versus monthly requests, log-log, one polyline per
-//! deployment option, a legend, and each front door's break-even against the Fargate floor marked.
+//! The SVG chart of the cost model: monthly cost versus monthly requests, log-log, one line per
+//! shipped stack plus at most two variants (dashed), the break-even of the shipped stacks marked, and
+//! each side of it shaded and labelled with the cheaper target.
 //!
-//! Hand-written SVG text (no plotting crate). Colour encodes the front door (Lambda) or the capacity
-//! kind (Fargate), a lighter tint marks x86_64 Lambda, the dash pattern encodes the Lambda memory size
-//! or the Fargate egress, and the Fargate floor is drawn thicker. Machine-readable hooks for tests and
-//! tools: every option line is `<polyline class="option" data-option="ID">`, every break-even marker
-//! `<circle class="break-even" data-lambda="ID" data-fargate="ID" data-volume="N">`. Depends on nothing
-//! else in the crate.
+//! Hand-written SVG text (no plotting crate). Machine-readable hooks for tests and tools: every line is
+//! `<polyline class="option" data-option="ID">` (`lambda`, `fargate`, `variant-1`, `variant-2`), each
+//! shaded side `<rect class="side" data-cheaper="Lambda|Fargate">`, the break-even
+//! `<circle class="break-even" data-volume="N">`. Depends on nothing else in the crate.
 
 use std::fmt::Write as _;
 
 use super::report::{format_money, format_volume};
-use super::{Architecture, CostModel, Crossing, DeploymentOption, Egress, FrontDoor, VOLUMES};
+use super::{CostModel, Crossing, Deployment};
 
-const WIDTH: f64 = 1240.0;
-const HEIGHT: f64 = 760.0;
+const WIDTH: f64 = 1200.0;
+const HEIGHT: f64 = 720.0;
 const PLOT_LEFT: f64 = 100.0;
-const PLOT_TOP: f64 = 70.0;
-const PLOT_WIDTH: f64 = 680.0;
-const PLOT_HEIGHT: f64 = 600.0;
-const LEGEND_LEFT: f64 = 820.0;
-const LEGEND_ROW: f64 = 20.0;
+const PLOT_TOP: f64 = 90.0;
+const PLOT_WIDTH: f64 = 720.0;
+const PLOT_HEIGHT: f64 = 540.0;
+const LEGEND_LEFT: f64 = 850.0;
 const POINTS_PER_DECADE: u32 = 60;
 
-/// Stroke colour, dash pattern and width of an option's line.
-struct Style {
-    colour: &'static str,
-    dash: Option<&'static str>,
-    width: f64,
-}
-
-fn style(option: DeploymentOption, floor: DeploymentOption) -> Style {
-    let (colour, dash) = match option {
-        DeploymentOption::Lambda {
-            memory_mb,
-            architecture,
-            front_door,
-        } => {
-            let arm = architecture == Architecture::Arm64;
-            let colour = match (front_door, arm) {
-                (FrontDoor::HttpApi, true) => "#1f5fa8",
-                (FrontDoor::HttpApi, false) => "#7fb2e5",
-                (FrontDoor::RestApi, true) => "#c0261e",
-                (FrontDoor::RestApi, false) => "#f08c85",
-                (FrontDoor::Alb, true) => "#237a2a",
-                (FrontDoor::Alb, false) => "#86cc7e",
-                (FrontDoor::FunctionUrl, true) => "#c46000",
-                (FrontDoor::FunctionUrl, false) => "#f5b261",
-            };
-            let dash = match memory_mb {
-                0..=128 => None,
-                129..=256 => Some("7 4"),
-                _ => Some("2 3"),
-            };
-            (colour, dash)
-        }
-        DeploymentOption::Fargate {
-            architecture,
-            spot,
-            egress,
-        } => {
-            let colour = match (architecture, spot) {
-                (_, true) => "#0f8b8d",
-                (Architecture::Arm64, false) => "#6a3d9a",
-                (Architecture::X86_64, false) => "#333333",
-            };
-            let dash = match egress {
-                Egress::NatGateway => None,
-                Egress::PublicIp => Some("10 3 2 3"),
-            };
-            (colour, dash)
-        }
-    };
-    let width = if option == floor {
-        4.0
-    } else if option.is_fargate() {
-        2.5
-    } else {
-        1.6
-    };
-    Style {
-        colour,
-        dash,
-        width,
-    }
-}
+/// Colour of the Lambda lines and of the side where Lambda is cheaper.
+pub const LAMBDA_COLOUR: &str = "#c45500";
+/// Shade of the side where Lambda is cheaper.
+pub const LAMBDA_SHADE: &str = "#fbe6d4";
+/// Colour of the Fargate lines and of the side where Fargate is cheaper.
+pub const FARGATE_COLOUR: &str = "#1f5fa8";
+/// Shade of the side where Fargate is cheaper.
+pub const FARGATE_SHADE: &str = "#dce8f6";
 
 fn escape(text: &str) -> String {
     text.replace('&', "&amp;")
         .replace('<', "&lt;")
         .replace('>', "&gt;")
         .replace('"', "&quot;")
+}
+
+/// One drawn line: id, legend label, option, colour, dash pattern, stroke width.
+struct Series<'a> {
+    id: String,
+    label: String,
+    option: &'a Deployment,
+    colour: &'static str,
+    dash: Option<&'static str>,
+    width: f64,
 }
 
 /// Maps volumes and costs to chart coordinates (log-log).
@@ -112,7 +66,6 @@ impl Axes {
             - (cost.log10() - f64::from(low)) / f64::from(high - low) * PLOT_HEIGHT
     }
 
-    /// Log-spaced volumes across the x range.
     fn volumes(&self) -> Vec<f64> {
         let (low, high) = self.x_decades;
         let steps = (high - low) as u32 * POINTS_PER_DECADE;
@@ -122,7 +75,6 @@ impl Axes {
     }
 }
 
-/// The decade of `value` rounded down (`floor`) or up.
 fn decade(value: f64, round_up: bool) -> i32 {
     let exponent = value.log10();
     let exponent = if round_up {
@@ -133,7 +85,6 @@ fn decade(value: f64, round_up: bool) -> i32 {
     exponent as i32
 }
 
-/// `$0.01`, `$1`, `$1,000` for a y-axis decade.
 fn money_tick(exponent: i32) -> String {
     if exponent < 0 {
         format!("${}", 10f64.powi(exponent))
@@ -144,33 +95,65 @@ fn money_tick(exponent: i32) -> String {
     }
 }
 
-/// The chart as SVG text: the volumes of [`VOLUMES`] (widened to the decades holding every front
-/// door's break-even), every option of [`DeploymentOption::all`], the front-door break-evens marked.
-pub fn svg(model: &CostModel) -> String {
-    let options = DeploymentOption::all();
-    let floor = model.fargate_floor();
-    let break_evens = model.front_door_break_evens();
-
-    let mut low = VOLUMES[0];
-    let mut high = VOLUMES[VOLUMES.len() - 1];
-    for break_even in &break_evens {
-        if let Crossing::At(volume) = break_even.crossing {
-            low = low.min(volume);
-            high = high.max(volume);
-        }
+/// The chart as SVG text. `variants` (at most two are drawn) are named alternatives shown dashed in
+/// their target's colour.
+pub fn svg(
+    model: &CostModel,
+    lambda: &Deployment,
+    fargate: &Deployment,
+    variants: &[(String, Deployment)],
+) -> String {
+    let crossing = model.break_even(lambda, fargate);
+    let mut low = 1e4f64;
+    let mut high = 1e9f64;
+    if let Crossing::At(volume) = crossing {
+        // A decade either side of the break-even, so both shaded sides are wide enough to read.
+        low = low.min(volume / 10.0);
+        high = high.max(volume * 10.0);
     }
-    let x_decades = (decade(low, false), decade(high, true));
     let mut axes = Axes {
-        x_decades,
+        x_decades: (decade(low, false), decade(high, true)),
         y_decades: (0, 1),
     };
     let volumes = axes.volumes();
-    let costs: Vec<Vec<f64>> = options
+    let mut series = vec![
+        Series {
+            id: "lambda".into(),
+            label: format!("Lambda stack as shipped ({})", lambda.describe()),
+            option: lambda,
+            colour: LAMBDA_COLOUR,
+            dash: None,
+            width: 3.5,
+        },
+        Series {
+            id: "fargate".into(),
+            label: format!("Fargate stack as shipped ({})", fargate.describe()),
+            option: fargate,
+            colour: FARGATE_COLOUR,
+            dash: None,
+            width: 3.5,
+        },
+    ];
+    for (index, (name, option)) in variants.iter().take(2).enumerate() {
+        let colour = match option {
+            Deployment::Lambda(_) => LAMBDA_COLOUR,
+            Deployment::Fargate(_) => FARGATE_COLOUR,
+        };
+        series.push(Series {
+            id: format!("variant-{}", index + 1),
+            label: format!("variant: {name}"),
+            option,
+            colour,
+            dash: Some("9 5"),
+            width: 2.0,
+        });
+    }
+    let costs: Vec<Vec<f64>> = series
         .iter()
-        .map(|option| {
+        .map(|line| {
             volumes
                 .iter()
-                .map(|&volume| model.monthly_cost(*option, volume))
+                .map(|&volume| model.monthly_cost(line.option, volume))
                 .collect()
         })
         .collect();
@@ -181,8 +164,8 @@ pub fn svg(model: &CostModel) -> String {
             (min.min(cost), max.max(cost))
         });
     axes.y_decades = (
-        decade(min_cost.max(1e-4), false),
-        decade(max_cost.max(1e-3), true),
+        decade(min_cost.max(1e-2), false),
+        decade(max_cost.max(1e-1), true),
     );
     if axes.y_decades.1 <= axes.y_decades.0 {
         axes.y_decades.1 = axes.y_decades.0 + 1;
@@ -191,35 +174,70 @@ pub fn svg(model: &CostModel) -> String {
     let mut svg = String::new();
     let _ = writeln!(
         svg,
-        r#"<svg xmlns="http://www.w3.org/2000/svg" width="{WIDTH}" height="{HEIGHT}" viewBox="0 0 {WIDTH} {HEIGHT}" font-family="Helvetica, Arial, sans-serif" font-size="12">"#
+        r#"<svg xmlns="http://www.w3.org/2000/svg" width="{WIDTH}" height="{HEIGHT}" viewBox="0 0 {WIDTH} {HEIGHT}" font-family="DejaVu Sans, Helvetica, Arial, sans-serif" font-size="13">"#
     );
     let _ = writeln!(
         svg,
         r#"<rect width="{WIDTH}" height="{HEIGHT}" fill="white"/>"#
     );
-    let sample = if model.measurements.sample {
-        " (SAMPLE INPUT, NOT MEASURED)"
-    } else {
-        ""
-    };
     let _ = writeln!(
         svg,
-        r#"<text x="{PLOT_LEFT}" y="30" font-size="18" font-weight="bold">Monthly cost versus monthly requests{}</text>"#,
-        escape(sample)
+        r#"<text x="{PLOT_LEFT}" y="32" font-size="20" font-weight="bold">Lambda or Fargate: monthly cost of the shipped stacks</text>"#
     );
+    if model.measurements.sample {
+        let _ = writeln!(
+            svg,
+            r##"<text x="{:.2}" y="32" text-anchor="end" font-size="16" font-weight="bold" fill="#b00000">SAMPLE INPUT, NOT MEASURED</text>"##,
+            WIDTH - 20.0
+        );
+    }
     let _ = writeln!(
         svg,
-        r##"<text x="{PLOT_LEFT}" y="50" fill="#555">log-log; {} list prices for {}, retrieved {}; measured on {}, commit {}</text>"##,
+        r##"<text x="{PLOT_LEFT}" y="56" fill="#444">log-log; {} list prices for {}; route mix {}; measured on {}, commit {}</text>"##,
         escape(&model.prices.currency),
         escape(&model.prices.region),
-        escape(&model.prices.retrieved),
+        escape(&model.mix.to_string()),
         escape(model.measurements.machine_or_unknown()),
         escape(model.measurements.commit_or_unknown())
     );
 
+    // The two sides of the break-even, shaded with the cheaper target's colour.
+    let (left, right) = (PLOT_LEFT, PLOT_LEFT + PLOT_WIDTH);
+    let sides: Vec<(f64, f64, &str, &str, &str)> = match crossing {
+        Crossing::At(volume) => {
+            let x = axes.x(volume).clamp(left, right);
+            vec![
+                (left, x, "Lambda", LAMBDA_SHADE, LAMBDA_COLOUR),
+                (x, right, "Fargate", FARGATE_SHADE, FARGATE_COLOUR),
+            ]
+        }
+        Crossing::FirstCheaperThroughout => {
+            vec![(left, right, "Lambda", LAMBDA_SHADE, LAMBDA_COLOUR)]
+        }
+        Crossing::SecondCheaperThroughout => {
+            vec![(left, right, "Fargate", FARGATE_SHADE, FARGATE_COLOUR)]
+        }
+    };
+    svg.push_str("<g class=\"sides\">\n");
+    for (x1, x2, target, shade, colour) in &sides {
+        let _ = writeln!(
+            svg,
+            r#"<rect class="side" data-cheaper="{target}" x="{x1:.2}" y="{PLOT_TOP}" width="{:.2}" height="{PLOT_HEIGHT}" fill="{shade}"/>"#,
+            x2 - x1
+        );
+        if x2 - x1 > 120.0 {
+            let _ = writeln!(
+                svg,
+                r#"<text class="side-label" x="{:.2}" y="{:.2}" text-anchor="middle" font-size="18" font-weight="bold" fill="{colour}">{target} cheaper</text>"#,
+                (x1 + x2) / 2.0,
+                PLOT_TOP + 28.0
+            );
+        }
+    }
+    svg.push_str("</g>\n");
+
     // Grid and ticks, one per decade.
-    svg.push_str(r##"<g class="grid" stroke="#dddddd" stroke-width="1">"##);
-    svg.push('\n');
+    svg.push_str("<g class=\"grid\" stroke=\"#c8c8c8\" stroke-width=\"1\">\n");
     for exponent in axes.x_decades.0..=axes.x_decades.1 {
         let x = axes.x(10f64.powi(exponent));
         let _ = writeln!(
@@ -242,7 +260,7 @@ pub fn svg(model: &CostModel) -> String {
             svg,
             r#"<text x="{:.2}" y="{:.2}" text-anchor="middle">{}</text>"#,
             axes.x(10f64.powi(exponent)),
-            PLOT_TOP + PLOT_HEIGHT + 18.0,
+            PLOT_TOP + PLOT_HEIGHT + 20.0,
             format_volume(10f64.powi(exponent))
         );
     }
@@ -262,114 +280,142 @@ pub fn svg(model: &CostModel) -> String {
     );
     let _ = writeln!(
         svg,
-        r#"<text x="{:.2}" y="{:.2}" text-anchor="middle" font-size="14">Requests per month</text>"#,
+        r#"<text x="{:.2}" y="{:.2}" text-anchor="middle" font-size="15">Requests per month</text>"#,
         PLOT_LEFT + PLOT_WIDTH / 2.0,
-        PLOT_TOP + PLOT_HEIGHT + 42.0
+        PLOT_TOP + PLOT_HEIGHT + 46.0
     );
     let _ = writeln!(
         svg,
-        r#"<text transform="translate(30 {:.2}) rotate(-90)" text-anchor="middle" font-size="14">Monthly cost ({})</text>"#,
+        r#"<text transform="translate(30 {:.2}) rotate(-90)" text-anchor="middle" font-size="15">Monthly cost ({})</text>"#,
         PLOT_TOP + PLOT_HEIGHT / 2.0,
         escape(&model.prices.currency)
     );
 
-    // One line per option; Lambda first so the Fargate lines stay on top.
+    // The lines: variants first, so the shipped stacks stay on top.
     svg.push_str("<g class=\"options\" fill=\"none\" stroke-linejoin=\"round\">\n");
-    for (option, option_costs) in options.iter().zip(&costs) {
-        let style = style(*option, floor);
+    for index in (0..series.len()).rev() {
+        let Series {
+            id,
+            label,
+            colour,
+            dash,
+            width,
+            ..
+        } = &series[index];
         let points: Vec<String> = volumes
             .iter()
-            .zip(option_costs)
+            .zip(&costs[index])
             .map(|(&volume, &cost)| format!("{:.2},{:.2}", axes.x(volume), axes.y(cost)))
             .collect();
-        let dash = style
-            .dash
+        let dash = dash
             .map(|dash| format!(r#" stroke-dasharray="{dash}""#))
             .unwrap_or_default();
         let _ = writeln!(
             svg,
-            r#"<polyline class="option" data-option="{}" stroke="{}" stroke-width="{}"{dash} points="{}"><title>{}</title></polyline>"#,
-            option.id(),
-            style.colour,
-            style.width,
+            r#"<polyline class="option" data-option="{id}" stroke="{colour}" stroke-width="{width}"{dash} points="{}"><title>{}</title></polyline>"#,
             points.join(" "),
-            escape(&option.label())
+            escape(label)
         );
     }
     svg.push_str("</g>\n");
 
-    // Break-even markers, with a guide down to the x axis and a label.
-    svg.push_str("<g class=\"break-evens\">\n");
-    let mut marked = 0;
-    for break_even in &break_evens {
-        let Crossing::At(volume) = break_even.crossing else {
-            continue;
-        };
-        let DeploymentOption::Lambda { front_door, .. } = break_even.lambda else {
-            continue;
-        };
-        let cost = model.monthly_cost(break_even.lambda, volume);
+    // The break-even.
+    if let Crossing::At(volume) = crossing {
+        let cost = model.monthly_cost(lambda, volume);
         let (x, y) = (axes.x(volume), axes.y(cost));
         let _ = writeln!(
             svg,
-            r##"<line class="break-even-guide" x1="{x:.2}" y1="{y:.2}" x2="{x:.2}" y2="{:.2}" stroke="#000" stroke-width="1" stroke-dasharray="2 2"/>"##,
+            r##"<line class="break-even-guide" x1="{x:.2}" y1="{PLOT_TOP}" x2="{x:.2}" y2="{:.2}" stroke="#111" stroke-width="1.5" stroke-dasharray="4 3"/>"##,
             PLOT_TOP + PLOT_HEIGHT
         );
         let _ = writeln!(
             svg,
-            r##"<circle class="break-even" data-lambda="{}" data-fargate="{}" data-volume="{volume:.0}" cx="{x:.2}" cy="{y:.2}" r="6" fill="white" stroke="#000" stroke-width="2"><title>{} = Fargate floor at {} requests/month ({})</title></circle>"##,
-            break_even.lambda.id(),
-            break_even.fargate.id(),
-            escape(&break_even.lambda.label()),
+            r##"<circle class="break-even" data-volume="{volume:.0}" cx="{x:.2}" cy="{y:.2}" r="7" fill="white" stroke="#111" stroke-width="2.5"><title>break-even at {} requests/month ({})</title></circle>"##,
             format_volume(volume),
             escape(&format_money(cost))
         );
-        let label_y = y - 12.0 - 16.0 * f64::from(marked);
+        let anchor_right = x > PLOT_LEFT + PLOT_WIDTH * 0.6;
+        let (text_x, anchor) = if anchor_right {
+            (x - 12.0, "end")
+        } else {
+            (x + 12.0, "start")
+        };
         let _ = writeln!(
             svg,
-            r##"<text x="{:.2}" y="{label_y:.2}" text-anchor="end" font-weight="bold" stroke="white" stroke-width="3" paint-order="stroke">{} break-even: {}</text>"##,
-            x - 8.0,
-            escape(front_door.name()),
-            format_volume(volume)
+            r##"<text x="{text_x:.2}" y="{:.2}" text-anchor="{anchor}" font-weight="bold" stroke="white" stroke-width="4" paint-order="stroke">break-even: {} requests/month, {}</text>"##,
+            (y - 14.0).max(PLOT_TOP + 50.0),
+            format_volume(volume),
+            escape(&format_money(cost))
         );
-        marked += 1;
     }
-    svg.push_str("</g>\n");
 
     // Legend.
     svg.push_str("<g class=\"legend\">\n");
-    let _ = writeln!(
-        svg,
-        r#"<text x="{LEGEND_LEFT}" y="{:.2}" font-weight="bold">Options (dash: 128/256/512 MB; Fargate: NAT/public IP)</text>"#,
-        PLOT_TOP - 8.0
-    );
-    for (index, option) in options.iter().enumerate() {
-        let style = style(*option, floor);
-        let y = PLOT_TOP + 8.0 + LEGEND_ROW * index as f64;
-        let dash = style
-            .dash
+    let mut y = PLOT_TOP + 8.0;
+    for Series {
+        label,
+        colour,
+        dash,
+        width,
+        ..
+    } in &series
+    {
+        let dash = dash
             .map(|dash| format!(r#" stroke-dasharray="{dash}""#))
             .unwrap_or_default();
         let _ = writeln!(
             svg,
-            r#"<line x1="{LEGEND_LEFT}" y1="{y:.2}" x2="{:.2}" y2="{y:.2}" stroke="{}" stroke-width="{}"{dash}/>"#,
-            LEGEND_LEFT + 36.0,
-            style.colour,
-            style.width
+            r#"<line x1="{LEGEND_LEFT}" y1="{y:.2}" x2="{:.2}" y2="{y:.2}" stroke="{colour}" stroke-width="{width}"{dash}/>"#,
+            LEGEND_LEFT + 34.0
         );
-        let floor_note = if *option == floor {
-            " (Fargate floor)"
-        } else {
-            ""
+        // The label's head in bold, its parenthesis below in small type, both wrapped to the column.
+        let (head, tail) = match label.find(" (") {
+            Some(at) => (&label[..at], Some(&label[at + 1..])),
+            None => (label.as_str(), None),
         };
-        let _ = writeln!(
-            svg,
-            r#"<text x="{:.2}" y="{:.2}">{}{floor_note}</text>"#,
-            LEGEND_LEFT + 44.0,
-            y + 4.0,
-            escape(&option.label())
-        );
+        for chunk in wrap(head, 34) {
+            let _ = writeln!(
+                svg,
+                r#"<text x="{:.2}" y="{:.2}" font-weight="bold">{}</text>"#,
+                LEGEND_LEFT + 42.0,
+                y + 4.0,
+                escape(&chunk)
+            );
+            y += 16.0;
+        }
+        if let Some(tail) = tail {
+            for chunk in wrap(tail, 44) {
+                let _ = writeln!(
+                    svg,
+                    r##"<text x="{:.2}" y="{:.2}" font-size="11" fill="#444">{}</text>"##,
+                    LEGEND_LEFT + 42.0,
+                    y + 4.0,
+                    escape(&chunk)
+                );
+                y += 14.0;
+            }
+        }
+        y += 12.0;
     }
     svg.push_str("</g>\n</svg>\n");
     svg
+}
+
+/// Splits `text` into lines of at most about `width` characters at spaces.
+fn wrap(text: &str, width: usize) -> Vec<String> {
+    let mut lines = Vec::new();
+    let mut current = String::new();
+    for word in text.split(' ') {
+        if !current.is_empty() && current.len() + 1 + word.len() > width {
+            lines.push(std::mem::take(&mut current));
+        }
+        if !current.is_empty() {
+            current.push(' ');
+        }
+        current.push_str(word);
+    }
+    if !current.is_empty() {
+        lines.push(current);
+    }
+    lines
 }

@@ -1,302 +1,210 @@
-//! The price table of the cost model: AWS list prices for one region, read from one JSON data file.
+//! The price tables of the cost model: AWS list prices for one region, one JSON file per region.
 //!
-//! The default table is `prices-us-east-1.json`, embedded at compile time; a user can pass another
-//! file of the same shape (every field required, unknown fields rejected, so a typo cannot silently
-//! fall back to a default). Each section names the AWS pricing page it was copied from, and the file
-//! carries its retrieval date. This module depends on nothing else in the crate except the cost
-//! model's own types.
+//! Every price is a keyed entry (`"fargate.vcpu_hour.x86_64"`) with its value, unit, the address of the
+//! page it was read from and the date it was read. A regional price that could not be found is stored
+//! as `null` with a note saying so; the model then uses the us-east-1 price in its place and marks every
+//! cost line that depends on it ([`Prices::is_fallback`]), so nothing is invented and nothing is
+//! hidden. The tables of [`REGIONS`] are embedded at compile time; a user can pass another file of the
+//! same shape (every key required, unknown keys rejected, so a typo cannot silently fall back). This
+//! module depends on nothing else in the crate except the cost model's own types.
+
+use std::collections::BTreeMap;
 
 use serde::Deserialize;
 
 use super::{Architecture, CostError};
 
-/// The embedded default price table (us-east-1 list prices, retrieved 2026-11-28).
-pub const DEFAULT_PRICES_JSON: &str = include_str!("prices-us-east-1.json");
+/// The embedded price tables: region code and file text. us-east-1 is complete; the other regions
+/// carry what could be found, `null` elsewhere.
+pub const REGIONS: [(&str, &str); 3] = [
+    ("us-east-1", include_str!("prices/us-east-1.json")),
+    ("eu-west-1", include_str!("prices/eu-west-1.json")),
+    ("eu-central-1", include_str!("prices/eu-central-1.json")),
+];
 
-/// A price table: every price the cost model uses, with where and when it was read.
+/// Region whose prices stand in for a regional price that was not found.
+pub const FALLBACK_REGION: &str = "us-east-1";
+
+/// Every price key the model reads, in report order.
+pub const PRICE_KEYS: [&str; 24] = [
+    "lambda.requests_per_million",
+    "lambda.gb_second.x86_64",
+    "lambda.gb_second.arm64",
+    "lambda.provisioned_gb_second.x86_64",
+    "lambda.provisioned_gb_second.arm64",
+    "fargate.vcpu_hour.x86_64",
+    "fargate.vcpu_hour.arm64",
+    "fargate.gb_hour.x86_64",
+    "fargate.gb_hour.arm64",
+    "fargate.spot_discount",
+    "alb.hour",
+    "alb.lcu_hour",
+    "api_gateway.http_requests_per_million",
+    "vpc.interface_endpoint_az_hour",
+    "vpc.interface_endpoint_gb",
+    "vpc.nat_gateway_hour",
+    "vpc.nat_gateway_gb",
+    "vpc.public_ipv4_hour",
+    "dynamodb.write_request_units_per_million",
+    "dynamodb.read_request_units_per_million",
+    "secrets_manager.secret_month",
+    "secrets_manager.api_calls_per_10k",
+    "cloudwatch.logs_ingestion_gb",
+    "xray.traces_recorded_per_million",
+];
+
+/// One price as the file stores it.
 #[derive(Debug, Clone, PartialEq, Deserialize)]
 #[serde(deny_unknown_fields)]
+pub struct PriceEntry {
+    /// The amount, or `None` when the regional price was not found.
+    pub value: Option<f64>,
+    /// What the amount is per, e.g. `USD per vCPU-hour`.
+    pub unit: String,
+    /// Address of the page the amount was read from (`None` when not found).
+    pub source: Option<String>,
+    /// Date (ISO 8601) the page was read, or the search was made.
+    pub retrieved: String,
+    /// Remark: which tier, or why the price is missing.
+    #[serde(default)]
+    pub note: Option<String>,
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct PriceFile {
+    region: String,
+    currency: String,
+    #[serde(default)]
+    note: Option<String>,
+    prices: BTreeMap<String, PriceEntry>,
+}
+
+/// A resolved price table: every key has an amount, either the region's own or the us-east-1 one.
+#[derive(Debug, Clone, PartialEq)]
 pub struct Prices {
-    /// AWS region the prices belong to, e.g. `us-east-1`.
+    /// AWS region the table belongs to, e.g. `eu-west-1`.
     pub region: String,
     /// Currency of every amount, e.g. `USD`.
     pub currency: String,
-    /// Date (ISO 8601) the prices were read from the source pages.
-    pub retrieved: String,
-    /// Free-form remark about the table (which tiers, what is excluded).
-    #[serde(default)]
+    /// Free-form remark about the table.
     pub note: Option<String>,
-    /// The pages the prices were copied from.
-    pub sources: Vec<PriceSource>,
-    /// AWS Lambda prices.
-    pub lambda: LambdaPrices,
-    /// AWS Fargate (ECS) prices.
-    pub fargate: FargatePrices,
-    /// Application Load Balancer prices and the LCU dimensions.
-    pub alb: AlbPrices,
-    /// Amazon API Gateway prices.
-    pub api_gateway: ApiGatewayPrices,
-    /// Interface VPC endpoint (AWS PrivateLink) prices.
-    pub vpc_interface_endpoint: VpcEndpointPrices,
-    /// NAT gateway prices.
-    pub nat_gateway: NatGatewayPrices,
-    /// Public IPv4 address prices.
-    pub public_ipv4: PublicIpv4Prices,
-}
-
-/// One pricing page the table was copied from.
-#[derive(Debug, Clone, PartialEq, Deserialize)]
-#[serde(deny_unknown_fields)]
-pub struct PriceSource {
-    /// Title of the page, e.g. "AWS Lambda pricing".
-    pub name: String,
-    /// Address of the page.
-    pub url: String,
-}
-
-/// One price per CPU architecture.
-#[derive(Debug, Clone, Copy, PartialEq, Deserialize)]
-#[serde(deny_unknown_fields)]
-pub struct PerArchitecture {
-    /// Price on x86_64.
-    pub x86_64: f64,
-    /// Price on arm64 (Graviton).
-    pub arm64: f64,
-}
-
-impl PerArchitecture {
-    /// The price for `architecture`.
-    pub fn get(&self, architecture: Architecture) -> f64 {
-        match architecture {
-            Architecture::X86_64 => self.x86_64,
-            Architecture::Arm64 => self.arm64,
-        }
-    }
-}
-
-/// AWS Lambda prices (on-demand, first duration tier).
-#[derive(Debug, Clone, PartialEq, Deserialize)]
-#[serde(deny_unknown_fields)]
-pub struct LambdaPrices {
-    /// Name of the source page.
-    pub source: String,
-    /// Dollars per 1 million invocations.
-    pub per_million_requests: f64,
-    /// Dollars per GB-second of billed duration (1 GB = 1,024 MB of configured memory).
-    pub per_gb_second: PerArchitecture,
-    /// Billing granularity of the duration, in milliseconds (1 ms since December 2020).
-    pub billing_granularity_ms: f64,
-}
-
-/// AWS Fargate prices (Linux).
-#[derive(Debug, Clone, PartialEq, Deserialize)]
-#[serde(deny_unknown_fields)]
-pub struct FargatePrices {
-    /// Name of the source page.
-    pub source: String,
-    /// Dollars per vCPU-hour.
-    pub per_vcpu_hour: PerArchitecture,
-    /// Dollars per GB-hour of task memory.
-    pub per_gb_hour: PerArchitecture,
-    /// Fraction taken off the on-demand price by Fargate Spot (0.70 = 70% off).
-    pub spot_discount: f64,
-}
-
-/// Application Load Balancer prices and the LCU dimensions used by the model.
-#[derive(Debug, Clone, PartialEq, Deserialize)]
-#[serde(deny_unknown_fields)]
-pub struct AlbPrices {
-    /// Name of the source page.
-    pub source: String,
-    /// Dollars per load-balancer-hour.
-    pub per_hour: f64,
-    /// Dollars per LCU-hour.
-    pub per_lcu_hour: f64,
-    /// New connections per second that make one LCU.
-    pub lcu_new_connections_per_second: f64,
-    /// Processed GB per hour that make one LCU for instance and IP targets (Fargate).
-    pub lcu_gb_per_hour_instance_ip_targets: f64,
-    /// Processed GB per hour that make one LCU for Lambda targets.
-    pub lcu_gb_per_hour_lambda_targets: f64,
-}
-
-/// Amazon API Gateway prices (first volume tier).
-#[derive(Debug, Clone, PartialEq, Deserialize)]
-#[serde(deny_unknown_fields)]
-pub struct ApiGatewayPrices {
-    /// Name of the source page.
-    pub source: String,
-    /// Dollars per 1 million HTTP API requests.
-    pub http_api_per_million_requests: f64,
-    /// Dollars per 1 million REST API requests.
-    pub rest_api_per_million_requests: f64,
-    /// Dollars per hour of an HTTP API VPC link (none at the time of writing).
-    pub http_api_vpc_link_per_hour: f64,
-}
-
-/// Interface VPC endpoint (AWS PrivateLink) prices.
-#[derive(Debug, Clone, PartialEq, Deserialize)]
-#[serde(deny_unknown_fields)]
-pub struct VpcEndpointPrices {
-    /// Name of the source page.
-    pub source: String,
-    /// Dollars per endpoint per availability zone per hour.
-    pub per_az_hour: f64,
-    /// Dollars per GB processed.
-    pub per_gb: f64,
-}
-
-/// NAT gateway prices.
-#[derive(Debug, Clone, PartialEq, Deserialize)]
-#[serde(deny_unknown_fields)]
-pub struct NatGatewayPrices {
-    /// Name of the source page.
-    pub source: String,
-    /// Dollars per NAT-gateway-hour.
-    pub per_hour: f64,
-    /// Dollars per GB processed.
-    pub per_gb: f64,
-}
-
-/// Public IPv4 address prices.
-#[derive(Debug, Clone, PartialEq, Deserialize)]
-#[serde(deny_unknown_fields)]
-pub struct PublicIpv4Prices {
-    /// Name of the source page.
-    pub source: String,
-    /// Dollars per address-hour (in use or idle).
-    pub per_hour: f64,
+    /// The entries as the region's file gives them (values may be `None`).
+    pub entries: BTreeMap<String, PriceEntry>,
+    /// The amount used for each key: the region's, or the fallback region's when the region's is `None`.
+    resolved: BTreeMap<String, (f64, bool)>,
 }
 
 impl Prices {
-    /// The embedded default table ([`DEFAULT_PRICES_JSON`]).
+    /// The embedded table of `region`, resolved against us-east-1.
+    pub fn for_region(region: &str) -> Result<Self, CostError> {
+        let text = REGIONS
+            .iter()
+            .find(|(name, _)| *name == region)
+            .map(|(_, text)| *text)
+            .ok_or_else(|| {
+                CostError::InvalidPrices(format!(
+                    "no price table for region `{region}`; embedded regions: {} (or pass --prices FILE)",
+                    REGIONS.map(|(name, _)| name).join(", ")
+                ))
+            })?;
+        Self::from_json(text)
+    }
+
+    /// The embedded us-east-1 table.
     pub fn us_east_1() -> Self {
-        Self::from_json(DEFAULT_PRICES_JSON).expect("the embedded price table is valid")
+        Self::for_region(FALLBACK_REGION).expect("the embedded us-east-1 table is valid")
     }
 
-    /// Parses and validates a price table.
+    /// Parses and validates a price table; `null` prices are resolved against the embedded us-east-1
+    /// table (which must itself be complete except for prices no region has).
     pub fn from_json(text: &str) -> Result<Self, CostError> {
-        let prices: Prices = serde_json::from_str(text)
+        let file: PriceFile = serde_json::from_str(text)
             .map_err(|error| CostError::InvalidPrices(error.to_string()))?;
-        prices.validate()?;
-        Ok(prices)
-    }
-
-    fn validate(&self) -> Result<(), CostError> {
-        let invalid = |what: String| Err(CostError::InvalidPrices(what));
-        if self.sources.is_empty() {
-            return invalid("`sources` must name at least one pricing page".into());
-        }
-        if self.retrieved.trim().is_empty() {
-            return invalid("`retrieved` must give the retrieval date".into());
-        }
-        for (name, value) in self.amounts() {
-            if !value.is_finite() || value < 0.0 {
-                return invalid(format!(
-                    "`{name}` must be a finite, non-negative number, not {value}"
-                ));
+        for key in file.prices.keys() {
+            if !PRICE_KEYS.contains(&key.as_str()) {
+                return Err(CostError::InvalidPrices(format!("unknown price `{key}`")));
             }
         }
-        if self.lambda.billing_granularity_ms <= 0.0 {
-            return invalid("`lambda.billing_granularity_ms` must be positive".into());
+        let fallback = if file.region == FALLBACK_REGION {
+            None
+        } else {
+            let text = REGIONS[0].1;
+            let base: PriceFile = serde_json::from_str(text).expect("embedded us-east-1 parses");
+            Some(base.prices)
+        };
+        let mut resolved = BTreeMap::new();
+        for key in PRICE_KEYS {
+            let entry = file.prices.get(key).ok_or_else(|| {
+                CostError::InvalidPrices(format!("missing price `{key}` (write null if not found)"))
+            })?;
+            if entry.retrieved.trim().is_empty() {
+                return Err(CostError::InvalidPrices(format!(
+                    "`{key}` must give its retrieval date"
+                )));
+            }
+            match entry.value {
+                Some(value) => {
+                    if !value.is_finite() || value < 0.0 {
+                        return Err(CostError::InvalidPrices(format!(
+                            "`{key}` must be a finite, non-negative number, not {value}"
+                        )));
+                    }
+                    if entry.source.as_deref().is_none_or(|s| s.trim().is_empty()) {
+                        return Err(CostError::InvalidPrices(format!(
+                            "`{key}` has a value but no source"
+                        )));
+                    }
+                    resolved.insert(key.to_owned(), (value, false));
+                }
+                None => {
+                    let base = fallback
+                        .as_ref()
+                        .and_then(|base| base.get(key))
+                        .and_then(|entry| entry.value);
+                    if let Some(value) = base {
+                        resolved.insert(key.to_owned(), (value, true));
+                    }
+                }
+            }
         }
-        if self.fargate.spot_discount >= 1.0 {
-            return invalid(
+        if let Some(discount) = resolved.get("fargate.spot_discount")
+            && discount.0 >= 1.0
+        {
+            return Err(CostError::InvalidPrices(
                 "`fargate.spot_discount` must be below 1 (a fraction off the price)".into(),
-            );
+            ));
         }
-        for (name, value) in [
-            (
-                "alb.lcu_new_connections_per_second",
-                self.alb.lcu_new_connections_per_second,
-            ),
-            (
-                "alb.lcu_gb_per_hour_instance_ip_targets",
-                self.alb.lcu_gb_per_hour_instance_ip_targets,
-            ),
-            (
-                "alb.lcu_gb_per_hour_lambda_targets",
-                self.alb.lcu_gb_per_hour_lambda_targets,
-            ),
-        ] {
-            if value <= 0.0 {
-                return invalid(format!("`{name}` must be positive"));
-            }
-        }
-        Ok(())
+        Ok(Prices {
+            region: file.region,
+            currency: file.currency,
+            note: file.note,
+            entries: file.prices,
+            resolved,
+        })
     }
 
-    /// Every amount in the table with its dotted name, in file order (for validation and the report).
-    pub fn amounts(&self) -> Vec<(&'static str, f64)> {
-        vec![
-            (
-                "lambda.per_million_requests",
-                self.lambda.per_million_requests,
-            ),
-            (
-                "lambda.per_gb_second.x86_64",
-                self.lambda.per_gb_second.x86_64,
-            ),
-            (
-                "lambda.per_gb_second.arm64",
-                self.lambda.per_gb_second.arm64,
-            ),
-            (
-                "lambda.billing_granularity_ms",
-                self.lambda.billing_granularity_ms,
-            ),
-            (
-                "fargate.per_vcpu_hour.x86_64",
-                self.fargate.per_vcpu_hour.x86_64,
-            ),
-            (
-                "fargate.per_vcpu_hour.arm64",
-                self.fargate.per_vcpu_hour.arm64,
-            ),
-            (
-                "fargate.per_gb_hour.x86_64",
-                self.fargate.per_gb_hour.x86_64,
-            ),
-            ("fargate.per_gb_hour.arm64", self.fargate.per_gb_hour.arm64),
-            ("fargate.spot_discount", self.fargate.spot_discount),
-            ("alb.per_hour", self.alb.per_hour),
-            ("alb.per_lcu_hour", self.alb.per_lcu_hour),
-            (
-                "alb.lcu_new_connections_per_second",
-                self.alb.lcu_new_connections_per_second,
-            ),
-            (
-                "alb.lcu_gb_per_hour_instance_ip_targets",
-                self.alb.lcu_gb_per_hour_instance_ip_targets,
-            ),
-            (
-                "alb.lcu_gb_per_hour_lambda_targets",
-                self.alb.lcu_gb_per_hour_lambda_targets,
-            ),
-            (
-                "api_gateway.http_api_per_million_requests",
-                self.api_gateway.http_api_per_million_requests,
-            ),
-            (
-                "api_gateway.rest_api_per_million_requests",
-                self.api_gateway.rest_api_per_million_requests,
-            ),
-            (
-                "api_gateway.http_api_vpc_link_per_hour",
-                self.api_gateway.http_api_vpc_link_per_hour,
-            ),
-            (
-                "vpc_interface_endpoint.per_az_hour",
-                self.vpc_interface_endpoint.per_az_hour,
-            ),
-            (
-                "vpc_interface_endpoint.per_gb",
-                self.vpc_interface_endpoint.per_gb,
-            ),
-            ("nat_gateway.per_hour", self.nat_gateway.per_hour),
-            ("nat_gateway.per_gb", self.nat_gateway.per_gb),
-            ("public_ipv4.per_hour", self.public_ipv4.per_hour),
-        ]
+    /// The amount for `key`, or `None` when neither the region nor us-east-1 has one.
+    pub fn try_get(&self, key: &str) -> Option<f64> {
+        self.resolved.get(key).map(|(value, _)| *value)
+    }
+
+    /// The amount for `key`; 0 when no price is known (the lines that need such a price check
+    /// [`Prices::try_get`] first and refuse to compute).
+    pub fn get(&self, key: &str) -> f64 {
+        self.try_get(key).unwrap_or(0.0)
+    }
+
+    /// Whether the amount for `key` is the us-east-1 price standing in for a missing regional one.
+    pub fn is_fallback(&self, key: &str) -> bool {
+        self.resolved
+            .get(key)
+            .is_some_and(|(_, fallback)| *fallback)
+    }
+
+    /// `key` with the architecture suffix, e.g. `fargate.vcpu_hour` + arm64 → `fargate.vcpu_hour.arm64`.
+    pub fn per_architecture(prefix: &str, architecture: Architecture) -> String {
+        format!("{prefix}.{}", architecture.name())
     }
 }
 

@@ -1,20 +1,20 @@
-//! The Markdown report of the cost model: the monthly cost table, the break-even volumes, and every
-//! input (measurements, derived durations and task counts, assumptions, prices and their sources).
+//! Text renderings of a [`CostModel`]: the per-option bill tables, the shipped-stack comparison, the
+//! break-even and what moves it, and the complete Markdown report with every input.
 //!
-//! Pure text rendering of a [`CostModel`]; depends on nothing else in the crate.
+//! Pure text rendering; depends on nothing else in the crate.
 
 use std::fmt::Write as _;
 
 use super::{
-    BREAK_EVEN_SEARCH_RANGE, BreakEven, CostModel, Crossing, DeploymentOption, FrontDoor,
-    LAMBDA_MEMORY_SIZES_MB, VOLUMES,
+    BREAK_EVEN_SEARCH_RANGE, Bill, CostModel, Crossing, Deployment, Egress, FargateStack,
+    LambdaStack, VOLUMES, variants,
 };
 
 /// File name of the chart the report links to (written next to it by `apuntador-cost`).
 pub const CHART_FILE_NAME: &str = "cost-chart.svg";
 
-/// Volume of the report's cost-breakdown table, requests per month.
-pub const BREAKDOWN_VOLUME: f64 = 1e7;
+/// Mark after a line or price that uses the us-east-1 price because the regional one was not found.
+pub const FALLBACK_MARK: &str = "†";
 
 /// `1234567.891` → `$1,234,567.89` (two decimals, thousands grouped).
 pub fn format_money(amount: f64) -> String {
@@ -39,8 +39,8 @@ fn group_thousands(whole: f64) -> String {
     grouped
 }
 
-/// A column heading for a monthly volume: `100k`, `1M`, `10M`, `100M`, `1B`; other volumes with three
-/// significant digits (`487M`, `1.25B`).
+/// A volume: `100k`, `1M`, `10M`, `100M`, `1B`; other volumes with three significant digits
+/// (`487M`, `1.25B`).
 pub fn format_volume(requests: f64) -> String {
     let (scaled, suffix) = if requests >= 1e12 {
         (requests / 1e12, "T")
@@ -68,26 +68,119 @@ pub fn format_volume(requests: f64) -> String {
     format!("{text}{suffix}")
 }
 
-/// The monthly cost table: one row per option of [`DeploymentOption::all`], one column per volume of
-/// [`VOLUMES`], amounts as [`format_money`] writes them, and a note column (the Fargate floor, the
-/// cheapest Lambda configuration of each front door, memory sizes below the measured peak RSS).
-pub fn cost_table(model: &CostModel) -> String {
-    let floor = model.fargate_floor();
-    let cheapest: Vec<(FrontDoor, DeploymentOption)> = FrontDoor::ALL
-        .into_iter()
-        .filter_map(|door| model.cheapest_lambda(door).map(|option| (door, option)))
-        .collect();
+/// Parses a volume as the command line takes it: `3M`, `250k`, `1.5B`, `3000000`, `3e6`.
+pub fn parse_volume(text: &str) -> Result<f64, String> {
+    let text = text.trim();
+    let (number, scale) = match text.chars().last() {
+        Some('k' | 'K') => (&text[..text.len() - 1], 1e3),
+        Some('m' | 'M') => (&text[..text.len() - 1], 1e6),
+        Some('b' | 'B' | 'g' | 'G') => (&text[..text.len() - 1], 1e9),
+        _ => (text, 1.0),
+    };
+    let value: f64 = number
+        .replace('_', "")
+        .parse()
+        .map_err(|_| format!("`{text}` is not a number of requests (e.g. 3M, 250k, 1.5B)"))?;
+    let value = value * scale;
+    if !value.is_finite() || value < 0.0 {
+        return Err(format!(
+            "`{text}` must be a non-negative number of requests"
+        ));
+    }
+    if value > 1e13 {
+        return Err(format!(
+            "`{text}` is more than 10 trillion requests a month"
+        ));
+    }
+    Ok(value)
+}
+
+/// One sentence for a crossing of `first` against `second`.
+pub fn describe_crossing(crossing: Crossing, first: &str, second: &str) -> String {
+    let (low, high) = BREAK_EVEN_SEARCH_RANGE;
+    match crossing {
+        Crossing::At(volume) => format!(
+            "{} requests/month ({}): {first} is cheaper below, {second} from there on",
+            format_volume(volume),
+            group_thousands(volume.round())
+        ),
+        Crossing::FirstCheaperThroughout => format!(
+            "none: {first} is cheaper at every volume from {} to {} requests/month",
+            format_volume(low),
+            format_volume(high)
+        ),
+        Crossing::SecondCheaperThroughout => format!(
+            "none: {second} is cheaper at every volume from {} requests/month",
+            format_volume(low)
+        ),
+    }
+}
+
+fn uses_fallback(model: &CostModel, prices: &[String]) -> bool {
+    prices.iter().any(|key| model.prices.is_fallback(key))
+}
+
+/// A bill as a Markdown table: line, how it was computed, monthly amount; the total last. Lines priced
+/// with a us-east-1 stand-in are marked [`FALLBACK_MARK`].
+pub fn bill_table(model: &CostModel, bill: &Bill) -> String {
+    let mut table = String::from("| Line | Computed as | Monthly |\n|---|---|---:|\n");
+    for line in &bill.lines {
+        let mark = if uses_fallback(model, &line.prices) {
+            FALLBACK_MARK
+        } else {
+            ""
+        };
+        let _ = writeln!(
+            table,
+            "| {}{mark} | {} | {} |",
+            line.name,
+            line.detail,
+            format_money(line.amount)
+        );
+    }
+    let _ = writeln!(
+        table,
+        "| **Total** | | **{}** |",
+        format_money(bill.total())
+    );
+    table
+}
+
+/// A bill as plain text for a terminal: aligned name, amount and computation.
+pub fn bill_text(model: &CostModel, bill: &Bill) -> String {
+    let mut text = String::new();
+    for line in &bill.lines {
+        let mark = if uses_fallback(model, &line.prices) {
+            FALLBACK_MARK
+        } else {
+            " "
+        };
+        let _ = writeln!(
+            text,
+            "  {:<32}{mark}{:>14}   {}",
+            line.name,
+            format_money(line.amount),
+            line.detail
+        );
+    }
+    let _ = writeln!(text, "  {:<32} {:>14}", "Total", format_money(bill.total()));
+    text
+}
+
+/// The comparison table: one row per option, one column per volume of [`VOLUMES`], then the three
+/// largest lines at the last-but-one volume.
+pub fn comparison_table(model: &CostModel, options: &[(String, Deployment)]) -> String {
     let mut table = String::from("| Option |");
     for volume in VOLUMES {
         let _ = write!(table, " {} |", format_volume(volume));
     }
-    table.push_str(" Note |\n|---|");
+    table.push_str("\n|---|");
     for _ in VOLUMES {
         table.push_str("---:|");
     }
-    table.push_str("---|\n");
-    for option in DeploymentOption::all() {
-        let _ = write!(table, "| {} |", option.label());
+    table.push('\n');
+    for (name, option) in options {
+        let _ = write!(table, "| {name} |");
         for volume in VOLUMES {
             let _ = write!(
                 table,
@@ -95,85 +188,218 @@ pub fn cost_table(model: &CostModel) -> String {
                 format_money(model.monthly_cost(option, volume))
             );
         }
-        let mut notes = Vec::new();
-        if option == floor {
-            notes.push("Fargate floor".to_owned());
-        }
-        if let Some((door, _)) = cheapest.iter().find(|(_, cheapest)| *cheapest == option) {
-            notes.push(format!("cheapest Lambda behind {door}"));
-        }
-        if let DeploymentOption::Lambda { memory_mb, .. } = option
-            && !model.lambda_fits(memory_mb)
-        {
-            notes.push("peak RSS exceeds memory: not viable".to_owned());
-        }
-        let _ = writeln!(table, " {} |", notes.join("; "));
+        table.push('\n');
     }
     table
 }
 
-/// One sentence for a crossing: `487M requests/month (486,912,345)` or why there is none.
-pub fn describe_crossing(crossing: Crossing) -> String {
-    let (low, high) = BREAK_EVEN_SEARCH_RANGE;
-    match crossing {
-        Crossing::At(volume) => format!(
-            "{} requests/month ({})",
-            format_volume(volume),
-            group_thousands(volume.round())
-        ),
-        Crossing::LambdaCheaperThroughout => format!(
-            "none: Lambda is cheaper at every volume from {} to {} requests/month",
-            format_volume(low),
-            format_volume(high)
-        ),
-        Crossing::FargateCheaperThroughout => format!(
-            "none: Lambda is no cheaper even at {} requests/month",
-            format_volume(low)
-        ),
-    }
-}
-
-/// The break-even table of each front door's cheapest Lambda configuration against the Fargate floor.
-pub fn break_even_table(model: &CostModel) -> String {
-    let mut table = String::from(
-        "| Front door | Cheapest Lambda configuration | Break-even against the Fargate floor | \
-         Lambda cost there | Fargate floor cost there |\n|---|---|---|---:|---:|\n",
-    );
-    for break_even in model.front_door_break_evens() {
-        let BreakEven {
-            lambda,
-            fargate,
-            crossing,
-        } = break_even;
-        let DeploymentOption::Lambda { front_door, .. } = lambda else {
-            continue;
-        };
-        let (lambda_cost, fargate_cost) = match crossing {
-            Crossing::At(volume) => (
-                format_money(model.monthly_cost(lambda, volume)),
-                format_money(model.monthly_cost(fargate, volume)),
-            ),
-            _ => ("–".to_owned(), "–".to_owned()),
-        };
+/// The three largest lines of `option` at each volume of [`VOLUMES`], as a Markdown table.
+pub fn largest_lines_table(model: &CostModel, option: &Deployment) -> String {
+    let mut table =
+        String::from("| Requests/month | Total | Largest three lines |\n|---:|---:|---|\n");
+    for volume in VOLUMES {
+        let bill = model.bill(option, volume);
+        let largest: Vec<String> = bill
+            .largest(3)
+            .iter()
+            .map(|line| format!("{} {}", line.name, format_money(line.amount)))
+            .collect();
         let _ = writeln!(
             table,
-            "| {front_door} | {} | {} | {lambda_cost} | {fargate_cost} |",
-            lambda.label(),
-            describe_crossing(crossing)
+            "| {} | {} | {} |",
+            format_volume(volume),
+            format_money(bill.total()),
+            largest.join("; ")
         );
     }
     table
 }
 
-/// The complete Markdown report.
-pub fn markdown(model: &CostModel) -> String {
+/// One change to the shipped stacks or the assumptions, and the break-even it gives.
+pub struct Sensitivity {
+    /// What changed.
+    pub change: String,
+    /// The break-even of the changed Lambda stack against the changed Fargate stack.
+    pub crossing: Crossing,
+}
+
+/// The break-even under single changes to the shipped stacks and the assumptions, in the order given.
+pub fn sensitivities(
+    model: &CostModel,
+    lambda: &LambdaStack,
+    fargate: &FargateStack,
+) -> Vec<Sensitivity> {
+    let mut out = Vec::new();
+    let mut push = |change: &str, model: &CostModel, l: LambdaStack, f: FargateStack| {
+        out.push(Sensitivity {
+            change: change.to_owned(),
+            crossing: model.break_even(&Deployment::Lambda(l), &Deployment::Fargate(f)),
+        });
+    };
+    push("as shipped", model, lambda.clone(), fargate.clone());
+    let l = LambdaStack {
+        tracing: false,
+        ..lambda.clone()
+    };
+    push("Lambda X-Ray tracing off", model, l, fargate.clone());
+    let f = FargateStack {
+        egress: Egress::PublicIp,
+        ..fargate.clone()
+    };
+    push(
+        "Fargate public IPs instead of NAT",
+        model,
+        lambda.clone(),
+        f,
+    );
+    let f = FargateStack {
+        interface_endpoints: false,
+        ..fargate.clone()
+    };
+    push("Fargate interface endpoints off", model, lambda.clone(), f);
+    let f = FargateStack {
+        egress: Egress::PublicIp,
+        interface_endpoints: false,
+        ..fargate.clone()
+    };
+    push(
+        "Fargate public IPs and interface endpoints off",
+        model,
+        lambda.clone(),
+        f,
+    );
+    let f = FargateStack {
+        spot_weight: 0,
+        ..fargate.clone()
+    };
+    push("Fargate without Spot", model, lambda.clone(), f);
+    let f = FargateStack {
+        telemetry: true,
+        ..fargate.clone()
+    };
+    push(
+        "Fargate telemetry on (traces to X-Ray)",
+        model,
+        lambda.clone(),
+        f,
+    );
+    let mut changed = model.clone();
+    changed.assumptions.peak_to_average = 10.0;
+    push(
+        "peak-to-average 10 instead of 3",
+        &changed,
+        lambda.clone(),
+        fargate.clone(),
+    );
+    let mut changed = model.clone();
+    changed.assumptions.lambda_platform_log_bytes = 0.0;
+    changed.assumptions.oauth_log_bytes_per_request = 0.0;
+    changed.assumptions.device_log_bytes_per_request = 0.0;
+    push(
+        "no app or Lambda log lines (access log only)",
+        &changed,
+        lambda.clone(),
+        fargate.clone(),
+    );
+    let mut changed = model.clone();
+    changed.assumptions.lambda_cold_start_rate = 0.001;
+    push(
+        "Lambda cold starts on 0.1% of invocations instead of 1%",
+        &changed,
+        lambda.clone(),
+        fargate.clone(),
+    );
+    let mut changed = model.clone();
+    changed.assumptions.dynamodb_round_trip_ms = 20.0;
+    push(
+        "DynamoDB round trip 20 ms instead of 5",
+        &changed,
+        lambda.clone(),
+        fargate.clone(),
+    );
+    out
+}
+
+/// The break-even sentence of the shipped stacks and its sensitivities, as a Markdown table.
+pub fn sensitivity_table(
+    model: &CostModel,
+    lambda: &LambdaStack,
+    fargate: &FargateStack,
+) -> String {
+    let mut table = String::from("| Change | Break-even (Lambda against Fargate) |\n|---|---|\n");
+    for s in sensitivities(model, lambda, fargate) {
+        let _ = writeln!(
+            table,
+            "| {} | {} |",
+            s.change,
+            describe_crossing(s.crossing, "Lambda", "Fargate")
+        );
+    }
+    table
+}
+
+/// The answer to "what do I pay for my traffic": each shown option's bill, then the cheaper choice.
+pub fn answer(model: &CostModel, options: &[Deployment], requests: f64) -> String {
+    let mut out = String::new();
+    if model.measurements.sample {
+        out.push_str("SAMPLE INPUT — NOT MEASURED\n\n");
+    }
+    let _ = writeln!(
+        out,
+        "{} requests/month, mix {}, {} prices ({}){}\n",
+        format_volume(requests),
+        model.mix,
+        model.prices.region,
+        model.prices.currency,
+        if model.prices.region == super::FALLBACK_REGION {
+            String::new()
+        } else {
+            format!("; {FALLBACK_MARK} = us-east-1 price, the regional one was not found")
+        }
+    );
+    let mut totals = Vec::new();
+    for option in options {
+        let bill = model.bill(option, requests);
+        let _ = writeln!(out, "{option}");
+        out.push_str(&bill_text(model, &bill));
+        out.push('\n');
+        totals.push((option, bill.total()));
+    }
+    if let [(first, a), (second, b)] = totals.as_slice() {
+        let (cheaper, dearer, low, high) = if a <= b {
+            (first, second, a, b)
+        } else {
+            (second, first, b, a)
+        };
+        let _ = writeln!(
+            out,
+            "Cheaper: {} at {} per month, {} less than {} ({}).",
+            cheaper.target(),
+            format_money(*low),
+            format_money(high - low),
+            dearer.target(),
+            format_money(*high)
+        );
+        if let (Deployment::Lambda(_), Deployment::Fargate(_)) = (first, second) {
+            let _ = writeln!(
+                out,
+                "Break-even: {}.",
+                describe_crossing(model.break_even(first, second), "Lambda", "Fargate")
+            );
+        }
+    }
+    out
+}
+
+/// The complete Markdown report for the shipped stacks `lambda` and `fargate`.
+pub fn markdown(model: &CostModel, lambda: &LambdaStack, fargate: &FargateStack) -> String {
     let measurements = &model.measurements;
     let prices = &model.prices;
-    let assumptions = &model.assumptions;
-    let floor = model.fargate_floor();
+    let lambda_option = Deployment::Lambda(lambda.clone());
+    let fargate_option = Deployment::Fargate(fargate.clone());
     let mut out = String::new();
 
-    out.push_str("# Lambda or Fargate? Monthly cost of apuntador\n\n");
+    out.push_str("# Lambda or Fargate? Monthly cost of apuntador, as the stacks deploy it\n\n");
     if measurements.sample {
         out.push_str(
             "> **SAMPLE INPUT — NOT MEASURED.** The measurements below are illustrative numbers from \
@@ -184,100 +410,77 @@ pub fn markdown(model: &CostModel) -> String {
     let _ = writeln!(
         out,
         "Generated by `apuntador-cost` from measurements taken on **{}** at commit `{}`, with {} list \
-         prices for {} retrieved {}. Absolute times on another machine will differ; the structure \
-         of the comparison holds.\n",
+         prices for **{}** and the route mix `{}`. Each stack is priced as its \
+         `terraform.tfvars.example` deploys it; every line of the bill is listed below with how it was \
+         computed.\n",
         measurements.machine_or_unknown(),
         measurements.commit_or_unknown(),
         prices.currency,
         prices.region,
-        prices.retrieved
+        model.mix
     );
 
-    out.push_str("## Monthly cost per deployment option\n\n");
+    out.push_str("## The shipped stacks\n\n");
     let _ = writeln!(
         out,
-        "Monthly cost in {} at each volume of requests per month. Every Fargate option runs \
-         {} vCPU / {} GB tasks (at least {}) behind an internal ALB reached by an HTTP API through a \
-         VPC link.\n",
-        prices.currency,
-        assumptions.fargate_task_vcpu,
-        assumptions.fargate_task_memory_gb,
-        assumptions.fargate_min_tasks
+        "- **Lambda**: {}; one HTTP API with two custom domains (public, and device with mutual TLS).",
+        lambda_option.describe()
     );
-    out.push_str(&cost_table(model));
+    let _ = writeln!(
+        out,
+        "- **Fargate**: {}; two HTTP APIs on one VPC link to an internal ALB.\n",
+        fargate_option.describe()
+    );
+    let shipped = vec![
+        (
+            "Lambda stack (as shipped)".to_owned(),
+            lambda_option.clone(),
+        ),
+        (
+            "Fargate stack (as shipped)".to_owned(),
+            fargate_option.clone(),
+        ),
+    ];
+    out.push_str(&comparison_table(model, &shipped));
+    let _ = writeln!(
+        out,
+        "\n**Break-even**: {}.\n",
+        describe_crossing(
+            model.break_even(&lambda_option, &fargate_option),
+            "Lambda",
+            "Fargate"
+        )
+    );
+    let _ = writeln!(
+        out,
+        "![Monthly cost versus monthly requests]({CHART_FILE_NAME})\n"
+    );
+
+    out.push_str("### What moves the break-even\n\n");
+    out.push_str(&sensitivity_table(model, lambda, fargate));
     out.push('\n');
 
-    out.push_str("## Break-even volumes\n\n");
-    let _ = writeln!(
-        out,
-        "The **Fargate floor** is the Fargate option that costs least at its minimum size ({} tasks, \
-         no traffic): **{}**, {} per month at its minimum size. Each front door is represented by its \
-         cheapest Lambda configuration; its break-even volume is where its cost curve crosses the \
-         floor's (found numerically: a log-spaced scan, then bisection). Below it Lambda is cheaper.\n",
-        assumptions.fargate_min_tasks,
-        floor.label(),
-        format_money(model.monthly_cost(floor, 0.0))
-    );
-    out.push_str(&break_even_table(model));
-    // Where the curves never cross, the per-request slopes say why.
-    let marginal =
-        |option| (model.monthly_cost(option, 1e9) - model.monthly_cost(option, 1e8)) / 900.0;
-    for break_even in model.front_door_break_evens() {
-        if break_even.crossing == Crossing::LambdaCheaperThroughout {
-            let _ = writeln!(
-                out,
-                "\n{} never breaks even: it starts below the floor and, at the margin, costs {} per \
-                 million requests against the floor's {} (which pays the HTTP API on every request).",
-                break_even.lambda.label(),
-                format_money(marginal(break_even.lambda)),
-                format_money(marginal(break_even.fargate))
-            );
-        }
-    }
-    let _ = writeln!(
-        out,
-        "\n![Monthly cost versus monthly requests]({CHART_FILE_NAME})\n"
-    );
-    out.push_str("Every Lambda option against the Fargate floor:\n\n");
-    out.push_str("| Lambda option | Break-even against the Fargate floor |\n|---|---|\n");
-    for option in DeploymentOption::all()
-        .into_iter()
-        .filter(|option| !option.is_fargate())
-    {
-        let crossing = model.break_even(option, floor).crossing;
-        let _ = writeln!(
-            out,
-            "| {} | {} |",
-            option.label(),
-            describe_crossing(crossing)
-        );
-    }
+    out.push_str("### The largest lines\n\n**Lambda stack**\n\n");
+    out.push_str(&largest_lines_table(model, &lambda_option));
+    out.push_str("\n**Fargate stack**\n\n");
+    out.push_str(&largest_lines_table(model, &fargate_option));
     out.push('\n');
 
-    let _ = writeln!(
-        out,
-        "## Cost breakdown at {} requests/month\n",
-        format_volume(BREAKDOWN_VOLUME)
-    );
-    out.push_str(
-        "| Option | Compute | Cold starts (INIT) | Lambda requests | API Gateway | Load balancer | \
-         Network | Total |\n|---|---:|---:|---:|---:|---:|---:|---:|\n",
-    );
-    for option in DeploymentOption::all() {
-        let part = model.breakdown(option, BREAKDOWN_VOLUME);
+    for volume in [1e6, 1e8] {
         let _ = writeln!(
             out,
-            "| {} | {} | {} | {} | {} | {} | {} | {} |",
-            option.label(),
-            format_money(part.compute),
-            format_money(part.cold_start),
-            format_money(part.requests),
-            format_money(part.front_door),
-            format_money(part.load_balancer),
-            format_money(part.network),
-            format_money(part.total())
+            "## Every line at {} requests/month\n",
+            format_volume(volume)
         );
+        let _ = writeln!(out, "**Lambda stack** ({})\n", lambda_option.describe());
+        out.push_str(&bill_table(model, &model.bill(&lambda_option, volume)));
+        let _ = writeln!(out, "\n**Fargate stack** ({})\n", fargate_option.describe());
+        out.push_str(&bill_table(model, &model.bill(&fargate_option, volume)));
+        out.push('\n');
     }
+
+    out.push_str("## Variants\n\nEach row changes one thing from the shipped stack.\n\n");
+    out.push_str(&comparison_table(model, &variants(lambda, fargate)));
     out.push('\n');
 
     out.push_str("## Inputs\n\n### Measurements\n\n| Figure | Value |\n|---|---:|\n");
@@ -306,67 +509,51 @@ pub fn markdown(model: &CostModel) -> String {
     let _ = writeln!(out, "| Commit | `{}` |", measurements.commit_or_unknown());
     let _ = writeln!(out, "| Sample (not measured) | {} |\n", measurements.sample);
 
-    out.push_str("### Derived: Lambda billed duration\n\n");
+    out.push_str("### Derived\n\n");
+    let used = model.store_use();
+    let mean = model.mean_store_use();
+    out.push_str("| Per request | oauth | device | other | mix |\n|---|---:|---:|---:|---:|\n");
     let _ = writeln!(
         out,
-        "Rule: a function of M MB gets min(1, M / {full}) of a vCPU, so a CPU-bound duration measured on \
-         one full core takes 1 / share as long; waiting on I/O ({io} ms) does not scale. Billed warm = \
-         ceil(handler × {full} / M + I/O) and billed cold = ceil((INIT + handler) × {full} / M + I/O), \
-         to the {granularity} ms billing granularity. A cold start is billed for its INIT duration at \
-         the rate of {rate} of invocations.\n",
-        full = assumptions.lambda_full_core_memory_mb,
-        io = assumptions.lambda_io_wait_ms,
-        granularity = prices.lambda.billing_granularity_ms,
-        rate = assumptions.lambda_cold_start_rate
+        "| DynamoDB read units | {:.3} | {:.3} | {:.3} | {:.3} |",
+        used[0].read_units, used[1].read_units, used[2].read_units, mean.read_units
     );
-    out.push_str(
-        "| Memory | vCPU share | Billed warm (ms) | Billed cold (ms) | Peak RSS fits |\n\
-         |---:|---:|---:|---:|---|\n",
-    );
-    for memory_mb in LAMBDA_MEMORY_SIZES_MB {
-        let _ = writeln!(
-            out,
-            "| {memory_mb} MB | {:.4} | {} | {} | {} |",
-            model.lambda_cpu_share(memory_mb),
-            model.lambda_billed_ms(memory_mb),
-            model.lambda_billed_cold_ms(memory_mb),
-            if model.lambda_fits(memory_mb) {
-                "yes"
-            } else {
-                "no"
-            }
-        );
-    }
-    out.push_str("\n### Derived: Fargate task count\n\n");
     let _ = writeln!(
         out,
-        "One task may take {:.1} requests/s at the peak ({} requests/s per vCPU × {} vCPU × (1 − {} \
-         headroom)); the count is sized for the peak ({} × the monthly mean rate) and held all month, \
-         never below {}.\n",
-        model.fargate_task_capacity_rps(),
-        measurements.server_req_per_s_per_vcpu,
-        assumptions.fargate_task_vcpu,
-        assumptions.fargate_headroom,
-        assumptions.peak_to_average,
-        assumptions.fargate_min_tasks
+        "| DynamoDB write units | {:.3} | {:.3} | {:.3} | {:.3} |",
+        used[0].write_units, used[1].write_units, used[2].write_units, mean.write_units
     );
-    out.push_str(
-        "| Requests/month | Mean requests/s | Peak requests/s | Tasks |\n|---:|---:|---:|---:|\n",
+    let _ = writeln!(
+        out,
+        "| DynamoDB calls | {:.3} | {:.3} | {:.3} | {:.3} |",
+        used[0].calls, used[1].calls, used[2].calls, mean.calls
     );
-    for volume in VOLUMES {
-        let mean = volume / (assumptions.hours_per_month * 3600.0);
-        let _ = writeln!(
-            out,
-            "| {} | {:.2} | {:.2} | {} |",
-            format_volume(volume),
-            mean,
-            mean * assumptions.peak_to_average,
-            model.fargate_tasks(volume)
-        );
-    }
+    let a = &model.assumptions;
+    let _ = writeln!(
+        out,
+        "| App log bytes | {} | {} | {} | {:.1} |\n",
+        a.oauth_log_bytes_per_request,
+        a.device_log_bytes_per_request,
+        a.other_log_bytes_per_request,
+        model.app_log_bytes()
+    );
+    let _ = writeln!(
+        out,
+        "Lambda at {} MB: {:.4} of a vCPU; billed {} ms warm, {} ms cold (handler × {} / memory + {:.2} ms \
+         waiting on DynamoDB, rounded up to the millisecond). A Fargate task of {} vCPU takes {:.1} \
+         requests/s at the peak.\n",
+        lambda.memory_mb,
+        model.lambda_cpu_share(lambda.memory_mb),
+        model.lambda_billed_ms(lambda.memory_mb),
+        model.lambda_billed_cold_ms(lambda.memory_mb),
+        a.lambda_full_core_memory_mb,
+        model.lambda_io_wait_ms(),
+        fargate.vcpu(),
+        model.fargate_task_capacity_rps(fargate)
+    );
 
-    out.push_str("\n### Assumptions\n\n| Name | Value | Unit | Meaning |\n|---|---:|---|---|\n");
-    for assumption in assumptions.describe() {
+    out.push_str("### Assumptions\n\n| Name | Value | Unit | Meaning |\n|---|---:|---|---|\n");
+    for assumption in model.assumptions.describe() {
         let _ = writeln!(
             out,
             "| `{}` | {} | {} | {} |",
@@ -376,41 +563,46 @@ pub fn markdown(model: &CostModel) -> String {
 
     let _ = writeln!(
         out,
-        "\n### Prices\n\n{} list prices for {}, retrieved {}.{}\n",
+        "\n### Prices\n\n{} list prices for {}.{} A {FALLBACK_MARK} marks a price not found for this \
+         region: the us-east-1 price stands in for it.\n",
         prices.currency,
         prices.region,
-        prices.retrieved,
         prices
             .note
             .as_deref()
             .map(|note| format!(" {note}"))
             .unwrap_or_default()
     );
-    out.push_str("| Price | Value | Source |\n|---|---:|---|\n");
-    for (name, value) in prices.amounts() {
-        let source = match name.split('.').next() {
-            Some("lambda") => &prices.lambda.source,
-            Some("fargate") => &prices.fargate.source,
-            Some("alb") => &prices.alb.source,
-            Some("api_gateway") => &prices.api_gateway.source,
-            Some("vpc_interface_endpoint") => &prices.vpc_interface_endpoint.source,
-            Some("nat_gateway") => &prices.nat_gateway.source,
-            _ => &prices.public_ipv4.source,
+    out.push_str("| Price | Value | Unit | Source | Read |\n|---|---:|---|---|---|\n");
+    for key in super::PRICE_KEYS {
+        let entry = &prices.entries[key];
+        let value = match prices.try_get(key) {
+            Some(value) if prices.is_fallback(key) => format!("{value}{FALLBACK_MARK}"),
+            Some(value) => value.to_string(),
+            None => "not found".to_owned(),
         };
-        let _ = writeln!(out, "| `{name}` | {value} | {source} |");
-    }
-    out.push_str("\nSources:\n\n");
-    for source in &prices.sources {
-        let _ = writeln!(out, "- {}: <{}>", source.name, source.url);
+        let source = match (&entry.source, &entry.note) {
+            (Some(source), Some(note)) => format!("<{source}> ({note})"),
+            (Some(source), None) => format!("<{source}>"),
+            (None, Some(note)) => note.clone(),
+            (None, None) => "not found".to_owned(),
+        };
+        let _ = writeln!(
+            out,
+            "| `{key}` | {value} | {} | {source} | {} |",
+            entry.unit, entry.retrieved
+        );
     }
 
     out.push_str(
-        "\n### Not included\n\nCosts common to every option, which do not move a break-even much: \
-         DynamoDB, S3, Secrets Manager, CloudWatch Logs ingestion and storage, internet data transfer \
-         out, Route 53, ACM, ECR storage. Free tiers, Savings Plans and volume tiers (API Gateway is \
-         cheaper above 300 M requests/month) are ignored; API Gateway's 512 KB metering increment does \
-         not matter at this service's sizes. The ALB is charged on the larger of its new-connection and \
-         processed-bytes dimensions.\n",
+        "\n### Not included\n\nCosts that are the same for both stacks or too small to move the answer: \
+         DynamoDB and S3 storage, CloudWatch Logs storage (retention), internet data transfer out, \
+         Route 53 (the user's hosted zone), ACM certificates (free), the S3 truststore, ECR image \
+         storage, VPC flow logs (rejected traffic only). Free tiers, Savings Plans and volume tiers \
+         (API Gateway is cheaper above 300 M requests/month) are ignored. API Gateway has no charge \
+         for custom domain names. AWS WAF cannot be attached to an HTTP API, so neither stack has one; \
+         putting one in front (CloudFront) is a separate bill. Provisioned concurrency is not priced \
+         unless its price is supplied: no stored source gave it.\n",
     );
     out
 }

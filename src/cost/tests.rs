@@ -1,34 +1,46 @@
-//! Unit tests of the cost model against hand-computed cases.
+//! Unit tests of the cost model: every cost line against a hand-computed case (the arithmetic is in
+//! each test's comments), the traffic derivations, the break-even, and the input parsers.
 
-use super::report::{cost_table, format_money, format_volume};
+use super::report::{format_money, format_volume, parse_volume};
 use super::*;
 
-const SAMPLE: &str = include_str!("../../benches/data/sample-measurements.json");
-
-fn measurements(handler_ms: f64, init_ms: f64) -> Measurements {
+fn measurements() -> Measurements {
     Measurements {
         sample: false,
-        lambda_handler_ms: handler_ms,
-        lambda_init_ms: init_ms,
+        lambda_handler_ms: 0.5,
+        lambda_init_ms: 10.0,
         lambda_peak_rss_mb: 14.0,
-        server_req_per_s_per_vcpu: 5000.0,
-        mean_response_bytes: 420.0,
+        server_req_per_s_per_vcpu: 4000.0,
+        mean_response_bytes: 200.0,
         machine: None,
         commit: None,
     }
 }
 
-fn model(handler_ms: f64, init_ms: f64) -> CostModel {
+fn mix(oauth: f64, device: f64, other: f64) -> Mix {
+    Mix {
+        oauth,
+        device,
+        other,
+    }
+}
+
+/// us-east-1 prices, the measurements above, default assumptions, all-oauth traffic.
+fn model() -> CostModel {
     CostModel::new(
         Prices::us_east_1(),
-        measurements(handler_ms, init_ms),
+        measurements(),
         Assumptions::default(),
+        mix(1.0, 0.0, 0.0),
     )
 }
 
-fn sample_model() -> CostModel {
-    let measurements = Measurements::from_json(SAMPLE).expect("the sample parses");
-    CostModel::new(Prices::us_east_1(), measurements, Assumptions::default())
+fn lambda() -> Deployment {
+    Deployment::Lambda(LambdaStack::default())
+}
+
+fn fargate() -> Deployment {
+    Deployment::Fargate(FargateStack::default())
 }
 
 fn assert_close(actual: f64, expected: f64, tolerance: f64) {
@@ -38,514 +50,575 @@ fn assert_close(actual: f64, expected: f64, tolerance: f64) {
     );
 }
 
-const ARM_128_URL: DeploymentOption = DeploymentOption::Lambda {
-    memory_mb: 128,
-    architecture: Architecture::Arm64,
-    front_door: FrontDoor::FunctionUrl,
-};
-
-fn lambda(memory_mb: u32, architecture: Architecture, front_door: FrontDoor) -> DeploymentOption {
-    DeploymentOption::Lambda {
-        memory_mb,
-        architecture,
-        front_door,
-    }
-}
+/// Seconds in the 730-hour month: 1 request/s for a month is 2,628,000 requests.
+const MONTH_SECONDS: f64 = 2_628_000.0;
 
 #[test]
-fn one_million_requests_billed_2_ms_at_128_mb_arm64_behind_a_function_url_cost_0_20333335() {
-    // 0.1 ms on a full core takes 0.1 × 1769 / 128 = 1.38 ms at 128 MB: billed 2 ms.
-    let mut model = model(0.1, 9.0);
-    model.assumptions.lambda_cold_start_rate = 0.0;
-    assert_eq!(model.lambda_billed_ms(128), 2.0);
-
-    let cost = model.monthly_cost(ARM_128_URL, 1e6);
-
-    // $0.20 of requests + 1M × 0.002 s × 0.125 GB × $0.0000133334.
-    let expected = 0.20 + 1e6 * 0.002 * 0.125 * 0.0000133334;
-    assert_close(expected, 0.20333335, 1e-12);
-    assert_close(cost, expected, 1e-12);
-}
-
-#[test]
-fn billed_duration_scales_with_the_inverse_of_the_cpu_share_and_rounds_up_to_the_millisecond() {
-    let model = model(0.15, 9.0);
-
-    // 0.15 × 1769 / M: 2.07 ms at 128 MB, 1.04 ms at 256 MB, 0.52 ms at 512 MB.
-    assert_eq!(model.lambda_billed_ms(128), 3.0);
-    assert_eq!(model.lambda_billed_ms(256), 2.0);
-    assert_eq!(model.lambda_billed_ms(512), 1.0);
-    // (9 + 0.15) × 1769 / 128 = 126.46 ms.
-    assert_eq!(model.lambda_billed_cold_ms(128), 127.0);
-    // Above 1,769 MB the single-threaded handler gets no faster.
-    assert_close(model.lambda_cpu_share(3538), 1.0, 0.0);
-}
-
-#[test]
-fn a_duration_of_exactly_two_milliseconds_is_billed_as_two_not_three() {
-    let model = model(2.0 * 128.0 / 1769.0, 0.0);
-
-    assert_eq!(model.lambda_billed_ms(128), 2.0);
-}
-
-#[test]
-fn io_wait_is_added_to_the_billed_duration_without_cpu_scaling() {
-    let mut model = model(0.15, 9.0);
-    model.assumptions.lambda_io_wait_ms = 10.0;
-
-    // ceil(2.07 + 10) at 128 MB, ceil(0.52 + 10) at 512 MB.
-    assert_eq!(model.lambda_billed_ms(128), 13.0);
-    assert_eq!(model.lambda_billed_ms(512), 11.0);
-}
-
-#[test]
-fn cold_starts_bill_the_init_duration_at_the_stated_rate() {
-    let model = model(0.15, 9.0);
-
-    let part = model.breakdown(ARM_128_URL, 1e6);
-
-    // 1% of 1M invocations pay 127 − 3 = 124 extra ms at 0.125 GB.
-    assert_close(part.cold_start, 1e4 * 0.124 * 0.125 * 0.0000133334, 1e-12);
-    assert_close(part.compute, 1e6 * 0.003 * 0.125 * 0.0000133334, 1e-12);
-    assert_close(part.requests, 0.20, 1e-12);
-}
-
-#[test]
-fn x86_64_duration_is_billed_at_the_x86_64_price() {
-    let model = model(0.15, 9.0);
-
-    let part = model.breakdown(
-        lambda(512, Architecture::X86_64, FrontDoor::FunctionUrl),
-        1e6,
-    );
-
-    assert_close(part.compute, 1e6 * 0.001 * 0.5 * 0.0000166667, 1e-12);
-}
-
-#[test]
-fn http_and_rest_apis_add_their_per_request_charge() {
-    let model = model(0.15, 9.0);
-    let base = model.monthly_cost(ARM_128_URL, 1e6);
-
-    let http = model.monthly_cost(lambda(128, Architecture::Arm64, FrontDoor::HttpApi), 1e6);
-    let rest = model.monthly_cost(lambda(128, Architecture::Arm64, FrontDoor::RestApi), 1e6);
-
-    assert_close(http - base, 1.00, 1e-9);
-    assert_close(rest - base, 3.50, 1e-9);
-}
-
-#[test]
-fn an_alb_front_door_costs_its_hours_its_public_addresses_and_its_lcus() {
-    let model = model(0.15, 9.0);
-    let option = lambda(128, Architecture::Arm64, FrontDoor::Alb);
-
-    let idle = model.breakdown(option, 0.0).load_balancer;
-    let busy = model.breakdown(option, 1e9).load_balancer;
-
-    // 730 h × $0.0225 + 2 AZ × 730 h × $0.005.
-    assert_close(idle, 16.425 + 7.3, 1e-9);
-    // Processed bytes dominate: 1e9 × (800 + 420) bytes = 1,136.2 GB at 0.4 GB per LCU-hour for
-    // Lambda targets; new connections need only 0.76 LCU.
-    let lcu_hours = 1e9 * 1220.0 / 1_073_741_824.0 / 0.4;
-    assert_close(busy, 16.425 + 7.3 + lcu_hours * 0.008, 1e-9);
-}
-
-#[test]
-fn fargate_task_count_stays_at_the_minimum_until_the_peak_needs_more() {
-    let model = model(0.15, 9.0);
-    // One task may take 5000 × 0.25 × 0.6 = 750 req/s at the peak; two take 1,500 req/s, a peak
-    // reached at a mean of 500 req/s = 1.314 B requests per 730-hour month.
-    assert_close(model.fargate_task_capacity_rps(), 750.0, 1e-9);
-
-    assert_eq!(model.fargate_tasks(0.0), 2);
-    assert_eq!(model.fargate_tasks(1e9), 2);
-    assert_eq!(model.fargate_tasks(1.314e9), 2);
-    assert_eq!(model.fargate_tasks(1.315e9), 3);
-    assert_eq!(model.fargate_tasks(1e10), 16);
-}
-
-#[test]
-fn the_fargate_floor_is_x86_64_spot_with_public_ips_at_a_hand_computed_cost() {
-    let model = model(0.15, 9.0);
-
-    let floor = model.fargate_floor();
-    let cost = model.monthly_cost(floor, 0.0);
-
-    assert_eq!(
-        floor,
-        DeploymentOption::Fargate {
-            architecture: Architecture::X86_64,
-            spot: true,
-            egress: Egress::PublicIp,
-        }
-    );
-    // One on-demand and one Spot task (70% off) at 0.25 × $0.04048 + 0.5 × $0.004445 per hour,
-    // 2 task public IPs, 4 interface endpoints in 2 AZs, the ALB's hours; no traffic.
-    let task_month = (0.25 * 0.04048 + 0.5 * 0.004445) * 730.0;
-    let expected =
-        task_month * (1.0 + 0.3) + 2.0 * 730.0 * 0.005 + 4.0 * 2.0 * 730.0 * 0.01 + 730.0 * 0.0225;
-    assert_close(cost, expected, 1e-9);
-    assert_close(cost, 93.8380325, 1e-9);
-}
-
-#[test]
-fn fargate_with_a_nat_gateway_pays_its_hours_its_elastic_ip_and_its_data() {
-    let model = model(0.15, 9.0);
-    let nat = DeploymentOption::Fargate {
-        architecture: Architecture::Arm64,
-        spot: false,
-        egress: Egress::NatGateway,
-    };
-    let public = DeploymentOption::Fargate {
-        architecture: Architecture::Arm64,
-        spot: false,
-        egress: Egress::PublicIp,
-    };
-
-    let difference = model.monthly_cost(nat, 1e8) - model.monthly_cost(public, 1e8);
-
-    // NAT: 730 × ($0.045 + $0.005) + 1e8 × 200 bytes × $0.045/GB; public IP: 2 tasks × 730 × $0.005.
-    let nat_cost = 730.0 * 0.05 + 1e8 * 200.0 / 1_073_741_824.0 * 0.045;
-    assert_close(difference, nat_cost - 2.0 * 730.0 * 0.005, 1e-9);
-}
-
-#[test]
-fn every_option_costs_at_least_as_much_at_a_higher_volume() {
-    let model = sample_model();
-    let volumes: Vec<f64> = (0..=180)
-        .map(|step| 10f64.powf(3.0 + f64::from(step) / 20.0))
-        .collect();
-
-    for option in DeploymentOption::all() {
-        let costs: Vec<f64> = volumes
-            .iter()
-            .map(|&volume| model.monthly_cost(option, volume))
-            .collect();
-        for (pair, volume) in costs.windows(2).zip(&volumes) {
-            assert!(
-                pair[1] >= pair[0],
-                "{} gets cheaper after {volume}",
-                option.label()
-            );
-        }
-    }
-}
-
-#[test]
-fn the_break_even_is_where_the_two_cost_curves_cross() {
-    let model = sample_model();
-    let break_evens = model.front_door_break_evens();
-    let crossings: Vec<(DeploymentOption, DeploymentOption, f64)> = break_evens
-        .iter()
-        .filter_map(|found| match found.crossing {
-            Crossing::At(volume) => Some((found.lambda, found.fargate, volume)),
-            _ => None,
-        })
-        .collect();
-    assert!(
-        !crossings.is_empty(),
-        "no front door breaks even: {break_evens:?}"
-    );
-
-    for (lambda, fargate, volume) in crossings {
-        let lambda_cost = model.monthly_cost(lambda, volume);
-        let fargate_cost = model.monthly_cost(fargate, volume);
-        assert_close(lambda_cost, fargate_cost, 1e-6 * fargate_cost);
-        assert!(
-            model.monthly_cost(lambda, volume * 0.999)
-                < model.monthly_cost(fargate, volume * 0.999)
-        );
-        assert!(
-            model.monthly_cost(lambda, volume * 1.001)
-                > model.monthly_cost(fargate, volume * 1.001)
-        );
-    }
-}
-
-#[test]
-fn the_http_api_break_even_equals_the_intersection_of_the_two_cost_lines() {
-    let model = sample_model();
-    let lambda = model
-        .cheapest_lambda(FrontDoor::HttpApi)
-        .expect("a memory size fits");
-    let floor = model.fargate_floor();
-    // Below 1.3 B requests the floor keeps its minimum task count, so both curves are straight lines:
-    // cost = fixed + slope × requests.
-    let line = |option| {
-        let fixed = model.monthly_cost(option, 0.0);
-        (fixed, (model.monthly_cost(option, 1e8) - fixed) / 1e8)
-    };
-    let ((lambda_fixed, lambda_slope), (floor_fixed, floor_slope)) = (line(lambda), line(floor));
-    let intersection = (floor_fixed - lambda_fixed) / (lambda_slope - floor_slope);
-
-    let Crossing::At(volume) = model.break_even(lambda, floor).crossing else {
-        panic!("the HTTP API front door should break even");
-    };
-
-    assert_close(volume, intersection, 1e-6 * intersection);
-}
-
-#[test]
-fn a_function_url_never_breaks_even_because_every_fargate_request_pays_the_http_api() {
-    let model = sample_model();
-    let lambda = model
-        .cheapest_lambda(FrontDoor::FunctionUrl)
-        .expect("a memory size fits");
-
-    let found = model.break_even(lambda, model.fargate_floor());
-
-    assert_eq!(found.crossing, Crossing::LambdaCheaperThroughout);
-}
-
-#[test]
-fn lambda_dearer_at_every_volume_is_reported_as_fargate_cheaper_throughout() {
-    let mut prices = Prices::us_east_1();
-    prices.lambda.per_million_requests = 1e9;
-    let model = CostModel::new(prices, measurements(0.15, 9.0), Assumptions::default());
-
-    let found = model.break_even(ARM_128_URL, model.fargate_floor());
-
-    assert_eq!(found.crossing, Crossing::FargateCheaperThroughout);
-}
-
-#[test]
-fn a_memory_size_below_the_peak_rss_is_not_viable_and_never_the_cheapest() {
-    let mut model = model(0.15, 9.0);
-    model.measurements.lambda_peak_rss_mb = 200.0;
-
-    let cheapest = model.cheapest_lambda(FrontDoor::HttpApi);
-
-    assert!(!model.lambda_fits(128));
-    assert!(model.lambda_fits(256));
-    assert!(
-        matches!(cheapest, Some(DeploymentOption::Lambda { memory_mb, .. }) if memory_mb >= 256)
-    );
-    assert!(cost_table(&model).contains("peak RSS exceeds memory"));
-}
-
-#[test]
-fn the_embedded_price_table_holds_the_list_prices_and_their_sources() {
-    let prices = Prices::us_east_1();
-
-    assert_eq!(prices.region, "us-east-1");
-    assert_eq!(prices.retrieved, "2026-11-28");
-    assert_eq!(prices.lambda.per_million_requests, 0.20);
-    assert_eq!(prices.lambda.per_gb_second.x86_64, 0.0000166667);
-    assert_eq!(prices.lambda.per_gb_second.arm64, 0.0000133334);
-    assert_eq!(prices.lambda.billing_granularity_ms, 1.0);
-    assert_eq!(prices.fargate.per_vcpu_hour.x86_64, 0.04048);
-    assert_eq!(prices.fargate.per_gb_hour.x86_64, 0.004445);
-    assert_eq!(prices.fargate.per_vcpu_hour.arm64, 0.03238);
-    assert_eq!(prices.fargate.per_gb_hour.arm64, 0.00356);
-    assert_eq!(prices.fargate.spot_discount, 0.70);
-    assert_eq!(
-        (prices.alb.per_hour, prices.alb.per_lcu_hour),
-        (0.0225, 0.008)
-    );
-    assert_eq!(prices.api_gateway.http_api_per_million_requests, 1.00);
-    assert_eq!(prices.api_gateway.rest_api_per_million_requests, 3.50);
-    assert_eq!(prices.api_gateway.http_api_vpc_link_per_hour, 0.0);
+fn the_defaults_are_the_example_tfvars() {
+    let lambda = LambdaStack::default();
+    assert_eq!(lambda.architecture, Architecture::Arm64);
+    assert_eq!(lambda.memory_mb, 512);
+    assert!(lambda.tracing);
+    assert_eq!(lambda.provisioned_concurrency, 0);
+    assert_eq!(lambda.secrets(), 8, "3 CA secrets + 5 managed_app_secrets");
+    let fargate = FargateStack::default();
+    assert_eq!(fargate.architecture, Architecture::X86_64);
+    assert_eq!((fargate.cpu_units, fargate.memory_mib), (256, 512));
+    assert_eq!(fargate.min_tasks, 2);
+    assert_eq!(fargate.egress, Egress::NatGateway);
     assert_eq!(
         (
-            prices.vpc_interface_endpoint.per_az_hour,
-            prices.vpc_interface_endpoint.per_gb
+            fargate.spot_base,
+            fargate.spot_fargate_weight,
+            fargate.spot_weight
         ),
-        (0.01, 0.01)
+        (1, 1, 3)
     );
+    assert!(fargate.interface_endpoints);
+    assert!(!fargate.telemetry);
+    assert_eq!(fargate.interface_endpoint_count(), 4);
+    assert_eq!(fargate.secrets(), 8);
+}
+
+#[test]
+fn lambda_requests_cost_20_cents_per_million() {
+    // 3 M × $0.20 = $0.60.
+    assert_close(
+        model().bill(&lambda(), 3e6).line("Lambda requests"),
+        0.60,
+        1e-12,
+    );
+}
+
+#[test]
+fn lambda_duration_bills_cpu_scaled_handler_time_plus_dynamodb_waits_and_init_on_cold_starts() {
+    let model = model();
+    // 512 MB gets 512/1769 of a vCPU: 0.5 ms × 1769/512 = 1.7275 ms, + 1 DynamoDB call × 5 ms
+    // (all-oauth traffic: 3 calls per 3-request login) = 6.7275 → 7 ms billed.
+    assert_eq!(model.lambda_billed_ms(512), 7.0);
+    // Cold: (10 + 0.5) × 1769/512 = 36.278 + 5 = 41.278 → 42 ms, 35 ms more than warm.
+    assert_eq!(model.lambda_billed_cold_ms(512), 42.0);
+    // 1 M × (7 + 0.01 × 35) ms = 7,350 s × 0.5 GB × $0.0000133334 (arm64) = $0.04900025.
+    assert_close(
+        model.bill(&lambda(), 1e6).line("Lambda duration"),
+        7350.0 * 0.5 * 0.0000133334,
+        1e-12,
+    );
+    // x86_64 at 1,769 MB: one full core, 0.5 + 5 → 6 ms warm; (10.5 + 5) → 16 ms cold; 10 ms extra.
+    // 1 M × (6 + 0.1) ms = 6,100 s × (1769/1024) GB × $0.0000166667.
+    let x86 = Deployment::Lambda(LambdaStack {
+        architecture: Architecture::X86_64,
+        memory_mb: 1769,
+        ..LambdaStack::default()
+    });
+    assert_close(
+        model.bill(&x86, 1e6).line("Lambda duration"),
+        6100.0 * (1769.0 / 1024.0) * 0.0000166667,
+        1e-12,
+    );
+}
+
+#[test]
+fn the_http_api_charges_once_per_request_on_both_stacks() {
+    let model = model();
+    // 3 M × $1.00: the Lambda stack's one API serves both domains; the Fargate stack's two APIs
+    // split the requests between them, so the count is the same.
+    assert_close(
+        model.bill(&lambda(), 3e6).line("HTTP API requests"),
+        3.0,
+        1e-12,
+    );
+    assert_close(
+        model.bill(&fargate(), 3e6).line("HTTP API requests"),
+        3.0,
+        1e-12,
+    );
+}
+
+#[test]
+fn dynamodb_units_follow_the_flows_and_the_item_sizes() {
+    let model = model();
+    // OAuth login: a 340-byte session is put (1 WRU) and deleted (1 WRU), read once (1 RRU), over
+    // 3 requests: 2/3 WRU and 1/3 RRU per request.
+    let [oauth, device, other] = model.store_use();
+    assert_close(oauth.write_units, 2.0 / 3.0, 1e-12);
+    assert_close(oauth.read_units, 1.0 / 3.0, 1e-12);
+    // Device, 1,100-byte certificate (2 WRU per write, 1 RRU per read): reads 1 (empty query) + 1 +
+    // 1 + 1 + 1 + 1 (two items, 2,200 bytes) = 6; writes 2 × 2 (transactional put) + 2 × 2 × 2
+    // (transactional put and update) = 12; over 3 requests.
+    assert_close(device.read_units, 2.0, 1e-12);
+    assert_close(device.write_units, 4.0, 1e-12);
+    assert_eq!(other, StoreUse::default());
+    // 3 M oauth requests: 2 M WRU × $0.625 = $1.25; 1 M RRU × $0.125 = $0.125.
+    let bill = model.bill(&lambda(), 3e6);
+    assert_close(bill.line("DynamoDB writes"), 1.25, 1e-12);
+    assert_close(bill.line("DynamoDB reads"), 0.125, 1e-12);
+    // A 1,000-byte certificate fits one WRU per write: 2 × 1 + 4 × 1 = 6 per 3 requests.
+    let mut smaller = model.clone();
+    smaller.assumptions.certificate_item_bytes = 1000.0;
+    assert_close(smaller.store_use()[1].write_units, 2.0, 1e-12);
+    // A 2,100-byte one makes the renewal's two-item query 2 RRU: 1 + 4 × 1 + 2 = 7 per 3 requests.
+    let mut larger = model.clone();
+    larger.assumptions.certificate_item_bytes = 2100.0;
+    assert_close(larger.store_use()[1].read_units, 7.0 / 3.0, 1e-12);
+    // The mix averages: 70% oauth, 30% device → 0.7 × 2/3 + 0.3 × 4 WRU.
+    let mut mixed = model.clone();
+    mixed.mix = mix(0.7, 0.3, 0.0);
+    assert_close(
+        mixed.mean_store_use().write_units,
+        0.7 * 2.0 / 3.0 + 0.3 * 4.0,
+        1e-12,
+    );
+    // Device traffic makes 8 DynamoDB calls per 3 requests: 0.7 × 1 + 0.3 × 8/3 = 1.5 per request.
+    assert_close(mixed.mean_store_use().calls, 1.5, 1e-12);
+}
+
+#[test]
+fn read_and_write_units_round_up_per_started_block() {
+    assert_eq!(write_units(1.0), 1.0);
+    assert_eq!(write_units(1024.0), 1.0);
+    assert_eq!(write_units(1025.0), 2.0);
+    assert_eq!(read_units(0.0), 1.0);
+    assert_eq!(read_units(4096.0), 1.0);
+    assert_eq!(read_units(4097.0), 2.0);
+}
+
+#[test]
+fn secrets_manager_bills_each_secret_and_the_reads_at_each_start() {
+    let model = model();
+    let bill = model.bill(&lambda(), 1e6);
+    // 8 secrets × $0.40.
+    assert_close(bill.line("Secrets Manager secrets"), 3.20, 1e-12);
+    // 1 M × 0.01 cold starts = 10,000 starts × 8 reads = 80,000 calls × $0.05 / 10k = $0.40.
+    assert_close(bill.line("Secrets Manager API calls"), 0.40, 1e-12);
+    // Fargate: 2 tasks × 30 starts × 8 reads = 480 calls × $0.05 / 10k = $0.0024, whatever the traffic.
+    let bill = model.bill(&fargate(), 1e6);
+    assert_close(bill.line("Secrets Manager secrets"), 3.20, 1e-12);
+    assert_close(bill.line("Secrets Manager API calls"), 0.0024, 1e-12);
+}
+
+#[test]
+fn cloudwatch_logs_ingest_the_measured_bytes_per_request() {
+    let model = model();
+    // Lambda: app 360 + Lambda 355 + access log 214 = 929 bytes × 1 M = 0.86520 GB × $0.50.
+    assert_close(
+        model.bill(&lambda(), 1e6).line("CloudWatch Logs ingestion"),
+        929e6 / BYTES_PER_GB * 0.50,
+        1e-12,
+    );
+    // Fargate: app 360 + access log 214 = 574 bytes × 100 M = 53.46 GB × $0.50 = $26.73.
+    assert_close(
+        model
+            .bill(&fargate(), 1e8)
+            .line("CloudWatch Logs ingestion"),
+        574e8 / BYTES_PER_GB * 0.50,
+        1e-12,
+    );
+    // The mix weighs the kinds: 70% oauth (360) + 30% device (620) = 438 app bytes.
+    let mut mixed = model.clone();
+    mixed.mix = mix(0.7, 0.3, 0.0);
+    assert_close(mixed.app_log_bytes(), 438.0, 1e-9);
+}
+
+#[test]
+fn the_platform_and_access_log_defaults_are_the_sizes_of_example_lines() {
+    // Lambda's three lines for one traced invocation (Text format), each with its newline.
+    let start = "START RequestId: 3f5ad2c1-6f6b-4c7e-9b1e-2a4f0c9d8e7f Version: $LATEST\n";
+    let end = "END RequestId: 3f5ad2c1-6f6b-4c7e-9b1e-2a4f0c9d8e7f\n";
+    let report = "REPORT RequestId: 3f5ad2c1-6f6b-4c7e-9b1e-2a4f0c9d8e7f\tDuration: 8.12 ms\t\
+                  Billed Duration: 9 ms\tMemory Size: 512 MB\tMax Memory Used: 15 MB\t\n\
+                  XRAY TraceId: 1-6750a3c0-1a2b3c4d5e6f7a8b9c0d1e2f\tSegmentId: 0a1b2c3d4e5f6a7b\t\
+                  Sampled: true\t\n";
     assert_eq!(
-        (prices.nat_gateway.per_hour, prices.nat_gateway.per_gb),
-        (0.045, 0.045)
+        (start.len() + end.len() + report.len()) as f64,
+        Assumptions::default().lambda_platform_log_bytes
     );
-    assert_eq!(prices.public_ipv4.per_hour, 0.005);
-    let names: Vec<&str> = prices
-        .sources
-        .iter()
-        .map(|source| source.name.as_str())
-        .collect();
+    // The HTTP API access log line in the stacks' JSON format.
+    let access = serde_json::json!({
+        "requestId": "Kx1YdhCmoAMEbcA=",
+        "time": "1764835200000",
+        "method": "POST",
+        "path": "/oauth/authorize/googledrive",
+        "status": "200",
+        "latencyMs": "12",
+        "integrationError": "-",
+        "sourceIp": "203.0.113.10",
+        "clientCertSerial": "-"
+    })
+    .to_string();
     assert_eq!(
-        names,
-        [
-            "AWS Lambda pricing",
-            "AWS Fargate pricing",
-            "Elastic Load Balancing pricing",
-            "Amazon API Gateway pricing",
-            "AWS PrivateLink pricing",
-            "Amazon VPC pricing"
-        ]
+        (access.len() + 1) as f64,
+        Assumptions::default().access_log_bytes
     );
 }
 
 #[test]
-fn a_price_file_overrides_the_embedded_table() {
-    let text = DEFAULT_PRICES_JSON.replace(
-        r#""per_million_requests": 0.20"#,
-        r#""per_million_requests": 0.40"#,
+fn x_ray_traces_the_first_request_of_each_busy_second_then_five_percent() {
+    let model = model();
+    // 1 request/s on average: a second is busy with probability 1 − e^(−1) = 0.632121, so the
+    // reservoir traces 2,628,000 × 0.6321206 = 1,661,212.8; 5% of the other 966,787.2 adds 48,339.4.
+    let expected = MONTH_SECONDS * (1.0 - (-1.0f64).exp());
+    let expected = expected + 0.05 * (MONTH_SECONDS - expected);
+    assert_close(model.lambda_traces(MONTH_SECONDS), expected, 1e-6);
+    assert_close(expected, 1_709_552.2, 0.1);
+    // × $5 per million = $8.5478.
+    assert_close(
+        model.bill(&lambda(), MONTH_SECONDS).line("X-Ray traces"),
+        expected / 1e6 * 5.0,
+        1e-9,
     );
-    let prices = Prices::from_json(&text).expect("the edited table is valid");
-    let mut default_model = model(0.1, 9.0);
-    default_model.assumptions.lambda_cold_start_rate = 0.0;
-    let overridden = CostModel::new(
-        prices,
-        default_model.measurements.clone(),
-        default_model.assumptions.clone(),
-    );
-
-    let difference =
-        overridden.monthly_cost(ARM_128_URL, 1e6) - default_model.monthly_cost(ARM_128_URL, 1e6);
-
-    assert_close(difference, 0.20, 1e-12);
-}
-
-#[test]
-fn a_price_file_with_an_unknown_field_or_a_negative_price_is_rejected() {
-    let typo = DEFAULT_PRICES_JSON.replace(r#""per_lcu_hour""#, r#""per_lcu_hours""#);
-    let negative = DEFAULT_PRICES_JSON.replace(r#""per_hour": 0.005"#, r#""per_hour": -0.005"#);
-
-    let typo = Prices::from_json(&typo).expect_err("a misspelt field is rejected");
-    let negative = Prices::from_json(&negative).expect_err("a negative price is rejected");
-
-    assert!(typo.to_string().contains("per_lcu_hours"), "{typo}");
+    // At a trickle nearly every request is the first of its second.
+    assert_close(model.lambda_traces(1000.0), 1000.0, 0.5);
+    // Tracing off: no line.
+    let off = Deployment::Lambda(LambdaStack {
+        tracing: false,
+        ..LambdaStack::default()
+    });
+    assert_eq!(model.bill(&off, 1e6).line("X-Ray traces"), 0.0);
     assert!(
-        negative.to_string().contains("public_ipv4.per_hour"),
-        "{negative}"
-    );
-}
-
-#[test]
-fn measurements_are_read_from_a_measurements_object_inside_a_larger_results_document() {
-    let text = r#"{
-        "generated_at": "2026-11-28T10:00:00Z",
-        "machine": { "cores": 2, "cpu_model": "AMD EPYC 7B13", "git_commit": "abc123" },
-        "wrk": { "apuntador": { "median_req_per_s": 30000 } },
-        "measurements": {
-            "lambda_handler_ms": 0.2, "lambda_init_ms": 8, "lambda_peak_rss_mb": 12,
-            "server_req_per_s_per_vcpu": 15000, "mean_response_bytes": 300
-        }
-    }"#;
-
-    let measurements = Measurements::from_json(text).expect("the document is accepted");
-
-    assert_eq!(measurements.lambda_handler_ms, 0.2);
-    assert_eq!(measurements.server_req_per_s_per_vcpu, 15000.0);
-    assert_eq!(
-        measurements.machine.as_deref(),
-        Some("2 cores, AMD EPYC 7B13")
-    );
-    assert_eq!(measurements.commit.as_deref(), Some("abc123"));
-    assert!(!measurements.sample);
-}
-
-#[test]
-fn a_bare_measurements_object_is_accepted() {
-    let text = r#"{ "handler_ms": 0.2, "cold_start_ms": 8, "peak_rss_mb": 12,
-                    "req_per_s_per_vcpu": 15000, "response_bytes": 300, "machine": "laptop" }"#;
-
-    let measurements = Measurements::from_json(text).expect("aliases are accepted");
-
-    assert_eq!(measurements.lambda_init_ms, 8.0);
-    assert_eq!(measurements.machine_or_unknown(), "laptop");
-    assert_eq!(measurements.commit_or_unknown(), "unknown");
-}
-
-#[test]
-fn measurements_missing_a_figure_or_with_a_zero_throughput_are_rejected_with_a_clear_message() {
-    let missing = r#"{ "measurements": { "lambda_handler_ms": 0.2 } }"#;
-    let zero = r#"{ "lambda_handler_ms": 0.2, "lambda_init_ms": 8, "lambda_peak_rss_mb": 12,
-                    "server_req_per_s_per_vcpu": 0, "mean_response_bytes": 300 }"#;
-
-    let missing = Measurements::from_json(missing).expect_err("a figure is missing");
-    let zero = Measurements::from_json(zero).expect_err("zero throughput is rejected");
-    let not_json = Measurements::from_json("{").expect_err("not JSON");
-
-    assert!(missing.to_string().contains("lambda_init_ms"), "{missing}");
-    assert!(
-        zero.to_string().contains("server_req_per_s_per_vcpu"),
-        "{zero}"
-    );
-    assert!(not_json.to_string().contains("not JSON"), "{not_json}");
-}
-
-#[test]
-fn the_committed_sample_measurements_are_marked_as_a_sample() {
-    let measurements = Measurements::from_json(SAMPLE).expect("the sample parses");
-
-    assert!(measurements.sample);
-    assert!(super::report::markdown(&sample_model()).contains("SAMPLE INPUT — NOT MEASURED"));
-}
-
-#[test]
-fn every_assumption_is_described_with_its_doc_comment_and_value() {
-    let described = Assumptions::default().describe();
-
-    assert_eq!(described.len(), 17);
-    let cold = described
-        .iter()
-        .find(|assumption| assumption.name == "lambda_cold_start_rate")
-        .expect("the cold-start rate is described");
-    assert_eq!(cold.value, "0.01");
-    assert!(
-        cold.description.contains("INIT duration"),
-        "{}",
-        cold.description
-    );
-    assert!(
-        described
+        model
+            .bill(&off, 1e6)
+            .lines
             .iter()
-            .all(|assumption| !assumption.description.is_empty())
+            .all(|l| l.name != "X-Ray traces")
     );
 }
 
 #[test]
-fn the_cost_table_has_a_row_per_option_and_a_column_per_volume() {
-    let model = sample_model();
-
-    let table = cost_table(&model);
-
-    let lines: Vec<&str> = table.lines().collect();
-    assert_eq!(lines.len(), 2 + DeploymentOption::all().len());
-    assert_eq!(lines[0], "| Option | 100k | 1M | 10M | 100M | 1B | Note |");
-    assert!(table.contains("| Fargate x86_64 Spot, public IP |"));
-    assert!(table.contains("Fargate floor"));
+fn fargate_tasks_pay_on_demand_for_the_base_and_the_spot_price_for_three_quarters_of_the_rest() {
+    let model = model();
+    // 0.25 vCPU × $0.04048 + 0.5 GB × $0.004445 = $0.0123425 per task-hour. 2 tasks: 1 base, the
+    // other 1:3 → 1.25 on demand + 0.75 Spot at 70% off = 1.475 × 730 h × $0.0123425 = $13.2898.
+    let expected = 1.475 * 730.0 * 0.0123425;
+    assert_close(
+        model.bill(&fargate(), 1e6).line("Fargate tasks"),
+        expected,
+        1e-9,
+    );
+    // No Spot: 2 × 730 × 0.0123425 = $18.02.
+    let no_spot = Deployment::Fargate(FargateStack {
+        spot_weight: 0,
+        ..FargateStack::default()
+    });
+    assert_close(
+        model.bill(&no_spot, 1e6).line("Fargate tasks"),
+        2.0 * 730.0 * 0.0123425,
+        1e-9,
+    );
+    // arm64 runs no Spot: 2 × 730 × (0.25 × 0.03238 + 0.5 × 0.00356) = $14.417.
+    let arm = Deployment::Fargate(FargateStack {
+        architecture: Architecture::Arm64,
+        ..FargateStack::default()
+    });
+    assert_close(
+        model.bill(&arm, 1e6).line("Fargate tasks"),
+        2.0 * 730.0 * (0.25 * 0.03238 + 0.5 * 0.00356),
+        1e-9,
+    );
 }
 
 #[test]
-fn money_is_rounded_to_cents_with_thousands_grouped() {
-    assert_eq!(format_money(0.20333335), "$0.20");
-    assert_eq!(format_money(93.8380325), "$93.84");
-    assert_eq!(format_money(1_234_567.891), "$1,234,567.89");
-    assert_eq!(format_money(999.999), "$1,000.00");
+fn fargate_task_count_follows_the_peak_rate() {
+    let model = model();
+    let stack = FargateStack::default();
+    // One task may take 4,000 × 0.25 × 0.6 = 600 requests/s at the peak.
+    assert_close(model.fargate_task_capacity_rps(&stack), 600.0, 1e-12);
+    // 1 B/month: 380.5/s mean, 1,141.6/s peak → 2 tasks (the minimum).
+    assert_eq!(model.fargate_tasks(&stack, 1e9), 2);
+    // 3 B/month: 3,424.7/s peak → 6 tasks.
+    assert_eq!(model.fargate_tasks(&stack, 3e9), 6);
+    // Exactly 1,200/s at the peak (400/s mean) fits 2 tasks, not 3.
+    assert_eq!(model.fargate_tasks(&stack, 400.0 * MONTH_SECONDS), 2);
 }
 
 #[test]
-fn volumes_are_named_with_three_significant_digits() {
-    let names: Vec<String> = VOLUMES
-        .iter()
-        .map(|&volume| format_volume(volume))
-        .collect();
-
-    assert_eq!(names, ["100k", "1M", "10M", "100M", "1B"]);
-    assert_eq!(format_volume(486_912_345.0), "487M");
-    assert_eq!(format_volume(1.25e9), "1.25B");
+fn the_alb_bills_its_hours_and_the_processed_bytes_dimension() {
+    let model = model();
+    let bill = model.bill(&fargate(), 1e8);
+    // 730 h × $0.0225 = $16.425.
+    assert_close(bill.line("Load balancer hours"), 16.425, 1e-12);
+    // 100 M × (800 + 200) bytes = 93.13 GB over 730 h = 0.1276 GB/h = 0.1276 LCU (new connections:
+    // 38.05/s × 0.05 / 25 = 0.076 LCU, smaller) → 93.13 LCU-hours × $0.008 = $0.745.
+    assert_close(
+        bill.line("Load balancer capacity units"),
+        1e11 / BYTES_PER_GB * 0.008,
+        1e-12,
+    );
 }
 
 #[test]
-fn the_chart_has_one_line_per_option_and_a_marker_per_crossing() {
-    let model = sample_model();
-    let crossings = model
-        .front_door_break_evens()
-        .iter()
-        .filter(|found| matches!(found.crossing, Crossing::At(_)))
-        .count();
+fn a_nat_gateway_bills_hours_data_and_its_elastic_ip() {
+    let model = model();
+    let bill = model.bill(&fargate(), 1e8);
+    // 730 × $0.045 = $32.85; its Elastic IP 730 × $0.005 = $3.65.
+    assert_close(bill.line("NAT gateway hours"), 32.85, 1e-12);
+    assert_close(bill.line("Public IPv4 addresses"), 3.65, 1e-12);
+    // Provider calls: 100 M oauth requests × 2,000 bytes = 186.26 GB × $0.045 = $8.38.
+    assert_close(
+        bill.line("NAT gateway data"),
+        2e11 / BYTES_PER_GB * 0.045,
+        1e-12,
+    );
+    // Without interface endpoints the log bytes (360 per request) go through the NAT gateway too.
+    let no_endpoints = Deployment::Fargate(FargateStack {
+        interface_endpoints: false,
+        ..FargateStack::default()
+    });
+    let bill = model.bill(&no_endpoints, 1e8);
+    assert_close(
+        bill.line("NAT gateway data"),
+        (2e11 + 360e8) / BYTES_PER_GB * 0.045,
+        1e-12,
+    );
+    assert_eq!(bill.line("Interface endpoints"), 0.0);
+}
 
-    let svg = chart::svg(&model);
+#[test]
+fn public_ips_replace_the_nat_gateway_with_one_address_per_task() {
+    let model = model();
+    let public = Deployment::Fargate(FargateStack {
+        egress: Egress::PublicIp,
+        ..FargateStack::default()
+    });
+    let bill = model.bill(&public, 1e8);
+    // 2 tasks × 730 h × $0.005 = $7.30; no NAT lines.
+    assert_close(bill.line("Public IPv4 addresses"), 7.30, 1e-12);
+    assert!(bill.lines.iter().all(|line| !line.name.starts_with("NAT")));
+    // 6 tasks at 3 B: 6 × 730 × 0.005 = $21.90.
+    assert_close(
+        model.bill(&public, 3e9).line("Public IPv4 addresses"),
+        21.90,
+        1e-12,
+    );
+}
 
+#[test]
+fn interface_endpoints_bill_per_zone_hour_and_per_gb() {
+    let model = model();
+    // 4 endpoints × 2 zones × 730 h × $0.01 = $58.40, + 100 M × 360 log bytes = 33.53 GB × $0.01.
+    assert_close(
+        model.bill(&fargate(), 1e8).line("Interface endpoints"),
+        58.40 + 360e8 / BYTES_PER_GB * 0.01,
+        1e-12,
+    );
+    // Telemetry adds the X-Ray endpoint (5 × 2 × 730 × $0.01 = $73.00) and every request's 1,500
+    // trace bytes, and an X-Ray line: 100 M traces (the app samples all) × $5 per million = $500.
+    let telemetry = Deployment::Fargate(FargateStack {
+        telemetry: true,
+        ..FargateStack::default()
+    });
+    let bill = model.bill(&telemetry, 1e8);
+    assert_close(
+        bill.line("Interface endpoints"),
+        73.0 + (360e8 + 1500e8) / BYTES_PER_GB * 0.01,
+        1e-9,
+    );
+    assert_close(bill.line("X-Ray traces"), 500.0, 1e-9);
+}
+
+#[test]
+fn a_bill_total_is_the_sum_of_its_lines_and_the_largest_come_first() {
+    let model = model();
+    let bill = model.bill(&fargate(), 1e6);
+    let sum: f64 = bill.lines.iter().map(|line| line.amount).sum();
+    assert_close(bill.total(), sum, 1e-12);
+    let largest = bill.largest(3);
+    assert_eq!(largest[0].name, "Interface endpoints");
+    assert!(largest[0].amount >= largest[1].amount && largest[1].amount >= largest[2].amount);
+}
+
+#[test]
+fn the_break_even_is_where_the_two_totals_meet() {
+    let model = model();
+    let Crossing::At(volume) = model.break_even(&lambda(), &fargate()) else {
+        panic!("the shipped stacks cross");
+    };
+    let difference = |v: f64| model.monthly_cost(&lambda(), v) - model.monthly_cost(&fargate(), v);
+    assert!(difference(volume * 0.99) < 0.0, "Lambda cheaper just below");
+    assert!(
+        difference(volume * 1.01) > 0.0,
+        "Fargate cheaper just above"
+    );
+    // Lambda is cheaper at 1 M; the same pair reversed says so from the other side.
+    assert!(difference(1e6) < 0.0);
     assert_eq!(
-        svg.matches("<polyline class=\"option\"").count(),
-        DeploymentOption::all().len()
+        model.break_even(&fargate(), &fargate()),
+        Crossing::SecondCheaperThroughout
     );
+}
+
+#[test]
+fn regional_prices_that_were_not_found_use_us_east_1_and_are_marked() {
+    let prices = Prices::for_region("eu-west-1").expect("embedded");
+    assert_eq!(prices.get("alb.hour"), 0.0252, "found for Ireland");
+    assert!(!prices.is_fallback("alb.hour"));
+    assert_eq!(prices.get("fargate.vcpu_hour.x86_64"), 0.04048);
+    assert!(prices.is_fallback("fargate.vcpu_hour.x86_64"));
+    assert!(
+        prices.entries["fargate.vcpu_hour.x86_64"]
+            .note
+            .as_deref()
+            .is_some_and(|note| note.starts_with("not found"))
+    );
+    // Prices no region has stay unknown, and an option that needs them is refused.
+    assert_eq!(prices.try_get("lambda.provisioned_gb_second.arm64"), None);
+    let model = CostModel::new(
+        prices,
+        measurements(),
+        Assumptions::default(),
+        Mix::default(),
+    );
+    let provisioned = Deployment::Lambda(LambdaStack {
+        provisioned_concurrency: 2,
+        ..LambdaStack::default()
+    });
+    assert!(matches!(
+        model.check(&provisioned),
+        Err(CostError::MissingPrice(_))
+    ));
+    assert!(Prices::for_region("ap-south-9").is_err());
+}
+
+#[test]
+fn every_us_east_1_price_has_a_source_and_a_date() {
+    let prices = Prices::us_east_1();
+    for key in PRICE_KEYS {
+        let entry = &prices.entries[key];
+        assert!(!entry.retrieved.is_empty(), "{key}");
+        match entry.value {
+            Some(_) => assert!(
+                entry
+                    .source
+                    .as_deref()
+                    .is_some_and(|s| s.starts_with("https://")),
+                "{key} has no source"
+            ),
+            None => assert!(
+                entry
+                    .note
+                    .as_deref()
+                    .is_some_and(|n| n.starts_with("not found")),
+                "{key} is null without saying why"
+            ),
+        }
+    }
+    for (region, text) in REGIONS {
+        let parsed = Prices::from_json(text).unwrap_or_else(|e| panic!("{region}: {e}"));
+        assert_eq!(parsed.region, region);
+    }
+}
+
+#[test]
+fn a_price_file_with_an_unknown_key_a_negative_price_or_no_source_is_rejected() {
+    let text = REGIONS[0].1;
+    let unknown = text.replacen("\"alb.hour\"", "\"alb.hours\"", 1);
+    assert!(matches!(
+        Prices::from_json(&unknown),
+        Err(CostError::InvalidPrices(_))
+    ));
+    let negative = text.replacen("\"value\": 0.0225", "\"value\": -0.0225", 1);
+    assert!(Prices::from_json(&negative).is_err());
+    let no_source = text.replacen(
+        "\"source\": \"https://cloudburn.io/blog/aws-nat-gateway-pricing\"",
+        "\"source\": null",
+        1,
+    );
+    assert!(Prices::from_json(&no_source).is_err());
+    assert!(Prices::from_json("{").is_err());
+}
+
+#[test]
+fn mixes_parse_and_bad_mixes_are_refused_with_a_reason() {
     assert_eq!(
-        svg.matches("<circle class=\"break-even\"").count(),
-        crossings
+        Mix::parse("oauth=0.7,device=0.3").unwrap(),
+        mix(0.7, 0.3, 0.0)
     );
-    assert!(svg.starts_with("<svg xmlns=\"http://www.w3.org/2000/svg\""));
+    assert_eq!(Mix::parse(" other=1 ").unwrap(), mix(0.0, 0.0, 1.0));
+    for bad in [
+        "oauth=0.7",
+        "oauth=0.7,device=0.4",
+        "oauth=x,device=1",
+        "oauth",
+        "files=1",
+        "oauth=1,oauth=0",
+        "oauth=-1,device=2",
+        "",
+    ] {
+        assert!(
+            matches!(Mix::parse(bad), Err(CostError::InvalidMix(_))),
+            "`{bad}` accepted"
+        );
+    }
+}
+
+#[test]
+fn assumptions_are_set_by_name_and_validated() {
+    let mut assumptions = Assumptions::default();
+    assumptions.set("peak_to_average", "4").unwrap();
+    assert_eq!(assumptions.peak_to_average, 4.0);
+    assert!(assumptions.set("peak_to_averag", "4").is_err());
+    assert!(assumptions.set("peak_to_average", "four").is_err());
+    assert!(assumptions.set("lambda_cold_start_rate", "1.5").is_err());
+    assert!(assumptions.set("fargate_headroom", "1").is_err());
+    assert!(assumptions.set("trace_bytes", "-1").is_err());
+    let described = Assumptions::default().describe();
+    assert!(described.iter().any(
+        |a| a.name == "session_item_bytes" && a.description.contains("Measured by tests/cost")
+    ));
+}
+
+#[test]
+fn an_assumptions_file_overrides_what_it_names_and_rejects_unknown_keys() {
+    let file = AssumptionsFile::from_toml(
+        "requests = \"3M\"\nregion = \"eu-west-1\"\nmix = \"oauth=0.5,device=0.5\"\n\
+         [assumptions]\npeak_to_average = 4.0\n[lambda]\nmemory_mb = 1024\ntracing = false\n\
+         [fargate]\negress = \"public_ip\"\narchitecture = \"ARM64\"\n",
+    )
+    .unwrap();
+    assert_eq!(file.requests.as_deref(), Some("3M"));
+    assert_eq!(file.assumptions.peak_to_average, 4.0);
+    assert_eq!(file.assumptions.hours_per_month, 730.0, "untouched");
+    assert_eq!(file.lambda.memory_mb, 1024);
+    assert!(!file.lambda.tracing);
+    assert_eq!(file.lambda.architecture, Architecture::Arm64, "untouched");
+    assert_eq!(file.fargate.egress, Egress::PublicIp);
+    assert_eq!(file.fargate.architecture, Architecture::Arm64);
+    for bad in [
+        "[assumptions]\npeak_to_averag = 4.0\n",
+        "[lambda]\nmemory = 1024\n",
+        "[fargate]\negress = \"nat-gateway\"\n",
+        "[assumptions]\nfargate_headroom = 2.0\n",
+        "mix = \"oauth=2\"\n",
+        "requests = 3\n",
+        "[[",
+    ] {
+        assert!(AssumptionsFile::from_toml(bad).is_err(), "accepted: {bad}");
+    }
+}
+
+#[test]
+fn volumes_and_money_format_and_parse() {
+    assert_eq!(parse_volume("3M").unwrap(), 3e6);
+    assert_eq!(parse_volume("250k").unwrap(), 2.5e5);
+    assert_eq!(parse_volume("1.5B").unwrap(), 1.5e9);
+    assert_eq!(parse_volume("3_000_000").unwrap(), 3e6);
+    for bad in ["", "M", "three", "-1M", "1e20"] {
+        assert!(parse_volume(bad).is_err(), "accepted `{bad}`");
+    }
+    assert_eq!(format_volume(1e5), "100k");
+    assert_eq!(format_volume(4.87e8), "487M");
+    assert_eq!(format_money(1234567.891), "$1,234,567.89");
+    assert_eq!(format_money(0.004), "$0.00");
+}
+
+#[test]
+fn the_committed_measurements_and_the_sample_parse() {
+    let committed = Measurements::from_json(include_str!("../../docs/cost/results.json"))
+        .expect("the committed results parse");
+    assert!(!committed.sample);
+    let sample =
+        Measurements::from_json(include_str!("../../benches/data/sample-measurements.json"))
+            .expect("the sample parses");
+    assert!(sample.sample);
+    assert!(Measurements::from_json("{\"measurements\":{}}").is_err());
 }

@@ -1,23 +1,32 @@
-//! Runs `apuntador-cost` as a process and checks its outputs against `apuntador::cost`.
+//! Runs `apuntador-cost` as a process: the user's question gets the library's numbers, flags and an
+//! assumptions file override the defaults in that order, `--help` shows every flag with its default, bad
+//! input exits 2 with a reason, and `--out` writes the report and a chart that parses back with the
+//! shipped stacks, at most two variants, the two shaded sides and the break-even.
 
-use std::collections::BTreeSet;
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output};
 
-use apuntador::cost::report::{cost_table, format_money};
+use apuntador::cost::report::format_money;
 use apuntador::cost::{
-    Assumptions, CostModel, Crossing, DEFAULT_PRICES_JSON, DeploymentOption, Measurements, Prices,
-    VOLUMES,
+    Assumptions, CostModel, Crossing, Deployment, FargateStack, LambdaStack, Measurements, Mix,
+    Prices,
 };
 
 fn sample_path() -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR")).join("benches/data/sample-measurements.json")
 }
 
-fn sample_model(prices: Prices) -> CostModel {
-    let text = std::fs::read_to_string(sample_path()).expect("the sample is committed");
-    let measurements = Measurements::from_json(&text).expect("the sample parses");
-    CostModel::new(prices, measurements, Assumptions::default())
+fn committed_model(region: &str, mix: Mix) -> CostModel {
+    let text = std::fs::read_to_string(
+        Path::new(env!("CARGO_MANIFEST_DIR")).join("docs/cost/results.json"),
+    )
+    .expect("the committed results");
+    CostModel::new(
+        Prices::for_region(region).expect("embedded region"),
+        Measurements::from_json(&text).expect("they parse"),
+        Assumptions::default(),
+        mix,
+    )
 }
 
 fn run(args: &[&str]) -> Output {
@@ -27,214 +36,329 @@ fn run(args: &[&str]) -> Output {
         .expect("apuntador-cost runs")
 }
 
-/// Runs the binary on the sample into a fresh directory; returns the directory and the process output.
-fn run_on_sample(extra: &[&str]) -> (tempfile::TempDir, Output) {
-    let out = tempfile::tempdir().expect("a temporary directory");
-    let sample = sample_path();
-    let mut args = vec![
-        "--measurements",
-        sample.to_str().expect("a UTF-8 path"),
-        "--out",
-        out.path().to_str().expect("a UTF-8 path"),
-    ];
-    args.extend_from_slice(extra);
-    let output = run(&args);
+fn stdout(output: &Output) -> String {
     assert!(
         output.status.success(),
         "apuntador-cost failed: {}",
         String::from_utf8_lossy(&output.stderr)
     );
-    (out, output)
+    String::from_utf8(output.stdout.clone()).expect("UTF-8")
 }
 
-/// The cells of the cost table's row for `label` in a Markdown report.
-fn table_row<'a>(markdown: &'a str, label: &str) -> Vec<&'a str> {
-    let prefix = format!("| {label} |");
-    let line = markdown
-        .lines()
-        .skip_while(|line| !line.starts_with("| Option | 100k |"))
-        .take_while(|line| line.starts_with('|'))
-        .find(|line| line.starts_with(&prefix))
-        .unwrap_or_else(|| panic!("no row for {label}"));
-    line.trim_matches('|').split('|').map(str::trim).collect()
-}
-
-fn parse_money(cell: &str) -> f64 {
-    cell.trim_start_matches('$')
-        .replace(',', "")
-        .parse()
-        .unwrap_or_else(|_| panic!("not money: {cell}"))
+/// The amount on the `Total` line after the heading of `target`'s bill.
+fn total_after(text: &str, target: &str) -> String {
+    text.lines()
+        .skip_while(|line| !line.starts_with(target))
+        .find(|line| line.trim_start().starts_with("Total"))
+        .unwrap_or_else(|| panic!("no total for {target} in:\n{text}"))
+        .split_whitespace()
+        .nth(1)
+        .expect("an amount")
+        .to_owned()
 }
 
 #[test]
-fn the_chart_is_well_formed_svg_with_one_line_per_option_and_the_break_evens_marked() {
-    let model = sample_model(Prices::us_east_1());
-    let (out, _) = run_on_sample(&[]);
-
-    let text =
-        std::fs::read_to_string(out.path().join("cost-chart.svg")).expect("the chart is written");
-    let document = roxmltree::Document::parse(&text).expect("the chart is well-formed XML");
-
-    let root = document.root_element();
-    assert_eq!(root.tag_name().name(), "svg");
-    assert_eq!(
-        root.tag_name().namespace(),
-        Some("http://www.w3.org/2000/svg")
-    );
-    let lines: Vec<roxmltree::Node> = document
-        .descendants()
-        .filter(|node| node.has_tag_name("polyline") && node.attribute("class") == Some("option"))
-        .collect();
-    let ids: BTreeSet<&str> = lines
-        .iter()
-        .filter_map(|line| line.attribute("data-option"))
-        .collect();
-    let expected: BTreeSet<String> = DeploymentOption::all()
-        .iter()
-        .map(DeploymentOption::id)
-        .collect();
-    assert_eq!(lines.len(), expected.len());
-    assert_eq!(ids, expected.iter().map(String::as_str).collect());
-    for line in &lines {
-        let points = line.attribute("points").expect("a polyline has points");
-        let coordinates: Vec<f64> = points
-            .split([' ', ','])
-            .map(|number| number.parse().expect("a coordinate is a number"))
-            .collect();
-        assert!(coordinates.len() >= 4 && coordinates.iter().all(|value| value.is_finite()));
+fn the_users_question_gets_both_bills_the_cheaper_choice_and_the_librarys_numbers() {
+    let output = run(&[
+        "--requests",
+        "3M",
+        "--region",
+        "eu-west-1",
+        "--mix",
+        "oauth=0.7,device=0.3",
+    ]);
+    let text = stdout(&output);
+    let model = committed_model("eu-west-1", Mix::parse("oauth=0.7,device=0.3").unwrap());
+    let lambda = Deployment::Lambda(LambdaStack::default());
+    let fargate = Deployment::Fargate(FargateStack::default());
+    let lambda_total = model.monthly_cost(&lambda, 3e6);
+    let fargate_total = model.monthly_cost(&fargate, 3e6);
+    assert_eq!(total_after(&text, "Lambda ("), format_money(lambda_total));
+    assert_eq!(total_after(&text, "Fargate ("), format_money(fargate_total));
+    for line in [
+        "Lambda requests",
+        "Lambda duration",
+        "HTTP API requests",
+        "DynamoDB writes",
+        "DynamoDB reads",
+        "Secrets Manager secrets",
+        "Secrets Manager API calls",
+        "CloudWatch Logs ingestion",
+        "X-Ray traces",
+        "Fargate tasks",
+        "Load balancer hours",
+        "Load balancer capacity units",
+        "NAT gateway hours",
+        "NAT gateway data",
+        "Public IPv4 addresses",
+        "Interface endpoints",
+    ] {
+        assert!(text.contains(line), "no `{line}` line in:\n{text}");
     }
-
-    let expected_marks: Vec<(String, String, f64)> = model
-        .front_door_break_evens()
-        .into_iter()
-        .filter_map(|found| match found.crossing {
-            Crossing::At(volume) => Some((found.lambda.id(), found.fargate.id(), volume)),
-            _ => None,
-        })
-        .collect();
-    let marks: Vec<(String, String, f64)> = document
-        .descendants()
-        .filter(|node| node.has_tag_name("circle") && node.attribute("class") == Some("break-even"))
-        .map(|mark| {
-            let attribute = |name| {
-                mark.attribute(name)
-                    .unwrap_or_else(|| panic!("a marker has {name}"))
-                    .to_owned()
-            };
-            let volume: f64 = attribute("data-volume")
-                .parse()
-                .expect("data-volume is a number");
-            (attribute("data-lambda"), attribute("data-fargate"), volume)
-        })
-        .collect();
+    let cheaper = if lambda_total <= fargate_total {
+        "Lambda"
+    } else {
+        "Fargate"
+    };
     assert!(
-        !expected_marks.is_empty(),
-        "the sample should have break-evens"
+        text.contains(&format!(
+            "Cheaper: {cheaper} at {}",
+            format_money(lambda_total.min(fargate_total))
+        )),
+        "{text}"
     );
-    assert_eq!(marks.len(), expected_marks.len());
-    for ((lambda, fargate, volume), (expected_lambda, expected_fargate, expected_volume)) in
-        marks.iter().zip(&expected_marks)
-    {
-        assert_eq!((lambda, fargate), (expected_lambda, expected_fargate));
-        assert!(
-            (volume - expected_volume).abs() <= 0.5,
-            "{volume} vs {expected_volume}"
-        );
-    }
+    assert!(text.contains("Break-even:"), "{text}");
+    // eu-west-1 prices not found are us-east-1 stand-ins, and the output says so.
+    assert!(text.contains("† = us-east-1 price"), "{text}");
+    assert!(text.contains("Fargate tasks                   †"), "{text}");
 }
 
 #[test]
-fn the_markdown_table_carries_the_library_numbers() {
-    let model = sample_model(Prices::us_east_1());
-    let (out, output) = run_on_sample(&[]);
+fn stack_selects_one_bill_and_the_switch_flags_change_it() {
+    let text = stdout(&run(&["--requests", "10M", "--stack", "lambda"]));
+    assert!(text.contains("Lambda ("));
+    assert!(!text.contains("Fargate ("));
+    assert!(!text.contains("Cheaper:"));
+    let model = committed_model("us-east-1", Mix::default());
+    let changed = Deployment::Fargate(FargateStack {
+        egress: apuntador::cost::Egress::PublicIp,
+        interface_endpoints: false,
+        ..FargateStack::default()
+    });
+    let text = stdout(&run(&[
+        "--requests",
+        "10M",
+        "--stack",
+        "fargate",
+        "--egress",
+        "public_ip",
+        "--endpoints",
+        "off",
+    ]));
+    assert_eq!(
+        total_after(&text, "Fargate ("),
+        format_money(model.monthly_cost(&changed, 1e7))
+    );
+    assert!(!text.contains("NAT gateway"));
+    assert!(!text.contains("Interface endpoints"));
+}
 
-    let markdown =
-        std::fs::read_to_string(out.path().join("cost-report.md")).expect("the report is written");
+#[test]
+fn flags_override_the_assumptions_file_which_overrides_the_defaults() {
+    let dir = tempfile::tempdir().expect("a temporary directory");
+    let file = dir.path().join("mine.toml");
+    std::fs::write(
+        &file,
+        "requests = \"20M\"\nmix = \"oauth=1\"\n[assumptions]\npeak_to_average = 5.0\n\
+         [lambda]\nmemory_mb = 1024\ntracing = false\n",
+    )
+    .unwrap();
+    let path = file.to_str().unwrap();
+    let mut model = committed_model("us-east-1", Mix::parse("oauth=1").unwrap());
+    model.assumptions.peak_to_average = 5.0;
+    let from_file = Deployment::Lambda(LambdaStack {
+        memory_mb: 1024,
+        tracing: false,
+        ..LambdaStack::default()
+    });
+    let text = stdout(&run(&["--assumptions", path, "--stack", "lambda"]));
+    assert!(
+        text.starts_with("20M requests/month, mix oauth=1,"),
+        "{text}"
+    );
+    assert_eq!(
+        total_after(&text, "Lambda ("),
+        format_money(model.monthly_cost(&from_file, 2e7))
+    );
+    // The flag wins over the file: 128 MB, 5M requests; --set wins over [assumptions].
+    let text = stdout(&run(&[
+        "--assumptions",
+        path,
+        "--stack",
+        "lambda",
+        "--lambda-memory",
+        "128",
+        "--requests",
+        "5M",
+        "--set",
+        "dynamodb_round_trip_ms=12",
+    ]));
+    model.assumptions.dynamodb_round_trip_ms = 12.0;
+    let flagged = Deployment::Lambda(LambdaStack {
+        memory_mb: 128,
+        tracing: false,
+        ..LambdaStack::default()
+    });
+    assert_eq!(
+        total_after(&text, "Lambda ("),
+        format_money(model.monthly_cost(&flagged, 5e6))
+    );
+}
 
-    for option in DeploymentOption::all() {
-        let cells = table_row(&markdown, &option.label());
-        for (cell, &volume) in cells[1..=VOLUMES.len()].iter().zip(&VOLUMES) {
-            let expected = model.monthly_cost(option, volume);
-            assert_eq!(
-                *cell,
-                format_money(expected),
-                "{} at {volume}",
-                option.label()
+#[test]
+fn help_shows_every_flag_with_its_default() {
+    let text = stdout(&run(&["--help"]));
+    for (flag, default) in [
+        ("--requests", Some("1M")),
+        ("--region", Some("us-east-1")),
+        ("--mix", Some("oauth=0.7,device=0.3")),
+        ("--stack", Some("both")),
+        ("--assumptions", None),
+        ("--set", None),
+        ("--prices", None),
+        (
+            "--measurements",
+            Some("the committed docs/cost/results.json"),
+        ),
+        ("--out", None),
+        ("--lambda-arch", Some("arm64")),
+        ("--lambda-memory", Some("512")),
+        ("--tracing", Some("on")),
+        ("--provisioned-concurrency", Some("0")),
+        ("--fargate-arch", Some("x86_64")),
+        ("--fargate-cpu", Some("256")),
+        ("--fargate-memory", Some("512")),
+        ("--min-tasks", Some("2")),
+        ("--zones", Some("2")),
+        ("--egress", Some("nat")),
+        ("--spot-base", Some("1")),
+        ("--fargate-weight", Some("1")),
+        ("--spot-weight", Some("3")),
+        ("--endpoints", Some("on")),
+        ("--telemetry", Some("off")),
+        ("--app-secrets", Some("5")),
+    ] {
+        let line = text
+            .lines()
+            .find(|line| line.trim_start().starts_with(flag))
+            .unwrap_or_else(|| panic!("{flag} missing from --help:\n{text}"));
+        if let Some(default) = default {
+            let block: String = text
+                .lines()
+                .skip_while(|l| !l.trim_start().starts_with(flag))
+                .take(4)
+                .collect::<Vec<_>>()
+                .join(" ");
+            assert!(
+                block.contains(&format!("[default: {default}]")),
+                "{flag} does not show its default {default}: {line}\n{block}"
             );
-            assert!((parse_money(cell) - expected).abs() <= 0.005 + 1e-9);
         }
     }
-    let stdout = String::from_utf8(output.stdout).expect("UTF-8 output");
-    assert!(stdout.contains(&cost_table(&model)), "the table is printed");
-    assert!(markdown.contains("SAMPLE INPUT — NOT MEASURED"));
-    assert!(markdown.contains("retrieved 2026-11-28"));
+    // The help defaults are the model's defaults (the tfvars agreement is tests/cost/tfvars.rs).
+    let lambda = LambdaStack::default();
+    let fargate = FargateStack::default();
+    assert!(text.contains(&format!("[default: {}]", lambda.memory_mb)));
+    assert!(text.contains(&format!("[default: {}]", fargate.cpu_units)));
+    assert_eq!(lambda.architecture.name(), "arm64");
+    assert_eq!(fargate.architecture.name(), "x86_64");
 }
 
 #[test]
-fn a_prices_file_replaces_the_embedded_table() {
-    let prices_text = DEFAULT_PRICES_JSON.replace(
-        r#""http_api_per_million_requests": 1.00"#,
-        r#""http_api_per_million_requests": 2.00"#,
-    );
-    let model = sample_model(Prices::from_json(&prices_text).expect("the edited table is valid"));
-    let directory = tempfile::tempdir().expect("a temporary directory");
-    let prices = directory.path().join("prices.json");
-    std::fs::write(&prices, &prices_text).expect("the price file is written");
-
-    let (out, _) = run_on_sample(&["--prices", prices.to_str().expect("a UTF-8 path")]);
-
-    let markdown =
-        std::fs::read_to_string(out.path().join("cost-report.md")).expect("the report is written");
-    let option = model.fargate_floor();
-    let cells = table_row(&markdown, &option.label());
-    assert_eq!(cells[5], format_money(model.monthly_cost(option, 1e9)));
-    assert_ne!(
-        cells[5],
-        format_money(sample_model(Prices::us_east_1()).monthly_cost(option, 1e9))
-    );
-}
-
-#[test]
-fn help_prints_the_usage_and_exits_0() {
-    let output = run(&["--help"]);
-
-    assert!(output.status.success());
-    assert!(String::from_utf8_lossy(&output.stdout).contains("--measurements FILE"));
-}
-
-#[test]
-fn bad_usage_or_invalid_input_exits_2_with_a_clear_message() {
-    let directory = tempfile::tempdir().expect("a temporary directory");
-    let broken = directory.path().join("broken.json");
-    std::fs::write(
-        &broken,
-        r#"{ "measurements": { "lambda_handler_ms": 0.1 } }"#,
-    )
-    .expect("written");
-    let broken = broken.to_str().expect("a UTF-8 path");
-    let sample = sample_path();
-    let sample = sample.to_str().expect("a UTF-8 path");
-    let cases: [(&[&str], &str); 5] = [
-        (&[], "--measurements FILE is required"),
-        (&["--measurements"], "--measurements needs a value"),
+fn bad_input_exits_2_with_a_reason() {
+    for (args, reason) in [
+        (vec!["--requests", "lots"], "not a number of requests"),
+        (vec!["--mix", "oauth=0.5"], "add up to 0.5"),
+        (vec!["--mix", "files=1"], "unknown kind `files`"),
         (
-            &["--measurements", sample, "--colour"],
-            "unexpected argument `--colour`",
+            vec!["--region", "ap-south-9"],
+            "no price table for region `ap-south-9`",
+        ),
+        (vec!["--set", "peak=3"], "unknown assumption `peak`"),
+        (vec!["--set", "peak_to_average"], "NAME=VALUE"),
+        (
+            vec!["--provisioned-concurrency", "2"],
+            "provisioned concurrency needs",
+        ),
+        (vec!["--egress", "satellite"], "invalid value 'satellite'"),
+        (
+            vec!["--assumptions", "/nonexistent/file.toml"],
+            "cannot read",
         ),
         (
-            &["--measurements", "/nonexistent/measurements.json"],
-            "cannot read /nonexistent/measurements.json",
+            vec!["--measurements", "/nonexistent/results.json"],
+            "cannot read",
         ),
-        (&["--measurements", broken], "invalid measurements"),
-    ];
-
-    for (args, message) in cases {
-        let output = run(args);
+        (vec!["--frobnicate"], "unexpected argument"),
+    ] {
+        let output = run(&args);
+        assert_eq!(output.status.code(), Some(2), "{args:?}");
         let stderr = String::from_utf8_lossy(&output.stderr);
-        assert_eq!(output.status.code(), Some(2), "{args:?}: {stderr}");
-        assert!(stderr.contains(message), "{args:?}: {stderr}");
+        assert!(stderr.contains(reason), "{args:?}: {stderr}");
+        assert!(output.stdout.is_empty(), "{args:?} printed a bill");
     }
-    let prices = run(&["--measurements", sample, "--prices", sample]);
-    assert_eq!(prices.status.code(), Some(2));
-    assert!(String::from_utf8_lossy(&prices.stderr).contains("invalid price table"));
+    let dir = tempfile::tempdir().unwrap();
+    let file = dir.path().join("bad.toml");
+    std::fs::write(&file, "[lambda]\nmemory = 1024\n").unwrap();
+    let output = run(&["--assumptions", file.to_str().unwrap()]);
+    assert_eq!(output.status.code(), Some(2));
+    assert!(String::from_utf8_lossy(&output.stderr).contains("unknown field `memory`"));
+}
+
+/// Runs the binary on the sample measurements into `dir`; returns the chart text.
+pub fn chart_of_sample(dir: &Path) -> String {
+    let sample = sample_path();
+    let text = stdout(&run(&[
+        "--measurements",
+        sample.to_str().unwrap(),
+        "--out",
+        dir.to_str().unwrap(),
+    ]));
+    assert!(text.starts_with("SAMPLE INPUT — NOT MEASURED"), "{text}");
+    assert!(dir.join("cost-report.md").exists());
+    std::fs::read_to_string(dir.join("cost-chart.svg")).expect("the chart is written")
+}
+
+#[test]
+fn the_chart_has_the_shipped_stacks_two_variants_the_shaded_sides_and_the_break_even() {
+    let dir = tempfile::tempdir().unwrap();
+    let text = chart_of_sample(dir.path());
+    let document = roxmltree::Document::parse(&text).expect("well-formed SVG");
+    let lines: Vec<&str> = document
+        .descendants()
+        .filter(|n| n.has_tag_name("polyline") && n.attribute("class") == Some("option"))
+        .map(|n| n.attribute("data-option").unwrap())
+        .collect();
+    let mut sorted = lines.clone();
+    sorted.sort();
+    assert_eq!(sorted, ["fargate", "lambda", "variant-1", "variant-2"]);
+
+    let sample = Measurements::from_json(&std::fs::read_to_string(sample_path()).unwrap()).unwrap();
+    let model = CostModel::new(
+        Prices::us_east_1(),
+        sample,
+        Assumptions::default(),
+        Mix::default(),
+    );
+    let crossing = model.break_even(
+        &Deployment::Lambda(LambdaStack::default()),
+        &Deployment::Fargate(FargateStack::default()),
+    );
+    let markers: Vec<f64> = document
+        .descendants()
+        .filter(|n| n.attribute("class") == Some("break-even"))
+        .map(|n| n.attribute("data-volume").unwrap().parse().unwrap())
+        .collect();
+    let sides: Vec<&str> = document
+        .descendants()
+        .filter(|n| n.attribute("class") == Some("side"))
+        .map(|n| n.attribute("data-cheaper").unwrap())
+        .collect();
+    match crossing {
+        Crossing::At(volume) => {
+            assert_eq!(markers.len(), 1);
+            assert!(
+                (markers[0] - volume).abs() <= 1.0,
+                "{} vs {volume}",
+                markers[0]
+            );
+            assert_eq!(sides, ["Lambda", "Fargate"]);
+        }
+        Crossing::FirstCheaperThroughout => assert_eq!(sides, ["Lambda"]),
+        Crossing::SecondCheaperThroughout => assert_eq!(sides, ["Fargate"]),
+    }
+    let report = std::fs::read_to_string(dir.path().join("cost-report.md")).unwrap();
+    assert!(report.contains("SAMPLE INPUT — NOT MEASURED"));
+    assert!(report.contains("## The shipped stacks"));
+    assert!(report.contains("### What moves the break-even"));
 }

@@ -1,5 +1,9 @@
-//! The real `apuntador-cost` binary on the committed sample measurements
-//! (`benches/data/sample-measurements.json`): the SVG chart parses back with one line per option and
-//! the break-evens marked, the Markdown table carries the library's numbers, and bad input exits 2.
+//! The cost model end to end: the real `apuntador-cost` binary (the user's question, flags, the
+//! assumptions file, `--help`, bad input, the report and the chart), the chart rendered to PNG, the
+//! model defaults against the stacks' example tfvars, and the measured inputs (item sizes and log
+//! bytes) against the real store and log formatter.
 
 mod binary;
+mod measured;
+mod png;
+mod tfvars;
