@@ -18,24 +18,40 @@ fn pixel(pixmap: &tiny_skia::Pixmap, x: f64, y: f64) -> (u8, u8, u8) {
     (p.red(), p.green(), p.blue())
 }
 
+/// Renders `svg` to a PNG named `name` under `target/tmp`; returns the pixels.
+fn render(svg: &str, name: &str) -> tiny_skia::Pixmap {
+    let mut options = usvg::Options::default();
+    options.fontdb_mut().load_system_fonts();
+    let tree = usvg::Tree::from_str(svg, &options).expect("resvg parses the chart");
+    let size = tree.size().to_int_size();
+    let mut pixmap = tiny_skia::Pixmap::new(size.width(), size.height()).expect("a pixmap");
+    resvg::render(&tree, tiny_skia::Transform::default(), &mut pixmap.as_mut());
+    let out = std::path::Path::new(env!("CARGO_TARGET_TMPDIR")).join(name);
+    pixmap.save_png(&out).expect("the PNG is written");
+    println!("rendered {}", out.display());
+    pixmap
+}
+
 #[test]
 fn the_chart_renders_to_png_with_each_side_shaded_and_both_stacks_drawn() {
     let dir = tempfile::tempdir().expect("a temporary directory");
     let svg = crate::binary::chart_of_sample(dir.path());
+    check(&svg, &render(&svg, "cost-chart.png"));
+}
 
-    let mut options = usvg::Options::default();
-    options.fontdb_mut().load_system_fonts();
-    let tree = usvg::Tree::from_str(&svg, &options).expect("resvg parses the chart");
-    let size = tree.size().to_int_size();
-    let mut pixmap = tiny_skia::Pixmap::new(size.width(), size.height()).expect("a pixmap");
-    resvg::render(&tree, tiny_skia::Transform::default(), &mut pixmap.as_mut());
-    let out = std::path::Path::new(env!("CARGO_TARGET_TMPDIR")).join("cost-chart.png");
-    pixmap.save_png(&out).expect("the PNG is written");
-    println!("rendered {}", out.display());
+#[test]
+fn the_committed_chart_renders_with_each_side_shaded_and_both_stacks_drawn() {
+    let svg = std::fs::read_to_string(
+        std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("docs/cost/cost-chart.svg"),
+    )
+    .expect("the committed chart");
+    check(&svg, &render(&svg, "docs-cost-chart.png"));
+}
 
+fn check(svg: &str, pixmap: &tiny_skia::Pixmap) {
     // Each side's rectangle shows its shade a few pixels inside its bottom corners (under the lines'
     // range, away from labels).
-    let document = roxmltree::Document::parse(&svg).unwrap();
+    let document = roxmltree::Document::parse(svg).unwrap();
     let mut sides = 0;
     for side in document
         .descendants()
@@ -50,7 +66,7 @@ fn the_chart_renders_to_png_with_each_side_shaded_and_both_stacks_drawn() {
         };
         for probe_x in [x + 4.0, x + width - 4.0] {
             assert_eq!(
-                pixel(&pixmap, probe_x, y + height - 4.0),
+                pixel(pixmap, probe_x, y + height - 4.0),
                 rgb(expected),
                 "side {:?} at x={probe_x}",
                 side.attribute("data-cheaper")
