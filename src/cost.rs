@@ -181,13 +181,15 @@ assumptions! {
     device_log_bytes_per_request: f64 = 620.0, "bytes";
     /// Bytes the app logs per `other` request (health checks log at debug: nothing at info).
     other_log_bytes_per_request: f64 = 0.0, "bytes";
-    /// Bytes of Lambda's own lines per invocation: START, END and REPORT in the Text log format, the
-    /// REPORT line with its X-Ray trace id (an example set of the three lines, sized in the unit tests).
-    lambda_platform_log_bytes: f64 = 355.0, "bytes";
+    /// Bytes of Lambda's own log records per invocation in the JSON log format the stack sets (system
+    /// log level INFO): `platform.start` and `platform.report` with its metrics and X-Ray trace
+    /// (example records, sized in the unit tests; the Text format's START/END/REPORT lines are 355).
+    lambda_platform_log_bytes: f64 = 519.0, "bytes";
     /// Bytes of the HTTP API's access log line per request: the JSON format of iac/modules/http_api
-    /// (request id, time, method, path, status, latency, integration error, source IP, certificate
-    /// serial), an example line for `POST /oauth/authorize/googledrive`, sized in the unit tests.
-    access_log_bytes: f64 = 214.0, "bytes";
+    /// (request id, time, domain, method, path, status, latency, integration error, source IP,
+    /// certificate serial), an example line for `POST /oauth/authorize/googledrive` on the public
+    /// door, sized in the unit tests.
+    access_log_bytes: f64 = 241.0, "bytes";
     /// Fixed rate of the X-Ray default sampling rule beyond the reservoir (Lambda active tracing).
     xray_fixed_rate: f64 = 0.05, "fraction";
     /// Requests per second the X-Ray default rule traces before the fixed rate applies.

@@ -162,8 +162,19 @@ impl Prices {
                         .as_ref()
                         .and_then(|base| base.get(key))
                         .and_then(|entry| entry.value);
-                    if let Some(value) = base {
-                        resolved.insert(key.to_owned(), (value, true));
+                    match base {
+                        Some(value) => {
+                            resolved.insert(key.to_owned(), (value, true));
+                        }
+                        // Only the provisioned-concurrency prices may stay unknown: the model refuses
+                        // to price that switch without them (CostModel::check). Any other price must
+                        // be known here or in us-east-1, or a line would silently cost nothing.
+                        None if key.starts_with("lambda.provisioned_gb_second.") => {}
+                        None => {
+                            return Err(CostError::InvalidPrices(format!(
+                                "`{key}` is null and has no us-east-1 price to stand in for it"
+                            )));
+                        }
                     }
                 }
             }

@@ -599,10 +599,13 @@ pub fn markdown(model: &CostModel, lambda: &LambdaStack, fargate: &FargateStack)
          DynamoDB and S3 storage, CloudWatch Logs storage (retention), internet data transfer out, \
          Route 53 (the user's hosted zone), ACM certificates (free), the S3 truststore, ECR image \
          storage, VPC flow logs (rejected traffic only). Free tiers, Savings Plans and volume tiers \
-         (API Gateway is cheaper above 300 M requests/month) are ignored. API Gateway has no charge \
-         for custom domain names. AWS WAF cannot be attached to an HTTP API, so neither stack has one; \
-         putting one in front (CloudFront) is a separate bill. Provisioned concurrency is not priced \
-         unless its price is supplied: no stored source gave it.\n",
+         (API Gateway is cheaper above 300 M requests/month) are ignored. The custom domains and the \
+         VPC link cost nothing of their own (HTTP APIs: \"pay only for the API calls you receive and \
+         the amount of data transferred out\", <https://aws.amazon.com/api-gateway/pricing/>). AWS WAF \
+         cannot be attached to an HTTP API (<https://docs.aws.amazon.com/apigateway/latest/developerguide/apigateway-control-access-aws-waf.html> \
+         covers REST APIs only), so neither stack has one; putting one in front (CloudFront) is a \
+         separate bill. Provisioned concurrency is not priced unless its price is supplied: no stored \
+         source gave it. Container image pulls at task starts are left out.\n",
     );
     out
 }

@@ -200,18 +200,18 @@ fn secrets_manager_bills_each_secret_and_the_reads_at_each_start() {
 #[test]
 fn cloudwatch_logs_ingest_the_measured_bytes_per_request() {
     let model = model();
-    // Lambda: app 360 + Lambda 355 + access log 214 = 929 bytes × 1 M = 0.86520 GB × $0.50.
+    // Lambda: app 360 + Lambda 519 + access log 241 = 1,120 bytes × 1 M = 1.04308 GB × $0.50.
     assert_close(
         model.bill(&lambda(), 1e6).line("CloudWatch Logs ingestion"),
-        929e6 / BYTES_PER_GB * 0.50,
+        1120e6 / BYTES_PER_GB * 0.50,
         1e-12,
     );
-    // Fargate: app 360 + access log 214 = 574 bytes × 100 M = 53.46 GB × $0.50 = $26.73.
+    // Fargate: app 360 + access log 241 = 601 bytes × 100 M = 55.97 GB × $0.50 = $27.99.
     assert_close(
         model
             .bill(&fargate(), 1e8)
             .line("CloudWatch Logs ingestion"),
-        574e8 / BYTES_PER_GB * 0.50,
+        601e8 / BYTES_PER_GB * 0.50,
         1e-12,
     );
     // The mix weighs the kinds: 70% oauth (360) + 30% device (620) = 438 app bytes.
@@ -222,21 +222,37 @@ fn cloudwatch_logs_ingest_the_measured_bytes_per_request() {
 
 #[test]
 fn the_platform_and_access_log_defaults_are_the_sizes_of_example_lines() {
-    // Lambda's three lines for one traced invocation (Text format), each with its newline.
-    let start = "START RequestId: 3f5ad2c1-6f6b-4c7e-9b1e-2a4f0c9d8e7f Version: $LATEST\n";
-    let end = "END RequestId: 3f5ad2c1-6f6b-4c7e-9b1e-2a4f0c9d8e7f\n";
-    let report = "REPORT RequestId: 3f5ad2c1-6f6b-4c7e-9b1e-2a4f0c9d8e7f\tDuration: 8.12 ms\t\
-                  Billed Duration: 9 ms\tMemory Size: 512 MB\tMax Memory Used: 15 MB\t\n\
-                  XRAY TraceId: 1-6750a3c0-1a2b3c4d5e6f7a8b9c0d1e2f\tSegmentId: 0a1b2c3d4e5f6a7b\t\
-                  Sampled: true\t\n";
+    // Lambda's system records for one traced invocation in the JSON log format, each with its newline.
+    let start = serde_json::json!({
+        "time": "2026-12-04T06:40:00.123Z",
+        "type": "platform.start",
+        "record": {"requestId": "3f5ad2c1-6f6b-4c7e-9b1e-2a4f0c9d8e7f", "version": "7"}
+    })
+    .to_string();
+    let report = serde_json::json!({
+        "time": "2026-12-04T06:40:00.132Z",
+        "type": "platform.report",
+        "record": {
+            "requestId": "3f5ad2c1-6f6b-4c7e-9b1e-2a4f0c9d8e7f",
+            "metrics": {"durationMs": 8.12, "billedDurationMs": 9, "memorySizeMB": 512, "maxMemoryUsedMB": 15},
+            "tracing": {
+                "spanId": "0a1b2c3d4e5f6a7b",
+                "type": "X-Amzn-Trace-Id",
+                "value": "Root=1-6750a3c0-1a2b3c4d5e6f7a8b9c0d1e2f;Parent=0a1b2c3d4e5f6a7b;Sampled=1"
+            },
+            "status": "success"
+        }
+    })
+    .to_string();
     assert_eq!(
-        (start.len() + end.len() + report.len()) as f64,
+        (start.len() + 1 + report.len() + 1) as f64,
         Assumptions::default().lambda_platform_log_bytes
     );
     // The HTTP API access log line in the stacks' JSON format.
     let access = serde_json::json!({
         "requestId": "Kx1YdhCmoAMEbcA=",
         "time": "1764835200000",
+        "domain": "api.example.com",
         "method": "POST",
         "path": "/oauth/authorize/googledrive",
         "status": "200",
@@ -525,6 +541,13 @@ fn a_price_file_with_an_unknown_key_a_negative_price_or_no_source_is_rejected() 
     );
     assert!(Prices::from_json(&no_source).is_err());
     assert!(Prices::from_json("{").is_err());
+    // A null price with nothing to stand in for it (the us-east-1 table itself) is refused rather
+    // than billed as zero.
+    let unknown_alb = text.replacen("\"value\": 0.0225", "\"value\": null", 1);
+    assert!(matches!(
+        Prices::from_json(&unknown_alb),
+        Err(CostError::InvalidPrices(message)) if message.contains("alb.hour")
+    ));
 }
 
 #[test]
