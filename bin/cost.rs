@@ -65,7 +65,7 @@ enum EgressChoice {
 /// override the file. Exit codes: 0 success, 1 the outputs could not be written, 2 bad usage or an
 /// unreadable or invalid input.
 #[derive(Debug, Parser)]
-#[command(name = "apuntador-cost", version, about, long_about = None)]
+#[command(name = "apuntador-cost", version)]
 struct Cli {
     /// Requests per month: 3M, 250k, 1.5B or a plain number.
     #[arg(long, default_value = "1M", value_name = "VOLUME")]
@@ -82,19 +82,21 @@ struct Cli {
     #[arg(long, value_enum, default_value = "both")]
     stack: StackChoice,
     /// TOML file of assumptions and stack switches ([assumptions], [lambda], [fargate] tables and
-    /// requests/region/mix keys); flags override it.
+    /// requests/region/mix keys); flags override it [default: none].
     #[arg(long, value_name = "FILE")]
     assumptions: Option<PathBuf>,
-    /// Override one modelling assumption, NAME=VALUE (repeatable); the report lists every name.
+    /// Override one modelling assumption, NAME=VALUE (repeatable); the report lists every name and
+    /// its default [default: none].
     #[arg(long = "set", value_name = "NAME=VALUE")]
     set: Vec<String>,
-    /// Price table replacing the embedded one of --region (same shape as src/cost/prices/*.json).
+    /// Price table replacing the embedded one of --region (same shape as src/cost/prices/*.json)
+    /// [default: none].
     #[arg(long, value_name = "FILE")]
     prices: Option<PathBuf>,
     /// Benchmark results with a `measurements` object [default: the committed docs/cost/results.json].
     #[arg(long, value_name = "FILE")]
     measurements: Option<PathBuf>,
-    /// Also write cost-report.md and cost-chart.svg into DIR.
+    /// Also write cost-report.md and cost-chart.svg into DIR [default: none].
     #[arg(long, value_name = "DIR")]
     out: Option<PathBuf>,
 

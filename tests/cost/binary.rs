@@ -198,19 +198,25 @@ fn flags_override_the_assumptions_file_which_overrides_the_defaults() {
 #[test]
 fn help_shows_every_flag_with_its_default() {
     let text = stdout(&run(&["--help"]));
+    assert!(
+        text.starts_with(
+            "Monthly cost of apuntador on the shipped AWS Lambda and ECS Fargate stacks"
+        ),
+        "{text}"
+    );
     for (flag, default) in [
         ("--requests", Some("1M")),
         ("--region", Some("us-east-1")),
         ("--mix", Some("oauth=0.7,device=0.3")),
         ("--stack", Some("both")),
-        ("--assumptions", None),
-        ("--set", None),
-        ("--prices", None),
+        ("--assumptions", Some("none")),
+        ("--set", Some("none")),
+        ("--prices", Some("none")),
         (
             "--measurements",
             Some("the committed docs/cost/results.json"),
         ),
-        ("--out", None),
+        ("--out", Some("none")),
         ("--lambda-arch", Some("arm64")),
         ("--lambda-memory", Some("512")),
         ("--tracing", Some("on")),
