@@ -645,3 +645,53 @@ fn the_committed_measurements_and_the_sample_parse() {
     assert!(sample.sample);
     assert!(Measurements::from_json("{\"measurements\":{}}").is_err());
 }
+
+#[test]
+fn the_bill_table_marks_lines_priced_with_a_us_east_1_stand_in() {
+    let prices = Prices::for_region("eu-west-1").expect("embedded");
+    let model = CostModel::new(
+        prices,
+        measurements(),
+        Assumptions::default(),
+        Mix::default(),
+    );
+    let table = super::report::bill_table(&model, &model.bill(&fargate(), 1e6));
+    // The ALB hour was found for Ireland; the task prices were not.
+    assert!(
+        table.contains("| Load balancer hours | internal ALB, 730 h × $0.0252 |"),
+        "{table}"
+    );
+    assert!(table.contains("| Fargate tasks† |"), "{table}");
+    assert!(table.contains("| **Total** | |"), "{table}");
+    // us-east-1 marks nothing.
+    let us = self::model();
+    let table = super::report::bill_table(&us, &us.bill(&fargate(), 1e6));
+    assert!(!table.contains('†'), "{table}");
+}
+
+#[test]
+fn the_answer_names_the_cheaper_stack_and_the_break_even() {
+    let model = model();
+    let text = super::report::answer(&model, &[lambda(), fargate()], 1e6);
+    let (l, f) = (
+        model.monthly_cost(&lambda(), 1e6),
+        model.monthly_cost(&fargate(), 1e6),
+    );
+    assert!(l < f);
+    assert!(
+        text.contains(&format!(
+            "Cheaper: Lambda at {} per month, {} less than Fargate ({}).",
+            format_money(l),
+            format_money(f - l),
+            format_money(f)
+        )),
+        "{text}"
+    );
+    assert!(text.contains("Break-even: "), "{text}");
+    // One stack: its bill, no comparison.
+    let text = super::report::answer(&model, &[fargate()], 1e6);
+    assert!(
+        !text.contains("Cheaper:") && text.contains("Fargate tasks"),
+        "{text}"
+    );
+}
