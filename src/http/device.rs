@@ -95,6 +95,7 @@ impl From<DeviceError> for ApiError {
             ),
             DeviceError::Store(e) => ApiError::from(e),
             DeviceError::Internal(cause) => ApiError::Internal { cause },
+            DeviceError::Busy(_) => ApiError::Overloaded,
         }
     }
 }
