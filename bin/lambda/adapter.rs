@@ -21,7 +21,8 @@ use lambda_http::{Adapter, Request, RequestExt};
 use tower::{Service, ServiceExt};
 use tracing::Instrument;
 
-/// The service `lambda_http::run` drives: the router behind stage removal and an invocation span.
+/// The router behind raw-path routing, the client-certificate extension and an invocation span; the
+/// inner service of [`Events`].
 #[derive(Clone)]
 pub struct Handler {
     app: Router,

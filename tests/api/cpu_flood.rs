@@ -14,10 +14,8 @@ use std::time::{Duration, Instant};
 
 use apuntador::AppState;
 
+use crate::fake_csr;
 use crate::helpers::config;
-
-#[path = "../support/fake_csr.rs"]
-mod fake_csr;
 
 const SAMPLES: usize = 400;
 const FLOODERS: usize = 16;

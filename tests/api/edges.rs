@@ -201,3 +201,63 @@ async fn connections_over_max_connections_get_one_503_while_liveness_still_answe
     );
     assert_eq!(warnings[0]["refused"], 1);
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_full_cpu_pool_answers_503_with_retry_after_at_once() {
+    use crate::fake_csr;
+    let state = AppState::in_memory(config(&[
+        ("MAX_CPU_JOBS", "1"),
+        ("MAX_QUEUED_CPU_JOBS", "0"),
+    ]));
+    let app = apuntador::router(state);
+    // 8192-bit keys pass the cheap checks, so every CSR reaches the (failing) signature check.
+    let body = serde_json::json!({
+        "csr": fake_csr::fake_rsa_csr_pem(8192, 0x5a),
+        "device_id": "busy-device-1",
+        "platform": "android",
+    })
+    .to_string();
+    let mut statuses = std::collections::BTreeMap::<u16, usize>::new();
+    for _round in 0..20 {
+        let answers: Vec<_> = (0..16)
+            .map(|_| {
+                let (app, body) = (app.clone(), body.clone());
+                tokio::spawn(async move {
+                    crate::helpers::send(
+                        &app,
+                        "POST",
+                        "/device/enroll",
+                        &[("content-type", "application/json")],
+                        Some(&body),
+                    )
+                    .await
+                })
+            })
+            .collect();
+        for answer in answers {
+            let answer = answer.await.unwrap();
+            *statuses.entry(answer.status).or_default() += 1;
+            match answer.status {
+                400 => assert_eq!(
+                    answer.json()["detail"],
+                    "Invalid enrollment request: CSR signature is invalid"
+                ),
+                503 => {
+                    assert_eq!(answer.header("retry-after"), Some("1"));
+                    assert_eq!(
+                        answer.json()["detail"],
+                        "The service is overloaded; retry later"
+                    );
+                }
+                other => panic!(
+                    "unexpected {other}: {}",
+                    String::from_utf8_lossy(&answer.body)
+                ),
+            }
+        }
+        if statuses.contains_key(&503) && statuses.contains_key(&400) {
+            return;
+        }
+    }
+    panic!("no request was refused by a one-slot pool: {statuses:?}");
+}

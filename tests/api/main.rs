@@ -10,6 +10,8 @@ mod device_checklist;
 mod device_openssl;
 mod device_routes;
 mod edges;
+#[path = "../support/fake_csr.rs"]
+mod fake_csr;
 mod helpers;
 mod lifecycle;
 #[path = "../support/log_capture.rs"]
