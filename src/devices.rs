@@ -321,14 +321,19 @@ async fn sign(
 ) -> Result<IssuedCertificate, DeviceError> {
     let (ca, device_id, spki_der) = (ca.clone(), device_id.to_owned(), spki_der.to_vec());
     let span = tracing::info_span!("ca.sign");
-    state
+    // The job enters a clone; the last handle is dropped here, on the request's thread, so the span
+    // closes (and releases its parent) under the request's subscriber.
+    let in_job = span.clone();
+    let signed = state
         .cpu
         .run(move || {
-            let _entered = span.entered();
+            let _entered = in_job.enter();
             let spec = LeafSpec::profile(&device_id, &spki_der, now, validity_days);
             profile::issue(&ca, &spec).map_err(DeviceError::Internal)
         })
-        .await?
+        .await?;
+    drop(span);
+    signed
 }
 
 fn new_record(
