@@ -95,18 +95,9 @@ pub async fn serve(
                             tracing::warn!(refused, "connection limit (MAX_CONNECTIONS) reached; refusing new connections");
                         }
                         // Over the limit with too many refusals in progress: closed unanswered.
-                        let Ok(refusal) = refusals.clone().try_acquire_owned() else { continue };
-                        let service = app.clone().map_request(|req: http::Request<Incoming>| {
-                            let mut req = req.map(Body::new);
-                            req.extensions_mut().insert(OverConnectionLimit);
-                            req
-                        });
-                        let conn = refusing.serve_connection(TokioIo::new(stream), TowerToHyperService::new(service));
-                        let conn = graceful.watch(conn);
-                        tokio::spawn(async move {
-                            let _ = conn.await;
-                            drop(refusal);
-                        });
+                        if let Ok(slot) = refusals.clone().try_acquire_owned() {
+                            refuse(&refusing, &graceful, app.clone(), stream, slot);
+                        }
                         continue;
                     }
                 };
@@ -140,6 +131,29 @@ pub async fn serve(
             ShutdownOutcome::GraceExpired
         }
     }
+}
+
+/// Serves the one request of a connection over `MAX_CONNECTIONS` (marked [`OverConnectionLimit`], so
+/// the app sheds it unless it is liveness) on `refusing` — no keep-alive, a short header timeout —
+/// holding a refusal `slot` until the connection ends.
+fn refuse(
+    refusing: &hyper::server::conn::http1::Builder,
+    graceful: &GracefulShutdown,
+    app: Router,
+    stream: tokio::net::TcpStream,
+    slot: tokio::sync::OwnedSemaphorePermit,
+) {
+    let service = app.map_request(|req: http::Request<Incoming>| {
+        let mut req = req.map(Body::new);
+        req.extensions_mut().insert(OverConnectionLimit);
+        req
+    });
+    let conn = refusing.serve_connection(TokioIo::new(stream), TowerToHyperService::new(service));
+    let conn = graceful.watch(conn);
+    tokio::spawn(async move {
+        let _ = conn.await;
+        drop(slot);
+    });
 }
 
 /// Counts occurrences of one WARN and lets it through at most once per [`WARN_INTERVAL`], with the
