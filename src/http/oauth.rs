@@ -2,7 +2,7 @@
 //! revocation, for the providers enabled in `ENABLED_CLOUD_PROVIDERS`.
 
 use axum::extract::RawQuery;
-use axum::extract::{FromRequestParts, Path, State};
+use axum::extract::{FromRequestParts, State};
 use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post};
 use axum::{Json, Router};
@@ -37,6 +37,10 @@ pub fn router() -> Router<AppState> {
 
 /// A provider path segment that names an enabled provider; anything else is 404 `provider_not_enabled`
 /// (SPEC §4.1), before the body is looked at.
+///
+/// The segment is compared exactly as sent: axum's `Path` would percent-decode it, so
+/// `/oauth/authorize/%67oogledrive` would be served as `googledrive` while every log names the path
+/// that was sent. Every OAuth route ends in `{provider}`, so it is the routed path's last segment.
 #[derive(Debug, Clone, Copy)]
 pub struct EnabledProvider(pub ProviderId);
 
@@ -47,16 +51,13 @@ impl FromRequestParts<AppState> for EnabledProvider {
         parts: &mut Parts,
         state: &AppState,
     ) -> Result<Self, Self::Rejection> {
-        let segment = Path::<String>::from_request_parts(parts, state)
-            .await
-            .map(|p| p.0)
-            .unwrap_or_default();
-        match ProviderId::parse(&segment) {
+        let segment = parts.uri.path().rsplit('/').next().unwrap_or_default();
+        match ProviderId::parse(segment) {
             Some(p) if state.config.oauth.enabled_providers.contains(&p) => Ok(EnabledProvider(p)),
             _ => Err(ApiError::NotFound {
                 code: "provider_not_enabled",
                 // The segment is echoed as documented; it is a path value, never a secret.
-                detail: format!("OAuth provider '{}' is not enabled", truncate(&segment, 64)),
+                detail: format!("OAuth provider '{}' is not enabled", truncate(segment, 64)),
             }),
         }
     }
@@ -235,12 +236,23 @@ fn verifier_field(f: &mut Fields<'_>, object: &Map<String, Value>) -> Option<Str
     }
 }
 
+/// A required OAuth value of 1-`max` characters without control characters (else a `value_error`,
+/// never a provider call).
+fn token_field(f: &mut Fields<'_>, name: &str, max: usize) -> Option<String> {
+    let value = f.required_str(name, 1, max)?;
+    if crate::oauth::has_control_characters(&value) {
+        f.value_error(name, &format!("{name} must not contain control characters"));
+        return None;
+    }
+    Some(value)
+}
+
 impl FromJsonObject for TokenRequest {
     fn from_object(object: &Map<String, Value>) -> Result<Self, Vec<FieldError>> {
         let mut f = Fields::new(object);
-        let code = f.required_str("code", 1, 4096);
+        let code = token_field(&mut f, "code", 4096);
         let code_verifier = verifier_field(&mut f, object);
-        let state = f.required_str("state", 1, 512);
+        let state = token_field(&mut f, "state", 512);
         f.finish(|| {
             Some(TokenRequest {
                 code: code?,
@@ -261,7 +273,7 @@ pub struct RefreshRequest {
 impl FromJsonObject for RefreshRequest {
     fn from_object(object: &Map<String, Value>) -> Result<Self, Vec<FieldError>> {
         let mut f = Fields::new(object);
-        let refresh_token = f.required_str("refresh_token", 1, 4096);
+        let refresh_token = token_field(&mut f, "refresh_token", 4096);
         f.finish(|| {
             Some(RefreshRequest {
                 refresh_token: refresh_token?,
@@ -280,7 +292,7 @@ pub struct RevokeRequest {
 impl FromJsonObject for RevokeRequest {
     fn from_object(object: &Map<String, Value>) -> Result<Self, Vec<FieldError>> {
         let mut f = Fields::new(object);
-        let token = f.required_str("token", 1, 4096);
+        let token = token_field(&mut f, "token", 4096);
         f.finish(|| Some(RevokeRequest { token: token? }))
     }
 }
