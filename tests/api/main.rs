@@ -5,9 +5,11 @@ mod attest_android;
 mod attest_desktop;
 mod attest_ios;
 mod binaries;
+mod crash;
 mod device_checklist;
 mod device_openssl;
 mod device_routes;
+mod enrolment_policy;
 mod helpers;
 mod lifecycle;
 #[path = "../support/log_capture.rs"]
@@ -15,6 +17,8 @@ mod log_capture;
 mod logging;
 mod oauth_authorize;
 mod oauth_flow;
+#[path = "../support/openssl_csr.rs"]
+mod openssl_csr;
 mod pki_support;
 mod resilience;
 #[path = "../support/attestation_vectors.rs"]
