@@ -4,8 +4,10 @@
 //! `DATA_DIR/apuntador.db` (WAL, busy timeout 5 s, mode 0600 in a 0700 directory). Table `certificates` holds
 //! the records of SPEC §5.6; table `kv` holds sessions and attestation items under the keys of SPEC §7.4,
 //! each a JSON value with an optional expiry in epoch seconds. Every atomic operation is one
-//! `BEGIN IMMEDIATE` transaction, and every SQLite call runs on the blocking thread pool so the async
-//! runtime is never blocked. Reads treat expired items as absent whether or not they were purged yet.
+//! `BEGIN IMMEDIATE` transaction (issue-and-supersede too, also guarded by a partial unique index that
+//! allows one active record per device), and every SQLite call runs on the blocking thread pool so the
+//! async runtime is never blocked. Reads treat expired items as absent whether or not they were purged
+//! yet.
 //! This module must not depend on axum, on HTTP or on the AWS backend.
 
 use std::path::{Path, PathBuf};
