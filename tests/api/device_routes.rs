@@ -729,6 +729,27 @@ async fn enrolment_requiring_attestation_follows_the_policy_and_ids_work_once() 
         (403, "attestation_invalid"),
         "an attestation id works only once"
     );
+    // A refused re-enrolment writes nothing: the fresh attestation id it carried still works later.
+    let second = "C".repeat(43);
+    put_attestation(&state, "att-device", &second).await;
+    assert_eq!(post(body(&second)).await.status, 201);
+    let third = "D".repeat(43);
+    put_attestation(&state, "att-device", &third).await;
+    let refused = post(body(&third)).await;
+    assert_eq!(
+        (refused.status, code(&refused).as_str()),
+        (409, "device_already_enrolled")
+    );
+    assert!(
+        apuntador::devices::revoke(&state, "att-device", None)
+            .await
+            .unwrap()
+    );
+    assert_eq!(
+        post(body(&third)).await.status,
+        201,
+        "the refused enrolment did not use the attestation id up"
+    );
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
