@@ -23,7 +23,8 @@
 //!   crypto in enrol and status can be read off.
 //!
 //! Enrolment benches use a fresh device id per iteration (stamped into a fixed-width placeholder of
-//! the pre-built request bytes), so no device accumulates superseded records.
+//! the pre-built request bytes, never reused within the process), so every iteration is a first
+//! enrolment.
 //!
 //! Logging is initialised at `LOG_LEVEL=error` as the binaries would, so disabled spans and events cost
 //! what they cost in production. Run with `cargo bench --bench latency -- --noplot`.
@@ -233,10 +234,16 @@ impl Exchange {
 }
 
 /// Request bytes that get a fresh device id per iteration when the exchange is stamped.
+///
+/// The device numbers come from one process-wide counter: several stampers enrol on the same app (one
+/// per Lambda event kind, the OpenTelemetry variants), and a device id used twice would measure the
+/// `device_already_enrolled` refusal instead of an enrolment.
 struct Stamper {
     at: Option<usize>,
-    counter: AtomicU64,
 }
+
+/// The next device number of every [`Stamper`].
+static NEXT_DEVICE: AtomicU64 = AtomicU64::new(0);
 
 impl Stamper {
     fn new(bytes: &[u8], stamped: bool) -> Stamper {
@@ -247,10 +254,7 @@ impl Stamper {
                 .expect("placeholder present")
                 + "bench-enroll-".len()
         });
-        Stamper {
-            at,
-            counter: AtomicU64::new(0),
-        }
+        Stamper { at }
     }
 
     /// `bytes` as is, or a copy with the next device number over the placeholder digits.
@@ -258,7 +262,7 @@ impl Stamper {
         match self.at {
             None => bytes.clone(),
             Some(at) => {
-                let n = self.counter.fetch_add(1, Ordering::Relaxed);
+                let n = NEXT_DEVICE.fetch_add(1, Ordering::Relaxed);
                 let mut copy = bytes.to_vec();
                 copy[at..at + 12].copy_from_slice(format!("{n:012}").as_bytes());
                 Bytes::from(copy)

@@ -329,6 +329,9 @@ pub struct AttestationConfig {
     pub enrollment_require_attestation: bool,
     /// `ENROLLMENT_ATTESTATION_MAX_AGE_SECONDS`, default 600 s, 30-86400.
     pub enrollment_max_age: Duration,
+    /// `ENROLLMENT_REPLACE_ACTIVE`, default false: enrolment of a device that has an active, unexpired
+    /// certificate supersedes it instead of answering 409 `device_already_enrolled` (legacy fleets).
+    pub enrollment_replace_active: bool,
     /// `ATTESTATION_CACHE_TTL`, default 3600 s, 60-86400.
     pub cache_ttl: Duration,
     /// Play Integrity; `None` when none of its three variables is set (all-or-nothing).
@@ -555,6 +558,7 @@ pub const VARIABLES: &[&str] = &[
     "CLIENT_CERT_SOURCES",
     "ENROLLMENT_REQUIRE_ATTESTATION",
     "ENROLLMENT_ATTESTATION_MAX_AGE_SECONDS",
+    "ENROLLMENT_REPLACE_ACTIVE",
     "ATTESTATION_CACHE_TTL",
     "PLAY_INTEGRITY_PACKAGE_NAME",
     "PLAY_INTEGRITY_DECRYPTION_KEY",
@@ -849,6 +853,11 @@ impl Config {
         if self.is_production() && !self.attestation.enrollment_require_attestation {
             warnings.push(
                 "ENROLLMENT_REQUIRE_ATTESTATION is false in production: devices can enrol without attestation".into(),
+            );
+        }
+        if self.is_production() && self.attestation.enrollment_replace_active {
+            warnings.push(
+                "ENROLLMENT_REPLACE_ACTIVE is true in production: anyone who knows a device id can enrol it and revoke its certificate".into(),
             );
         }
         warnings
@@ -1606,6 +1615,7 @@ impl<F: Fn(&str) -> Option<String>> Reader<F> {
                 600,
                 30..=86_400,
             ),
+            enrollment_replace_active: self.boolean("ENROLLMENT_REPLACE_ACTIVE", false),
             cache_ttl: self.seconds("ATTESTATION_CACHE_TTL", 3600, 60..=86_400),
             play_integrity: self.play_integrity(),
             app_attest: self.app_attest(),
@@ -2460,6 +2470,7 @@ mod tests {
         assert_eq!(c.pki.client_cert_header, "x-client-cert");
         assert_eq!(c.pki.client_cert_sources, CertSource::ALL);
         assert!(!c.attestation.enrollment_require_attestation);
+        assert!(!c.attestation.enrollment_replace_active);
         assert_eq!(c.attestation.enrollment_max_age, Duration::from_secs(600));
         assert_eq!(c.attestation.cache_ttl, Duration::from_secs(3600));
         assert!(c.attestation.play_integrity.is_none());
@@ -2797,6 +2808,7 @@ mod tests {
             ),
             ("CLIENT_CERT_SOURCES", ",", "must name at least one source"),
             ("ENROLLMENT_REQUIRE_ATTESTATION", "2", "is not a boolean"),
+            ("ENROLLMENT_REPLACE_ACTIVE", "maybe", "is not a boolean"),
             (
                 "ENROLLMENT_ATTESTATION_MAX_AGE_SECONDS",
                 "29",
@@ -3980,6 +3992,24 @@ mod tests {
         );
         let pairs = production(&[("ENROLLMENT_REQUIRE_ATTESTATION", "true")]);
         assert!(ok(&as_refs(&pairs)).warnings().is_empty());
+        let pairs = production(&[
+            ("ENROLLMENT_REQUIRE_ATTESTATION", "true"),
+            ("ENROLLMENT_REPLACE_ACTIVE", "yes"),
+        ]);
+        let replacing = ok(&as_refs(&pairs));
+        assert!(replacing.attestation.enrollment_replace_active);
+        assert_eq!(
+            replacing.warnings(),
+            [
+                "ENROLLMENT_REPLACE_ACTIVE is true in production: anyone who knows a device id can enrol it and revoke its certificate"
+            ]
+        );
+        let development = ok(&[
+            ("ENROLLMENT_REPLACE_ACTIVE", "true"),
+            ("ENABLED_CLOUD_PROVIDERS", ","),
+        ]);
+        assert!(development.attestation.enrollment_replace_active);
+        assert!(development.warnings().is_empty());
         assert!(
             ok(&[("ENABLED_CLOUD_PROVIDERS", ",")])
                 .warnings()

@@ -1,15 +1,17 @@
-//! Device certificate lifecycle (SPEC §5.7, §5.9 steps 7–9, §6.5): enrol, renew, revoke and
-//! client-certificate authentication, over the store traits and the lazily loaded CA.
+//! Device certificate lifecycle (SPEC §5.7, §5.9 steps 7–9, §6.5): enrol, renew, revoke, the
+//! administrator's revocation of a lost device, and client-certificate authentication, over the store
+//! traits and the lazily loaded CA.
 //!
-//! Persistence follows §5.7: a new record is inserted conditionally on its serial not existing and,
-//! in the same atomic store call, every active record of the device is superseded conditionally on
-//! still being active. A conditional write alone cannot stop two concurrent enrolments that listed
-//! the device before either wrote from both succeeding, so every successful write is followed by a
-//! settle step: among the device's active records the newest (issued_at, then serial) is kept and the
-//! others are superseded — the loser revokes its own record and is retried or answered 409. This
-//! converges on exactly one active certificate per device, also across processes. Authentication reads
-//! one record by key (a strongly consistent point read; never a scan or index query).
-//! This module knows nothing of HTTP; `http::device` maps [`DeviceError`] to problem documents.
+//! A device has at most one active certificate, at every instant and across crashes. Every issuance
+//! is one atomic store write ([`crate::store::CertificateStore::issue`]): the new record is inserted
+//! and every active record of the device superseded, conditional on the caller having named exactly
+//! the device's active records. Two writers that listed the same state cannot both commit; the loser
+//! writes nothing and is retried (enrolment) or answered 409 (renewal). There is no repair step after
+//! the write. Enrolment of a device that still has an active, unexpired certificate is refused (409
+//! `device_already_enrolled`) unless `ENROLLMENT_REPLACE_ACTIVE=true` restores the old behaviour of
+//! superseding it. Authentication reads one record by key (a strongly consistent point read; never a
+//! scan or index query). This module knows nothing of HTTP; `http::device` and `http::admin` map
+//! [`DeviceError`] to problem documents.
 
 use chrono::{DateTime, TimeDelta, Utc};
 
@@ -48,6 +50,13 @@ pub enum DeviceError {
     /// 409 `enrollment_conflict`; carries the device id.
     #[error("concurrent enrolment of {0} lost twice")]
     EnrollmentConflict(String),
+    /// 409 `device_already_enrolled`: the device has an active, unexpired certificate; carries the
+    /// device id.
+    #[error("device {0} already has an active certificate")]
+    AlreadyEnrolled(String),
+    /// 404 `device_not_found`: the device has no certificate record; carries the device id.
+    #[error("device {0} has no certificate record")]
+    DeviceNotFound(String),
     /// 409 `serial_mismatch`.
     #[error("old_serial does not match the presented certificate")]
     SerialMismatch,
@@ -150,8 +159,14 @@ pub struct Enrollment {
     pub attestation: Option<String>,
 }
 
-/// Enrols a device (SPEC §5.7): attestation policy, CSR semantics, consume the attestation, issue,
-/// persist and supersede, with one retry on a lost condition.
+/// Enrols a device (SPEC §5.7): attestation policy, CSR semantics, the re-enrolment policy, consume
+/// the attestation, issue, and persist-and-supersede as one atomic write, with one retry on a lost
+/// condition.
+///
+/// While the device has an active certificate that has not expired (within the verification leeway,
+/// so one that still authenticates), enrolment is refused with [`DeviceError::AlreadyEnrolled`] before
+/// anything is written — the attestation is not consumed — unless `ENROLLMENT_REPLACE_ACTIVE=true`.
+/// Revoked records are ignored; active but expired ones are superseded by the new certificate.
 pub async fn enroll(state: &AppState, request: &Enrollment) -> Result<Issued, DeviceError> {
     let attestation = &state.config.attestation;
     if attestation.enrollment_require_attestation {
@@ -164,6 +179,8 @@ pub async fn enroll(state: &AppState, request: &Enrollment) -> Result<Issued, De
     }
     let csr = validate_csr(state, &request.csr).await?;
     let ca = state.ca.get().await?;
+    let replace_active = attestation.enrollment_replace_active;
+    let mut active = enrolment_view(state, &request.device_id, replace_active).await?;
     if attestation.enrollment_require_attestation {
         let id = request.attestation.as_deref().unwrap_or_default();
         let generation = state.attestations.generation().await?;
@@ -183,7 +200,10 @@ pub async fn enroll(state: &AppState, request: &Enrollment) -> Result<Issued, De
     }
     let validity_days = state.config.pki.validity_days(request.platform);
     for attempt in 0..2 {
-        let active = active_serials(state, &request.device_id).await?;
+        if attempt > 0 {
+            // The device changed since it was listed: decide again on the new state.
+            active = enrolment_view(state, &request.device_id, replace_active).await?;
+        }
         let now = Utc::now();
         let certificate = sign(
             state,
@@ -195,24 +215,23 @@ pub async fn enroll(state: &AppState, request: &Enrollment) -> Result<Issued, De
         )
         .await?;
         let record = new_record(state, &request.device_id, request.platform, &certificate);
+        let serials: Vec<String> = active.iter().map(|r| r.serial.clone()).collect();
         match state
             .certificates
-            .issue(&record, &active, SUPERSEDED, now)
+            .issue(&record, &serials, SUPERSEDED, now)
             .await
         {
             Ok(()) => {
-                if settle(state, &record).await? {
-                    tracing::info!(
-                        device_id = %request.device_id,
-                        serial = %certificate.serial,
-                        superseded = active.len(),
-                        "device enrolled"
-                    );
-                    return Ok(Issued {
-                        certificate,
-                        ca_certificate_pem: ca.current().pem().to_owned(),
-                    });
-                }
+                tracing::info!(
+                    device_id = %request.device_id,
+                    serial = %certificate.serial,
+                    superseded = serials.len(),
+                    "device enrolled"
+                );
+                return Ok(Issued {
+                    certificate,
+                    ca_certificate_pem: ca.current().pem().to_owned(),
+                });
             }
             Err(StoreError::Conflict(_)) => {}
             Err(err) => return Err(err.into()),
@@ -222,8 +241,25 @@ pub async fn enroll(state: &AppState, request: &Enrollment) -> Result<Issued, De
     Err(DeviceError::EnrollmentConflict(request.device_id.clone()))
 }
 
-/// Renews the authenticated device's certificate (SPEC §5.7): the presented certificate and any other
-/// active record are superseded; the new certificate is usable at once.
+/// The device's active records, after applying the re-enrolment policy: with `replace_active` unset,
+/// an active record that still authenticates refuses the enrolment.
+async fn enrolment_view(
+    state: &AppState,
+    device_id: &str,
+    replace_active: bool,
+) -> Result<Vec<CertificateRecord>, DeviceError> {
+    let active = active_records(state, device_id).await?;
+    let now = Utc::now();
+    let leeway = TimeDelta::seconds(verify::LEEWAY_SECONDS);
+    if !replace_active && active.iter().any(|r| now <= r.expires_at + leeway) {
+        return Err(DeviceError::AlreadyEnrolled(device_id.to_owned()));
+    }
+    Ok(active)
+}
+
+/// Renews the authenticated device's certificate (SPEC §5.7): the presented certificate — which must
+/// still be the device's active one — is superseded in the same atomic write that stores the new one;
+/// the new certificate is usable at once. A lost race is [`DeviceError::Superseded`], nothing written.
 pub async fn renew(
     state: &AppState,
     device: &AuthenticatedDevice,
@@ -235,9 +271,14 @@ pub async fn renew(
     }
     let csr = validate_csr(state, csr_pem).await?;
     let ca = state.ca.get().await?;
-    let mut supersede = active_serials(state, &device.device_id).await?;
+    let supersede: Vec<String> = active_records(state, &device.device_id)
+        .await?
+        .into_iter()
+        .map(|r| r.serial)
+        .collect();
     if !supersede.contains(&device.serial) {
-        supersede.push(device.serial.clone());
+        // Superseded or revoked since it was authenticated.
+        return Err(DeviceError::Superseded);
     }
     let now = Utc::now();
     let validity_days = state.config.pki.validity_days(device.platform);
@@ -260,9 +301,6 @@ pub async fn renew(
         Err(StoreError::Conflict(_)) => return Err(DeviceError::Superseded),
         Err(err) => return Err(err.into()),
     }
-    if !settle(state, &record).await? {
-        return Err(DeviceError::Superseded);
-    }
     tracing::info!(
         device_id = %device.device_id,
         old_serial = %device.serial,
@@ -281,10 +319,7 @@ pub async fn revoke(
     device_id: &str,
     reason: Option<&str>,
 ) -> Result<bool, DeviceError> {
-    let reason = reason
-        .map(str::trim)
-        .filter(|r| !r.is_empty())
-        .unwrap_or(MANUAL_REVOCATION);
+    let reason = revocation_reason(reason);
     let active = active_serials(state, device_id).await?;
     if active.is_empty() {
         return Ok(false);
@@ -297,6 +332,48 @@ pub async fn revoke(
         tracing::info!(device_id = %device_id, revoked, "device certificates revoked");
     }
     Ok(revoked > 0)
+}
+
+/// An administrator revokes every active record of a lost device, so that it can enrol again; returns
+/// how many records were revoked (0 when none was active). [`DeviceError::DeviceNotFound`] when the
+/// device has no record at all.
+pub async fn revoke_by_admin(
+    state: &AppState,
+    device_id: &str,
+    reason: Option<&str>,
+) -> Result<usize, DeviceError> {
+    let reason = revocation_reason(reason);
+    let records = state.certificates.list_for_device(device_id).await?;
+    if records.is_empty() {
+        return Err(DeviceError::DeviceNotFound(device_id.to_owned()));
+    }
+    let active: Vec<String> = records
+        .into_iter()
+        .filter(|r| !r.revoked)
+        .map(|r| r.serial)
+        .collect();
+    let revoked = if active.is_empty() {
+        0
+    } else {
+        state
+            .certificates
+            .revoke(device_id, &active, reason, Utc::now())
+            .await?
+    };
+    tracing::info!(
+        device_id = %device_id,
+        revoked,
+        "device certificates revoked by an administrator"
+    );
+    Ok(revoked)
+}
+
+/// The trimmed `reason`, or `Manual revocation` when absent or blank.
+fn revocation_reason(reason: Option<&str>) -> &str {
+    reason
+        .map(str::trim)
+        .filter(|r| !r.is_empty())
+        .unwrap_or(MANUAL_REVOCATION)
 }
 
 /// Whole days until `expires_at`, floored (negative once expired), SPEC §3.14.
@@ -358,55 +435,26 @@ fn new_record(
     }
 }
 
-async fn active_serials(state: &AppState, device_id: &str) -> Result<Vec<String>, DeviceError> {
+/// The device's active records: not revoked (records past their `ttl` are absent already).
+async fn active_records(
+    state: &AppState,
+    device_id: &str,
+) -> Result<Vec<CertificateRecord>, DeviceError> {
     Ok(state
         .certificates
         .list_for_device(device_id)
         .await?
         .into_iter()
         .filter(|r| !r.revoked)
-        .map(|r| r.serial)
         .collect())
 }
 
-/// After a successful write of `ours`: keeps the newest active record of the device and supersedes the
-/// others. Returns whether `ours` is the one kept (when not, it has been revoked).
-async fn settle(state: &AppState, ours: &CertificateRecord) -> Result<bool, DeviceError> {
-    let records = state.certificates.list_for_device(&ours.device_id).await?;
-    let active: Vec<&CertificateRecord> = records.iter().filter(|r| !r.revoked).collect();
-    let Some(winner) = active
-        .iter()
-        .max_by(|a, b| (a.issued_at, &a.serial).cmp(&(b.issued_at, &b.serial)))
-    else {
-        // Someone superseded ours after it was written: a newer enrolment won.
-        return Ok(false);
-    };
-    let now = Utc::now();
-    if winner.serial == ours.serial {
-        let others: Vec<String> = active
-            .iter()
-            .filter(|r| r.serial != ours.serial)
-            .map(|r| r.serial.clone())
-            .collect();
-        if !others.is_empty() {
-            state
-                .certificates
-                .revoke(&ours.device_id, &others, SUPERSEDED, now)
-                .await?;
-        }
-        Ok(true)
-    } else {
-        state
-            .certificates
-            .revoke(
-                &ours.device_id,
-                std::slice::from_ref(&ours.serial),
-                SUPERSEDED,
-                now,
-            )
-            .await?;
-        Ok(false)
-    }
+async fn active_serials(state: &AppState, device_id: &str) -> Result<Vec<String>, DeviceError> {
+    Ok(active_records(state, device_id)
+        .await?
+        .into_iter()
+        .map(|r| r.serial)
+        .collect())
 }
 
 #[cfg(test)]

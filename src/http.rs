@@ -5,6 +5,7 @@
 //! bearer keys) live in [`extract`]. Only this module touches axum; the domain modules it calls
 //! (`store`, `oauth`, `devices`, `pki` and `attestation`) know nothing of HTTP.
 
+pub mod admin;
 pub mod attestation;
 pub mod config;
 pub mod device;
@@ -27,7 +28,8 @@ pub fn router(state: AppState) -> Router {
         .merge(config::router())
         .merge(oauth::router())
         .merge(device::router())
-        .merge(attestation::router());
+        .merge(attestation::router())
+        .merge(admin::router());
     if docs_enabled {
         routes = routes.merge(docs::router());
     }

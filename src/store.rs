@@ -72,9 +72,15 @@ pub trait CertificateStore: Send + Sync {
     async fn get(&self, device_id: &str, serial: &str) -> StoreResult<Option<CertificateRecord>>;
     /// Every record of one device (one partition), any order; records past their `ttl` are left out.
     async fn list_for_device(&self, device_id: &str) -> StoreResult<Vec<CertificateRecord>>;
-    /// Atomically inserts `new` (condition: no record with its serial exists) and revokes each record of
-    /// `new.device_id` named in `supersede` (condition: still active) with `reason` at `at`. Any failed
-    /// condition → [`StoreError::Conflict`] and nothing is written.
+    /// Issue-and-supersede, one atomic write: inserts `new` (condition: no record with its serial
+    /// exists) and revokes each record of `new.device_id` named in `supersede` (condition: still active)
+    /// with `reason` at `at`, on the further condition that `supersede` names **every** active record of
+    /// the device (an empty list: the device has none). Afterwards `new`, when it is itself active, is
+    /// the device's only active record: at most one active certificate per device, at every instant and
+    /// across crashes, however many writers race. Any failed condition → [`StoreError::Conflict`] and
+    /// nothing is written.
+    ///
+    /// "Active" means not revoked and not past its `ttl`, whether or not `expires_at` has passed.
     async fn issue(
         &self,
         new: &CertificateRecord,

@@ -73,6 +73,17 @@ impl From<DeviceError> for ApiError {
                 code: "enrollment_conflict",
                 detail: format!("Concurrent enrollment for device {device_id}; retry"),
             },
+            DeviceError::AlreadyEnrolled(device_id) => ApiError::Conflict {
+                code: "device_already_enrolled",
+                detail: format!(
+                    "Device {device_id} already has an active certificate; renew it with that \
+                     certificate or ask an administrator to revoke it"
+                ),
+            },
+            DeviceError::DeviceNotFound(device_id) => ApiError::NotFound {
+                code: "device_not_found",
+                detail: format!("No certificate found for device {device_id}"),
+            },
             DeviceError::SerialMismatch => ApiError::Conflict {
                 code: "serial_mismatch",
                 detail: "Old serial number does not match the presented certificate".into(),
@@ -391,7 +402,10 @@ fn cacheable(body: impl Serialize) -> Response {
     res
 }
 
-/// Enrols a device: issues a certificate for its CSR, superseding any earlier one (SPEC §3.11, §5.7).
+/// Enrols a device: issues a certificate for its CSR. A device that still has an
+/// active, unexpired certificate is refused with 409 `device_already_enrolled`: it renews with that
+/// certificate, or an administrator revokes it first (`ENROLLMENT_REPLACE_ACTIVE=true` supersedes it
+/// instead).
 #[utoipa::path(
     post,
     path = "/device/enroll",
@@ -401,7 +415,7 @@ fn cacheable(body: impl Serialize) -> Response {
         (status = 201, body = CertificateResponse),
         (status = 400, description = "Invalid CSR (`invalid_csr`)", body = crate::http::docs::ProblemDetail, content_type = "application/problem+json"),
         (status = 403, description = "Attestation policy (`attestation_required`, `attestation_unavailable`, `attestation_invalid`)", body = crate::http::docs::ProblemDetail, content_type = "application/problem+json"),
-        (status = 409, description = "Concurrent enrolment (`enrollment_conflict`)", body = crate::http::docs::ProblemDetail, content_type = "application/problem+json"),
+        (status = 409, description = "The device already has an active certificate (`device_already_enrolled`), or a concurrent enrolment won twice (`enrollment_conflict`)", body = crate::http::docs::ProblemDetail, content_type = "application/problem+json"),
         (status = 415, description = "Not a JSON body", body = crate::http::docs::ProblemDetail, content_type = "application/problem+json"),
         (status = 422, description = "Validation error", body = crate::http::docs::ProblemDetail, content_type = "application/problem+json"),
         (status = 503, description = "CA unavailable (`ca_unavailable`)", body = crate::http::docs::ProblemDetail, content_type = "application/problem+json"),

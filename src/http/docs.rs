@@ -39,6 +39,7 @@ use crate::state::AppState;
         crate::http::attestation::attest_ios,
         crate::http::attestation::attest_desktop,
         crate::http::attestation::clear_attestation_cache,
+        crate::http::admin::revoke_device,
     ),
     components(schemas(ProblemDetail, ValidationErrorItem)),
     modifiers(&SecuritySchemes),

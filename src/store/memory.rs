@@ -177,6 +177,22 @@ impl CertificateStore for MemoryStore {
                 ));
             }
         }
+        // One active certificate per device: every active record must be among the superseded ones.
+        let unnamed_active = certificates
+            .by_device
+            .get(&new.device_id)
+            .into_iter()
+            .flatten()
+            .filter(|serial| !superseded.contains(serial))
+            .filter_map(|serial| certificates.by_serial.get(serial))
+            .any(|record| {
+                record.device_id == new.device_id && !record.revoked && live_epoch(record.ttl, now)
+            });
+        if unnamed_active {
+            return Err(StoreError::Conflict(
+                "the device has an active certificate that is not superseded".into(),
+            ));
+        }
         for serial in superseded {
             if let Some(record) = certificates.active_mut(&new.device_id, serial, now) {
                 record.revoked = true;

@@ -4,8 +4,10 @@
 //! `DATA_DIR/apuntador.db` (WAL, busy timeout 5 s, mode 0600 in a 0700 directory). Table `certificates` holds
 //! the records of SPEC §5.6; table `kv` holds sessions and attestation items under the keys of SPEC §7.4,
 //! each a JSON value with an optional expiry in epoch seconds. Every atomic operation is one
-//! `BEGIN IMMEDIATE` transaction, and every SQLite call runs on the blocking thread pool so the async
-//! runtime is never blocked. Reads treat expired items as absent whether or not they were purged yet.
+//! `BEGIN IMMEDIATE` transaction (issue-and-supersede too, also guarded by a partial unique index that
+//! allows one active record per device), and every SQLite call runs on the blocking thread pool so the
+//! async runtime is never blocked. Reads treat expired items as absent whether or not they were purged
+//! yet.
 //! This module must not depend on axum, on HTTP or on the AWS backend.
 
 use std::path::{Path, PathBuf};
@@ -63,6 +65,24 @@ const MIGRATIONS: &[&str] = &[
         expires_at INTEGER
     ) WITHOUT ROWID;
     CREATE INDEX kv_expires_at ON kv (expires_at) WHERE expires_at IS NOT NULL;",
+    // 2: at most one active certificate per device, enforced by a partial unique index. A database
+    // written before it may hold devices with several active records (two concurrent enrolments, or a
+    // crash between an insert and the repair step of earlier builds): the newest one is kept — the
+    // greatest issued_at (its first 19 characters, whole seconds, so both stored timestamp formats
+    // compare correctly), then the greatest serial — and the others are superseded now.
+    "UPDATE certificates
+        SET revoked = 1,
+            revoked_at = strftime('%Y-%m-%dT%H:%M:%SZ', 'now'),
+            revocation_reason = 'superseded'
+      WHERE revoked = 0
+        AND EXISTS (
+            SELECT 1 FROM certificates AS newer
+             WHERE newer.device_id = certificates.device_id
+               AND newer.revoked = 0
+               AND (substr(newer.issued_at, 1, 19) > substr(certificates.issued_at, 1, 19)
+                    OR (substr(newer.issued_at, 1, 19) = substr(certificates.issued_at, 1, 19)
+                        AND newer.serial > certificates.serial)));
+    CREATE UNIQUE INDEX certificates_one_active ON certificates (device_id) WHERE revoked = 0;",
 ];
 
 /// The kv key of the attestation generation counter.
@@ -367,6 +387,21 @@ impl RawCertificate {
     }
 }
 
+/// The sorted serials of the device's active records (not revoked; rows past their ttl were deleted
+/// by the caller's transaction).
+fn active_serials(tx: &Transaction<'_>, device_id: &str) -> StoreResult<Vec<String>> {
+    let mut statement = tx
+        .prepare_cached(
+            "SELECT serial FROM certificates WHERE device_id = ?1 AND revoked = 0 ORDER BY serial",
+        )
+        .map_err(sql_error("listing active certificate records"))?;
+    let rows = statement
+        .query_map([device_id], |row| row.get::<_, String>(0))
+        .map_err(sql_error("listing active certificate records"))?;
+    rows.map(|row| row.map_err(sql_error("listing active certificate records")))
+        .collect()
+}
+
 /// Revokes the live, active record `(device_id, serial)`; returns whether it was revoked.
 fn revoke_one(
     tx: &Transaction<'_>,
@@ -443,12 +478,30 @@ impl CertificateStore for SqliteStore {
         let now = Utc::now().timestamp();
         self.run(true, move |conn| {
             let tx = immediate(conn)?;
-            // A record past its ttl is absent: its serial may be taken again.
+            // A record past its ttl is absent: its serial may be taken again, and it no longer holds
+            // the device's one active slot of the `certificates_one_active` index.
             tx.execute(
-                "DELETE FROM certificates WHERE serial = ?1 AND ttl <= ?2",
-                params![new.serial, now],
+                "DELETE FROM certificates WHERE (serial = ?1 OR device_id = ?2) AND ttl <= ?3",
+                params![new.serial, new.device_id, now],
             )
             .map_err(sql_error("issuing a certificate"))?;
+            // The caller must supersede every active record of the device, no more and no fewer.
+            let active = active_serials(&tx, &new.device_id)?;
+            if active != supersede {
+                return Err(StoreError::Conflict(
+                    "issuing a certificate: the device's active records changed".into(),
+                ));
+            }
+            for serial in &supersede {
+                if !revoke_one(&tx, &new.device_id, serial, &reason, &at, now)? {
+                    // Dropping the transaction rolls everything back.
+                    return Err(StoreError::Conflict(
+                        "issuing a certificate: a superseded record is no longer active".into(),
+                    ));
+                }
+            }
+            // The partial unique index on active records guards this insert as well: a second active
+            // record of the device is a constraint violation, reported as a conflict.
             tx.execute(
                 INSERT_CERTIFICATE,
                 params![
@@ -466,14 +519,6 @@ impl CertificateStore for SqliteStore {
                 ],
             )
             .map_err(conditional_insert_error("issuing a certificate"))?;
-            for serial in &supersede {
-                if !revoke_one(&tx, &new.device_id, serial, &reason, &at, now)? {
-                    // Dropping the transaction rolls the insert and earlier revocations back.
-                    return Err(StoreError::Conflict(
-                        "issuing a certificate: a superseded record is no longer active".into(),
-                    ));
-                }
-            }
             commit(tx)
         })
         .await

@@ -471,9 +471,21 @@ async fn enrolment_consumes_the_id_of_a_real_attestation_once_per_platform() {
             .status,
         201
     );
+    // While its certificate is active the device cannot enrol again (nothing is consumed then)...
     let again = enroll(&app, "phone-0001", "android", &csr, Some(&android_id)).await;
     assert_eq!(
         (again.status, code(&again)),
+        (409, "device_already_enrolled".into())
+    );
+    // ...and once it is revoked, the used id no longer works.
+    assert!(
+        apuntador::devices::revoke(&state, "phone-0001", None)
+            .await
+            .unwrap()
+    );
+    let reused = enroll(&app, "phone-0001", "android", &csr, Some(&android_id)).await;
+    assert_eq!(
+        (reused.status, code(&reused)),
         (403, "attestation_invalid".into())
     );
     // Clearing the whole cache retires ids not yet used.
@@ -548,11 +560,13 @@ async fn an_attestation_id_enrols_exactly_one_of_ten_concurrent_enrolments() {
         1,
         "{outcomes:?}"
     );
+    // The losers either lost the id (403) or listed the device after the winner's certificate was
+    // stored (409, decided before the id is consumed).
     assert!(
-        outcomes
-            .iter()
-            .filter(|o| o.0 != 201)
-            .all(|o| *o == (403, "attestation_invalid".to_owned())),
+        outcomes.iter().filter(|o| o.0 != 201).all(|o| {
+            *o == (403, "attestation_invalid".to_owned())
+                || *o == (409, "device_already_enrolled".to_owned())
+        }),
         "{outcomes:?}"
     );
     let records = state

@@ -364,7 +364,27 @@ async fn item_14_after_renewal_the_old_certificate_is_rejected_and_the_new_one_a
 #[tokio::test]
 async fn item_15_after_re_enrolment_the_previous_certificate_is_revoked() {
     let openssl = Openssl::new();
-    let (app, state, _) = known_app();
+    // By default a device with an active certificate cannot enrol again...
+    let (strict, _, _) = known_app();
+    enrolled(&strict, &openssl, "reenrol-device").await;
+    let refused = enroll(
+        &strict,
+        "reenrol-device",
+        "android",
+        &openssl.csr(Kind::P256),
+    )
+    .await;
+    assert_eq!(
+        (refused.status, code(&refused).as_str()),
+        (409, "device_already_enrolled")
+    );
+    // ...and with ENROLLMENT_REPLACE_ACTIVE the new certificate supersedes the old one.
+    let known = KnownCa::new();
+    let state = state_with_ca(
+        config(&[("ENROLLMENT_REPLACE_ACTIVE", "true")]),
+        known.material.clone(),
+    );
+    let app = apuntador::router(state.clone());
     let (first, _) = enrolled(&app, &openssl, "reenrol-device").await;
     let (second, _) = enrolled(&app, &openssl, "reenrol-device").await;
     let answer = status(&app, "reenrol-device", &first).await;

@@ -730,8 +730,40 @@ async fn enrolment_requiring_attestation_follows_the_policy_and_ids_work_once() 
     let again = post(body(&id)).await;
     assert_eq!(
         (again.status, code(&again).as_str()),
+        (409, "device_already_enrolled"),
+        "an enrolled device is refused before its attestation is looked at"
+    );
+    assert!(
+        apuntador::devices::revoke(&state, "att-device", None)
+            .await
+            .unwrap()
+    );
+    let reused = post(body(&id)).await;
+    assert_eq!(
+        (reused.status, code(&reused).as_str()),
         (403, "attestation_invalid"),
         "an attestation id works only once"
+    );
+    // A refused re-enrolment writes nothing: the fresh attestation id it carried still works later.
+    let second = "C".repeat(43);
+    put_attestation(&state, "att-device", &second).await;
+    assert_eq!(post(body(&second)).await.status, 201);
+    let third = "D".repeat(43);
+    put_attestation(&state, "att-device", &third).await;
+    let refused = post(body(&third)).await;
+    assert_eq!(
+        (refused.status, code(&refused).as_str()),
+        (409, "device_already_enrolled")
+    );
+    assert!(
+        apuntador::devices::revoke(&state, "att-device", None)
+            .await
+            .unwrap()
+    );
+    assert_eq!(
+        post(body(&third)).await.status,
+        201,
+        "the refused enrolment did not use the attestation id up"
     );
 }
 
@@ -752,21 +784,42 @@ async fn twenty_concurrent_enrolments_of_one_device_leave_exactly_one_active_cer
         let answer = task.await.unwrap();
         match answer.status {
             201 => created += 1,
-            409 => assert_eq!(code(&answer), "enrollment_conflict"),
+            409 => assert!(
+                ["device_already_enrolled", "enrollment_conflict"]
+                    .contains(&code(&answer).as_str()),
+                "{}",
+                String::from_utf8_lossy(&answer.body)
+            ),
             other => panic!(
                 "unexpected {other}: {}",
                 String::from_utf8_lossy(&answer.body)
             ),
         }
     }
-    assert!(created >= 1);
+    assert_eq!(
+        created, 1,
+        "the first enrolment wins, the others are refused"
+    );
     assert_eq!(active(&state, "racing-device").await.len(), 1);
+    assert_eq!(
+        state
+            .certificates
+            .list_for_device("racing-device")
+            .await
+            .unwrap()
+            .len(),
+        1,
+        "the refused enrolments wrote nothing"
+    );
 }
 
 #[tokio::test]
 async fn authenticated_requests_log_device_id_and_serial_but_never_pems_or_csrs() {
     let openssl = Openssl::new();
-    let (app, _) = app();
+    let app = apuntador::router(apuntador::AppState::in_memory(config(&[(
+        "ENROLLMENT_REPLACE_ACTIVE",
+        "true",
+    )])));
     let csr = openssl.csr(Kind::P256);
     let enrolled = enroll(&app, "logged-device", "android", &csr).await.json();
     let pem = enrolled["certificate"].as_str().unwrap().to_owned();

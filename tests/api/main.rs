@@ -6,10 +6,12 @@ mod attest_desktop;
 mod attest_ios;
 mod binaries;
 mod cpu_flood;
+mod crash;
 mod device_checklist;
 mod device_openssl;
 mod device_routes;
 mod edges;
+mod enrolment_policy;
 #[path = "../support/fake_csr.rs"]
 mod fake_csr;
 mod helpers;
@@ -19,6 +21,8 @@ mod log_capture;
 mod logging;
 mod oauth_authorize;
 mod oauth_flow;
+#[path = "../support/openssl_csr.rs"]
+mod openssl_csr;
 mod pki_support;
 mod resilience;
 #[path = "../support/attestation_vectors.rs"]

@@ -196,8 +196,10 @@ async fn attestations_on_dynamodb_store_their_items_and_ids_enrol_exactly_once()
         1,
         "{statuses:?}"
     );
+    // The others lost the attestation id (403), or listed the device after the winner's certificate
+    // was stored (409 device_already_enrolled, checked before the id is consumed).
     assert_eq!(
-        statuses.iter().filter(|s| **s == 403).count(),
+        statuses.iter().filter(|s| **s == 403 || **s == 409).count(),
         9,
         "{statuses:?}"
     );

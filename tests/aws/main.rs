@@ -16,8 +16,8 @@ mod attestation;
 mod binaries;
 mod end_to_end;
 mod helpers;
-#[path = "../support/openssl_csr.rs"]
-mod openssl_csr;
+// The openssl CSR helper, loaded once by the contract suite.
+use store_contract::openssl_csr;
 mod stores;
 
 /// The store contract on the DynamoDB certificate and sessions stores.

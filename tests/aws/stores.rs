@@ -14,7 +14,7 @@ use apuntador::store::{
 use aws_sdk_dynamodb::types::AttributeValue;
 use chrono::{TimeDelta, Utc};
 use secrecy::{ExposeSecret, SecretString};
-use wiremock::matchers::method;
+use wiremock::matchers::{header, method};
 use wiremock::{Mock, MockServer, ResponseTemplate};
 
 use crate::helpers::{
@@ -278,6 +278,84 @@ async fn a_row_of_the_previous_deployment_is_read_superseded_and_revoked() {
     assert_eq!(s(&item, "revocation_reason"), "Manual revocation");
     assert!(s(&item, "revoked_at").ends_with('Z'));
     assert!(!item.contains_key("ttl"), "a revocation adds no ttl");
+}
+
+#[tokio::test]
+async fn issue_moves_a_per_device_head_item_that_listings_never_return() {
+    let names = Names::new();
+    let aws = stores(&names).await;
+    let device = store_contract::unique("device");
+    let first = certificate(&device);
+    aws.certificates
+        .issue(&first, &[], "superseded", now())
+        .await
+        .expect("issue");
+    let head_key = format!("head#{device}");
+    let head = raw_item(
+        &names.certificates_table,
+        &[("device_id", &head_key), ("serial_number", &head_key)],
+    )
+    .await;
+    assert_eq!(head["version"].as_n().expect("number"), "1");
+    assert_eq!(s(&head, "active_serial"), first.serial);
+    assert!(!head.contains_key("expires_at") && !head.contains_key("ttl"));
+
+    let second = certificate(&device);
+    aws.certificates
+        .issue(
+            &second,
+            std::slice::from_ref(&first.serial),
+            "superseded",
+            now(),
+        )
+        .await
+        .expect("issue");
+
+    let head = raw_item(
+        &names.certificates_table,
+        &[("device_id", &head_key), ("serial_number", &head_key)],
+    )
+    .await;
+    assert_eq!(head["version"].as_n().expect("number"), "2");
+    assert_eq!(s(&head, "active_serial"), second.serial);
+    let listed = aws
+        .certificates
+        .list_for_device(&device)
+        .await
+        .expect("list");
+    assert_eq!(listed.len(), 2, "the head is not a certificate record");
+}
+
+#[tokio::test]
+async fn duplicates_left_by_the_previous_deployment_are_superseded_together() {
+    let names = Names::new();
+    let aws = stores(&names).await;
+    let device = store_contract::unique("device");
+    let (a, b) = (store_contract::serial(), store_contract::serial());
+    put_previous_format_row(&names.certificates_table, &device, &a, "pem a").await;
+    put_previous_format_row(&names.certificates_table, &device, &b, "pem b").await;
+    let new = certificate(&device);
+
+    store_contract::assert_conflict(
+        aws.certificates
+            .issue(&new, std::slice::from_ref(&a), "superseded", now())
+            .await,
+    );
+    aws.certificates
+        .issue(&new, &[a.clone(), b.clone()], "superseded", now())
+        .await
+        .expect("issue");
+
+    let active: Vec<String> = aws
+        .certificates
+        .list_for_device(&device)
+        .await
+        .expect("list")
+        .into_iter()
+        .filter(|record| !record.revoked)
+        .map(|record| record.serial)
+        .collect();
+    assert_eq!(active, vec![new.serial]);
 }
 
 #[tokio::test]
@@ -658,15 +736,46 @@ async fn a_cancelled_transaction_with_a_failed_condition_is_a_conflict() {
         ]}),
     )
     .await;
+    // The device's head and records are read before the transaction: an empty device.
+    for (operation, body) in [
+        ("GetItem", "{}"),
+        ("Query", r#"{"Count":0,"Items":[],"ScannedCount":0}"#),
+    ] {
+        Mock::given(method("POST"))
+            .and(header(
+                "x-amz-target",
+                format!("DynamoDB_20120810.{operation}"),
+            ))
+            .respond_with(
+                ResponseTemplate::new(200).set_body_raw(body, "application/x-amz-json-1.0"),
+            )
+            .with_priority(1)
+            .mount(&fake)
+            .await;
+    }
     let aws = AwsStores::new(&Names::new().config(&fake.uri(), &[]).storage.aws).await;
     let record = certificate("device");
 
     let result = aws
         .certificates
-        .issue(&record, &["00".repeat(16)], "superseded", now())
+        .issue(&record, &[], "superseded", now())
         .await;
 
     store_contract::assert_conflict(result);
+    let transactions = fake
+        .received_requests()
+        .await
+        .expect("recorded")
+        .iter()
+        .filter(|request| {
+            request
+                .headers
+                .get("x-amz-target")
+                .and_then(|v| v.to_str().ok())
+                == Some("DynamoDB_20120810.TransactWriteItems")
+        })
+        .count();
+    assert_eq!(transactions, 1, "the conflict came from the transaction");
 }
 
 #[tokio::test]

@@ -1,5 +1,6 @@
-//! Stateful device exchanges (SPEC §5.7–5.8, §9.4): the certificate lifecycle — enrol → status → renew
-//! → old rejected / new accepted → revoke → rejected — run on a fresh app per transport, with the client
+//! Stateful device exchanges (SPEC §5.7–5.8, §9.4): the certificate lifecycle — enrol → status → second
+//! enrolment refused → renew → old rejected / new accepted → revoke → rejected → enrol again →
+//! administrator revocation → rejected; unknown device 404 — run on a fresh app per transport, with the client
 //! certificate delivered by every source a transport can carry: `X-Client-Cert` (percent-encoded PEM
 //! and bare base64 DER), ALB mTLS headers and XFCC everywhere, and the Lambda request context of HTTP
 //! API v2 and REST v1 events. Answers carry fresh certificates, so transports are compared on the
@@ -146,20 +147,47 @@ fn outcome(answer: &Normalised) -> (u16, String) {
 }
 
 /// The expected outcome of every step of [`lifecycle`].
-pub const EXPECTED: [(u16, &str); 8] = [
+pub const EXPECTED: [(u16, &str); 15] = [
     (201, ""),
     (401, "certificate_required"),
     (200, ""),
+    (409, "device_already_enrolled"),
     (200, ""),
     (403, "certificate_revoked"),
     (200, ""),
     (200, ""),
     (403, "certificate_revoked"),
+    (201, ""),
+    (200, ""),
+    (401, "missing_credentials"),
+    (200, ""),
+    (403, "certificate_revoked"),
+    (404, "device_not_found"),
 ];
+
+/// The admin bearer key of the lifecycle's configuration.
+const ADMIN_KEY: &str = "parity-admin-key-0123456789abcdef0123";
+
+/// `POST /admin/devices/{device}/revoke`, with the admin key when `key`.
+fn admin_revoke(device: &str, key: bool) -> Exchange {
+    let mut ex = request(
+        "POST",
+        format!("/admin/devices/{device}/revoke"),
+        None,
+        Some(json!({"reason": "lost"})),
+    );
+    if key {
+        let mut headers = ex.headers.to_vec();
+        headers.push(("authorization", leak(format!("Bearer {ADMIN_KEY}"))));
+        ex.headers = Box::leak(headers.into_boxed_slice());
+    }
+    ex
+}
 
 /// Runs the lifecycle on a fresh app through `via` with the certificate in `source`.
 pub async fn lifecycle(via: Via, source: Source, csr: &str) -> Vec<(u16, String)> {
-    let env = Profile::Standard.env();
+    let mut env = Profile::Standard.env();
+    env.insert("ADMIN_API_KEY".into(), ADMIN_KEY.into());
     let config = Config::from_lookup(|name| env.get(name).cloned()).expect("config");
     let app = apuntador::router(AppState::in_memory(config));
     let server = TcpServer::start(app.clone()).await;
@@ -193,6 +221,9 @@ pub async fn lifecycle(via: Via, source: Source, csr: &str) -> Vec<(u16, String)
     let status = request("GET", status_path.clone(), header, None);
     outcomes.push(outcome(&send(&app, &server, via, &status, context).await));
 
+    // A second enrolment while the certificate is active is refused.
+    outcomes.push(outcome(&send(&app, &server, via, &enrol, None).await));
+
     let renew = request(
         "POST",
         "/device/renew".into(),
@@ -218,5 +249,32 @@ pub async fn lifecycle(via: Via, source: Source, csr: &str) -> Vec<(u16, String)
     );
     outcomes.push(outcome(&send(&app, &server, via, &revoke, context2).await));
     outcomes.push(outcome(&send(&app, &server, via, &status2, context2).await));
+
+    // Every record revoked: the device enrols again; then an administrator revokes it (lost device).
+    let again = send(&app, &server, via, &enrol, None).await;
+    outcomes.push(outcome(&again));
+    let body: Value = serde_json::from_slice(&again.body).unwrap_or(Value::Null);
+    let third = body["certificate"].as_str().unwrap_or_default().to_owned();
+    let (header3, context3) = cert(&third);
+    let status3 = request("GET", status_path, header3, None);
+    outcomes.push(outcome(&send(&app, &server, via, &status3, context3).await));
+    let unauthenticated = admin_revoke(device, false);
+    outcomes.push(outcome(
+        &send(&app, &server, via, &unauthenticated, None).await,
+    ));
+    outcomes.push(outcome(
+        &send(&app, &server, via, &admin_revoke(device, true), None).await,
+    ));
+    outcomes.push(outcome(&send(&app, &server, via, &status3, context3).await));
+    outcomes.push(outcome(
+        &send(
+            &app,
+            &server,
+            via,
+            &admin_revoke("unknown-device", true),
+            None,
+        )
+        .await,
+    ));
     outcomes
 }

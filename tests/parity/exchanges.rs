@@ -761,6 +761,12 @@ pub fn all() -> Vec<Exchange> {
             ..ex("clear-cache without an admin key configured is 403", "POST", "/device/attest/clear-cache", 403)
         },
         Exchange { headers_expected: &[("allow", "POST")], ..ex("get on clear-cache is 405", "GET", "/device/attest/clear-cache", 405) },
+        Exchange {
+            headers: &[("authorization", "Bearer parity-admin-key-0123456789abcdef0123")],
+            body_contains: &[r#""status":403,"detail":"The admin API is disabled","instance":"/admin/devices/lost-device/revoke""#, r#""error":"admin_disabled""#],
+            ..ex("admin device revocation without an admin key configured is 403", "POST", "/admin/devices/lost-device/revoke", 403)
+        },
+        Exchange { headers_expected: &[("allow", "POST")], ..ex("get on admin device revocation is 405", "GET", "/admin/devices/lost-device/revoke", 405) },
     ];
     for row in &mut rows {
         let has_trace = row.headers.iter().any(|(k, _)| {

@@ -346,3 +346,160 @@ async fn a_write_blocked_past_the_busy_timeout_is_reported_unavailable() {
         .await
         .expect("write after unlock");
 }
+
+/// Inserts a raw certificate row, as a database of an earlier build may hold it.
+fn insert_raw(
+    conn: &rusqlite::Connection,
+    device: &str,
+    serial: &str,
+    issued_at: &str,
+    revoked: bool,
+) {
+    conn.execute(
+        "INSERT INTO certificates (device_id, serial, platform, issued_at, expires_at, certificate_pem,
+                                   fingerprint_sha256, revoked, revoked_at, revocation_reason, ttl)
+         VALUES (?1, ?2, 'android', ?3, '2099-01-01T00:00:00Z', 'pem', NULL, ?4,
+                 CASE WHEN ?4 THEN '2026-11-03T00:00:00Z' END, CASE WHEN ?4 THEN 'lost' END,
+                 4102444800)",
+        rusqlite::params![device, serial, issued_at, revoked],
+    )
+    .expect("insert a raw row");
+}
+
+/// (serial, revoked, revocation_reason) of every row of `device`, by serial.
+fn raw_rows(conn: &rusqlite::Connection, device: &str) -> Vec<(String, bool, Option<String>)> {
+    let mut statement = conn
+        .prepare(
+            "SELECT serial, revoked, revocation_reason FROM certificates WHERE device_id = ?1
+             ORDER BY serial",
+        )
+        .expect("prepare");
+    statement
+        .query_map([device], |row| Ok((row.get(0)?, row.get(1)?, row.get(2)?)))
+        .expect("query")
+        .collect::<Result<_, _>>()
+        .expect("rows")
+}
+
+#[tokio::test]
+async fn the_one_active_certificate_migration_repairs_duplicates_deterministically() {
+    let root = TempDir::new().expect("temporary directory");
+    drop(SqliteStore::open(root.path()).await.expect("open"));
+    {
+        // Back to the schema of the first migration, holding what earlier builds could leave behind:
+        // devices with several active records.
+        let conn = raw_connection(root.path());
+        conn.execute_batch(
+            "DROP INDEX certificates_one_active;
+             PRAGMA user_version = 1;",
+        )
+        .expect("downgrade");
+        let serial = |c: char| c.to_string().repeat(32);
+        // Newest by issued_at wins; the previous service's timestamp format compares by its seconds.
+        insert_raw(
+            &conn,
+            "dup-device",
+            &serial('1'),
+            "2026-11-01T00:00:00Z",
+            false,
+        );
+        insert_raw(
+            &conn,
+            "dup-device",
+            &serial('2'),
+            "2026-11-02T00:00:00.500+0000",
+            false,
+        );
+        insert_raw(
+            &conn,
+            "dup-device",
+            &serial('3'),
+            "2026-11-01T23:59:59Z",
+            false,
+        );
+        // The same second: the greater serial wins.
+        insert_raw(
+            &conn,
+            "tie-device",
+            &serial('A'),
+            "2026-11-02T00:00:00Z",
+            false,
+        );
+        insert_raw(
+            &conn,
+            "tie-device",
+            &serial('B'),
+            "2026-11-02T00:00:00Z",
+            false,
+        );
+        // One active record and a revoked one: untouched.
+        insert_raw(
+            &conn,
+            "fine-device",
+            &serial('C'),
+            "2026-11-01T00:00:00Z",
+            true,
+        );
+        insert_raw(
+            &conn,
+            "fine-device",
+            &serial('D'),
+            "2026-10-01T00:00:00Z",
+            false,
+        );
+    }
+
+    let store = SqliteStore::open(root.path())
+        .await
+        .expect("reopen migrates");
+
+    let conn = raw_connection(root.path());
+    let superseded = Some("superseded".to_owned());
+    let serial = |c: char| c.to_string().repeat(32);
+    assert_eq!(
+        raw_rows(&conn, "dup-device"),
+        vec![
+            (serial('1'), true, superseded.clone()),
+            (serial('2'), false, None),
+            (serial('3'), true, superseded.clone()),
+        ]
+    );
+    assert_eq!(
+        raw_rows(&conn, "tie-device"),
+        vec![(serial('A'), true, superseded), (serial('B'), false, None)]
+    );
+    assert_eq!(
+        raw_rows(&conn, "fine-device"),
+        vec![
+            (serial('C'), true, Some("lost".to_owned())),
+            (serial('D'), false, None),
+        ]
+    );
+    let revoked_at: String = conn
+        .query_row(
+            "SELECT revoked_at FROM certificates WHERE serial = ?1",
+            [serial('1')],
+            |row| row.get(0),
+        )
+        .expect("revoked_at");
+    assert!(
+        apuntador::store::timestamp::parse(&revoked_at).is_some(),
+        "{revoked_at}"
+    );
+    assert_eq!(user_version(root.path()), 2);
+    // From now on the database itself refuses a second active record.
+    let second = conn.execute(
+        "INSERT INTO certificates (device_id, serial, platform, issued_at, expires_at, certificate_pem,
+                                   revoked, ttl)
+         VALUES ('dup-device', 'FF', 'android', '2026-11-04T00:00:00Z', '2099-01-01T00:00:00Z', 'pem',
+                 0, 4102444800)",
+        [],
+    );
+    assert!(second.is_err(), "the partial unique index refuses it");
+    // And the store supersedes the repaired device's one active record normally.
+    let next = certificate("dup-device");
+    store
+        .issue(&next, &[serial('2')], "superseded", now())
+        .await
+        .expect("issue");
+}

@@ -4,9 +4,15 @@
 //! A test binary includes this module with `#[macro_use] #[path = "../store_contract/mod.rs"] mod
 //! store_contract;`, implements [`StoreFixture`] for its backend and expands
 //! `store_contract_tests!(make_fixture())` inside a module: each contract function becomes a
-//! `#[tokio::test]` there, under `certificates::`, `sessions::` or `attestation::`. Expiry is exercised
+//! `#[tokio::test]` there, under `certificates::`, `devices::`, `sessions::` or `attestation::`. The
+//! `devices::` tests run the certificate lifecycle (`apuntador::devices`: enrolment policy, renewal,
+//! administrator revocation, and their races) over the backend's stores. Expiry is exercised
 //! by writing records that are already expired, never by sleeping. This suite must not depend on any
 //! backend's internals.
+
+/// The openssl CSR helper, for the `devices` tests (and the test binary that includes this suite).
+#[path = "../support/openssl_csr.rs"]
+pub mod openssl_csr;
 
 use std::collections::BTreeSet;
 use std::sync::Arc;
@@ -30,6 +36,24 @@ pub trait StoreFixture {
     fn sessions(&self) -> Arc<dyn OAuthSessionStore>;
     /// The attestation store under test.
     fn attestation(&self) -> Arc<dyn AttestationStore>;
+    /// All three, for the device lifecycle run over this backend.
+    fn devices(&self) -> DeviceStores {
+        DeviceStores {
+            certificates: self.certificates(),
+            sessions: self.sessions(),
+            attestation: self.attestation(),
+        }
+    }
+}
+
+/// The stores of one backend, for [`devices`].
+pub struct DeviceStores {
+    /// The certificate store.
+    pub certificates: Arc<dyn CertificateStore>,
+    /// The OAuth session store.
+    pub sessions: Arc<dyn OAuthSessionStore>,
+    /// The attestation store.
+    pub attestation: Arc<dyn AttestationStore>,
 }
 
 /// Expands every contract function into a `#[tokio::test]` over the fixture `$fixture` (an expression
@@ -44,18 +68,39 @@ macro_rules! store_contract_tests {
             list_for_device_returns_only_the_records_of_that_device,
             list_for_device_returns_nothing_for_an_unknown_device,
             list_for_device_leaves_out_records_past_their_ttl,
-            issue_revokes_every_superseded_record_with_the_reason_and_time,
+            issue_revokes_the_superseded_record_with_the_reason_and_time,
             issue_fails_with_conflict_when_the_serial_already_exists,
+            issue_writes_nothing_when_an_active_record_is_not_superseded,
+            issue_writes_nothing_for_a_revoked_new_record_beside_an_unnamed_active_one,
+            issue_needs_no_supersession_once_every_record_is_revoked,
+            issue_ignores_records_past_their_ttl,
+            issue_supersedes_an_active_record_whose_certificate_has_expired,
+            issue_lets_exactly_one_of_eight_concurrent_first_issues_of_a_device_win,
+            issue_lets_exactly_one_of_eight_concurrent_supersessions_win,
+            issue_keeps_one_active_record_under_concurrent_list_and_issue_loops,
             issue_writes_nothing_when_a_superseded_record_is_already_revoked,
             issue_writes_nothing_when_a_superseded_serial_does_not_exist,
             issue_writes_nothing_when_a_superseded_serial_belongs_to_another_device,
             issue_writes_nothing_when_a_superseded_record_is_past_its_ttl,
             issue_supersedes_a_serial_named_twice_once,
-            issue_lets_one_of_two_concurrent_supersessions_of_a_record_win,
             revoke_counts_only_the_records_that_were_active,
             revoke_leaves_records_past_their_ttl_alone,
             revoke_of_no_serials_revokes_nothing,
             ping_succeeds,
+        ]);
+        store_contract_tests!(@module $fixture, devices, [
+            enrol_of_a_new_device_stores_one_active_record,
+            enrol_while_an_active_certificate_exists_is_refused_and_writes_nothing,
+            enrol_is_allowed_again_once_every_record_is_revoked,
+            enrol_supersedes_an_active_record_whose_certificate_has_expired,
+            enrol_with_replace_active_supersedes_the_active_certificate,
+            concurrent_enrolments_of_a_new_device_leave_exactly_one_active,
+            concurrent_renewals_of_one_certificate_leave_exactly_one_active,
+            renewal_racing_enrolments_with_replace_active_leaves_exactly_one_active,
+            renewal_of_a_certificate_superseded_meanwhile_is_refused_and_writes_nothing,
+            admin_revoke_revokes_the_active_certificate_and_counts_it,
+            admin_revoke_keeps_the_reason_or_says_manual_revocation,
+            admin_revoke_of_a_device_without_records_is_not_found,
         ]);
         store_contract_tests!(@module $fixture, sessions, [
             peek_returns_the_created_session,
@@ -247,10 +292,36 @@ pub mod certificates {
 
     type Store = Arc<dyn CertificateStore>;
 
+    /// Issues a new active record of a device that has none.
     async fn issue_new(store: &Store, device_id: &str) -> CertificateRecord {
         let record = certificate(device_id);
         store
             .issue(&record, &[], "superseded", now())
+            .await
+            .expect("issue");
+        record
+    }
+
+    /// The sorted serials of the device's active records.
+    async fn active_serials(store: &Store, device_id: &str) -> Vec<String> {
+        let mut serials: Vec<String> = store
+            .list_for_device(device_id)
+            .await
+            .expect("list")
+            .into_iter()
+            .filter(|record| !record.revoked)
+            .map(|record| record.serial)
+            .collect();
+        serials.sort();
+        serials
+    }
+
+    /// Issues a new active record superseding the device's active ones, as a renewal does.
+    async fn issue_next(store: &Store, device_id: &str) -> CertificateRecord {
+        let record = certificate(device_id);
+        let active = active_serials(store, device_id).await;
+        store
+            .issue(&record, &active, "superseded", now())
             .await
             .expect("issue");
         record
@@ -302,14 +373,20 @@ pub mod certificates {
         let device = unique("device");
         let other = unique("other-device");
         let first = issue_new(&store, &device).await;
-        let second = issue_new(&store, &device).await;
+        let second = issue_next(&store, &device).await;
         issue_new(&store, &other).await;
 
-        let mut listed = store.list_for_device(&device).await.expect("list");
-        listed.sort_by(|a, b| a.serial.cmp(&b.serial));
+        let mut listed: Vec<String> = store
+            .list_for_device(&device)
+            .await
+            .expect("list")
+            .into_iter()
+            .map(|record| record.serial)
+            .collect();
+        listed.sort();
 
-        let mut expected = vec![first, second];
-        expected.sort_by(|a, b| a.serial.cmp(&b.serial));
+        let mut expected = vec![first.serial, second.serial];
+        expected.sort();
         assert_eq!(listed, expected);
     }
 
@@ -325,70 +402,279 @@ pub mod certificates {
 
     pub async fn list_for_device_leaves_out_records_past_their_ttl(store: Store) {
         let device = unique("device");
-        let live = issue_new(&store, &device).await;
         let expired = expired_certificate(&device);
         store
             .issue(&expired, &[], "superseded", now())
             .await
             .expect("issue");
+        let live = issue_new(&store, &device).await;
 
         let listed = store.list_for_device(&device).await.expect("list");
 
         assert_eq!(listed, vec![live]);
     }
 
-    pub async fn issue_revokes_every_superseded_record_with_the_reason_and_time(store: Store) {
+    pub async fn issue_revokes_the_superseded_record_with_the_reason_and_time(store: Store) {
         let device = unique("device");
-        let first = issue_new(&store, &device).await;
-        let second = issue_new(&store, &device).await;
+        let old = issue_new(&store, &device).await;
         let new = certificate(&device);
-        let at = now();
+        let at = now() - TimeDelta::seconds(7);
 
         store
-            .issue(
-                &new,
-                &[first.serial.clone(), second.serial.clone()],
-                "superseded",
-                at,
-            )
+            .issue(&new, std::slice::from_ref(&old.serial), "replaced", at)
             .await
             .expect("issue");
 
-        for old in [first, second] {
-            let read = store
-                .get(&device, &old.serial)
-                .await
-                .expect("get")
-                .expect("present");
-            assert!(read.revoked);
-            assert_eq!(read.revoked_at, Some(at));
-            assert_eq!(read.revocation_reason.as_deref(), Some("superseded"));
-            assert_eq!(read.certificate_pem, old.certificate_pem);
-        }
+        let read = store
+            .get(&device, &old.serial)
+            .await
+            .expect("get")
+            .expect("present");
+        assert!(read.revoked);
+        assert_eq!(read.revoked_at, Some(at));
+        assert_eq!(read.revocation_reason.as_deref(), Some("replaced"));
+        assert_eq!(read.certificate_pem, old.certificate_pem);
         assert_eq!(
             store.get(&device, &new.serial).await.expect("get"),
-            Some(new)
+            Some(new.clone())
         );
+        assert_eq!(active_serials(&store, &device).await, vec![new.serial]);
     }
 
     pub async fn issue_fails_with_conflict_when_the_serial_already_exists(store: Store) {
         let device = unique("device");
         let existing = issue_new(&store, &device).await;
+        let revoked_at = now();
+        store
+            .revoke(
+                &device,
+                std::slice::from_ref(&existing.serial),
+                "Manual revocation",
+                revoked_at,
+            )
+            .await
+            .expect("revoke");
         let duplicate = CertificateRecord {
             certificate_pem: "another certificate".into(),
             ..existing.clone()
         };
 
         assert_conflict(store.issue(&duplicate, &[], "superseded", now()).await);
+        let read = store
+            .get(&device, &existing.serial)
+            .await
+            .expect("get")
+            .expect("present");
+        assert_eq!(read.certificate_pem, existing.certificate_pem);
+        assert!(read.revoked);
+    }
+
+    pub async fn issue_writes_nothing_when_an_active_record_is_not_superseded(store: Store) {
+        let device = unique("device");
+        let active = issue_new(&store, &device).await;
+        let new = certificate(&device);
+
+        assert_conflict(store.issue(&new, &[], "superseded", now()).await);
+
+        assert_eq!(store.get(&device, &new.serial).await.expect("get"), None);
         assert_eq!(
-            store.get(&device, &existing.serial).await.expect("get"),
-            Some(existing)
+            store.get(&device, &active.serial).await.expect("get"),
+            Some(active)
         );
+    }
+
+    pub async fn issue_writes_nothing_for_a_revoked_new_record_beside_an_unnamed_active_one(
+        store: Store,
+    ) {
+        let device = unique("device");
+        let active = issue_new(&store, &device).await;
+        let new = CertificateRecord {
+            revoked: true,
+            revoked_at: Some(now()),
+            revocation_reason: Some("Manual revocation".into()),
+            ..certificate(&device)
+        };
+
+        assert_conflict(store.issue(&new, &[], "superseded", now()).await);
+
+        assert_eq!(store.get(&device, &new.serial).await.expect("get"), None);
+        assert_eq!(active_serials(&store, &device).await, vec![active.serial]);
+    }
+
+    pub async fn issue_needs_no_supersession_once_every_record_is_revoked(store: Store) {
+        let device = unique("device");
+        let old = issue_new(&store, &device).await;
+        store
+            .revoke(
+                &device,
+                std::slice::from_ref(&old.serial),
+                "lost phone",
+                now(),
+            )
+            .await
+            .expect("revoke");
+        let new = certificate(&device);
+
+        store
+            .issue(&new, &[], "superseded", now())
+            .await
+            .expect("issue");
+
+        assert_eq!(active_serials(&store, &device).await, vec![new.serial]);
+        let read = store
+            .get(&device, &old.serial)
+            .await
+            .expect("get")
+            .expect("present");
+        assert_eq!(read.revocation_reason.as_deref(), Some("lost phone"));
+    }
+
+    pub async fn issue_ignores_records_past_their_ttl(store: Store) {
+        let device = unique("device");
+        let expired = expired_certificate(&device);
+        store
+            .issue(&expired, &[], "superseded", now())
+            .await
+            .expect("issue");
+        let first = issue_new(&store, &device).await;
+
+        let second = issue_next(&store, &device).await;
+
+        assert_eq!(active_serials(&store, &device).await, vec![second.serial]);
+        assert!(
+            store
+                .get(&device, &first.serial)
+                .await
+                .expect("get")
+                .expect("present")
+                .revoked
+        );
+    }
+
+    pub async fn issue_supersedes_an_active_record_whose_certificate_has_expired(store: Store) {
+        let device = unique("device");
+        // Expired a day ago, still kept (its ttl is weeks away): it is active until superseded.
+        let expired = CertificateRecord {
+            issued_at: now() - TimeDelta::days(31),
+            expires_at: now() - TimeDelta::days(1),
+            ..certificate(&device)
+        };
+        store
+            .issue(&expired, &[], "superseded", now())
+            .await
+            .expect("issue");
+        let new = certificate(&device);
+
+        assert_conflict(store.issue(&new, &[], "superseded", now()).await);
+        store
+            .issue(
+                &new,
+                std::slice::from_ref(&expired.serial),
+                "superseded",
+                now(),
+            )
+            .await
+            .expect("issue");
+
+        assert_eq!(active_serials(&store, &device).await, vec![new.serial]);
+    }
+
+    /// Runs `tasks` concurrently; returns how many succeeded (every failure must be a conflict).
+    async fn wins(tasks: Vec<tokio::task::JoinHandle<Result<(), StoreError>>>) -> usize {
+        let mut wins = 0;
+        for task in tasks {
+            match task.await.expect("task") {
+                Ok(()) => wins += 1,
+                Err(StoreError::Conflict(_)) => {}
+                Err(other) => panic!("unexpected error {other:?}"),
+            }
+        }
+        wins
+    }
+
+    pub async fn issue_lets_exactly_one_of_eight_concurrent_first_issues_of_a_device_win(
+        store: Store,
+    ) {
+        let device = unique("device");
+        let candidates: Vec<CertificateRecord> = (0..8).map(|_| certificate(&device)).collect();
+
+        let tasks = candidates
+            .iter()
+            .cloned()
+            .map(|new| {
+                let store = Arc::clone(&store);
+                tokio::spawn(async move { store.issue(&new, &[], "superseded", now()).await })
+            })
+            .collect();
+
+        assert_eq!(wins(tasks).await, 1);
+        let listed = store.list_for_device(&device).await.expect("list");
+        assert_eq!(listed.len(), 1, "the losers wrote nothing: {listed:?}");
+        assert!(!listed[0].revoked);
+        assert!(candidates.iter().any(|c| c.serial == listed[0].serial));
+    }
+
+    pub async fn issue_lets_exactly_one_of_eight_concurrent_supersessions_win(store: Store) {
+        let device = unique("device");
+        let old = issue_new(&store, &device).await;
+
+        let tasks = (0..8)
+            .map(|_| {
+                let store = Arc::clone(&store);
+                let new = certificate(&device);
+                let supersede = vec![old.serial.clone()];
+                tokio::spawn(
+                    async move { store.issue(&new, &supersede, "superseded", now()).await },
+                )
+            })
+            .collect();
+
+        assert_eq!(wins(tasks).await, 1);
+        let listed = store.list_for_device(&device).await.expect("list");
+        assert_eq!(listed.len(), 2, "the losers wrote nothing: {listed:?}");
+        assert_eq!(listed.iter().filter(|record| !record.revoked).count(), 1);
+    }
+
+    pub async fn issue_keeps_one_active_record_under_concurrent_list_and_issue_loops(store: Store) {
+        let device = unique("device");
+        let tasks: Vec<_> = (0..4)
+            .map(|_| {
+                let store = Arc::clone(&store);
+                let device = device.clone();
+                tokio::spawn(async move {
+                    let mut issued = Vec::new();
+                    for _ in 0..5 {
+                        let new = certificate(&device);
+                        let active = active_serials(&store, &device).await;
+                        match store.issue(&new, &active, "superseded", now()).await {
+                            Ok(()) => issued.push(new.serial),
+                            Err(StoreError::Conflict(_)) => {}
+                            Err(other) => panic!("unexpected error {other:?}"),
+                        }
+                        let active = active_serials(&store, &device).await;
+                        assert!(active.len() <= 1, "two active records: {active:?}");
+                    }
+                    issued
+                })
+            })
+            .collect();
+        let mut issued = Vec::new();
+        for task in tasks {
+            issued.extend(task.await.expect("task"));
+        }
+
+        assert!(!issued.is_empty());
+        let listed = store.list_for_device(&device).await.expect("list");
+        let mut stored: Vec<&String> = listed.iter().map(|record| &record.serial).collect();
+        stored.sort();
+        let mut expected: Vec<&String> = issued.iter().collect();
+        expected.sort();
+        assert_eq!(stored, expected, "exactly the successful issues are stored");
+        assert_eq!(listed.iter().filter(|record| !record.revoked).count(), 1);
     }
 
     pub async fn issue_writes_nothing_when_a_superseded_record_is_already_revoked(store: Store) {
         let device = unique("device");
-        let active = issue_new(&store, &device).await;
         let revoked = issue_new(&store, &device).await;
         let revoked_at = now() - TimeDelta::minutes(5);
         let count = store
@@ -401,6 +687,7 @@ pub mod certificates {
             .await
             .expect("revoke");
         assert_eq!(count, 1);
+        let active = issue_new(&store, &device).await;
         let new = certificate(&device);
 
         let result = store
@@ -529,43 +816,9 @@ pub mod certificates {
         );
     }
 
-    pub async fn issue_lets_one_of_two_concurrent_supersessions_of_a_record_win(store: Store) {
-        let device = unique("device");
-        let old = issue_new(&store, &device).await;
-        let candidates = [certificate(&device), certificate(&device)];
-
-        let tasks: Vec<_> = candidates
-            .iter()
-            .cloned()
-            .map(|new| {
-                let store = Arc::clone(&store);
-                let supersede = vec![old.serial.clone()];
-                tokio::spawn(
-                    async move { store.issue(&new, &supersede, "superseded", now()).await },
-                )
-            })
-            .collect();
-        let mut wins = 0;
-        for task in tasks {
-            match task.await.expect("task") {
-                Ok(()) => wins += 1,
-                Err(StoreError::Conflict(_)) => {}
-                Err(other) => panic!("unexpected error {other:?}"),
-            }
-        }
-
-        assert_eq!(wins, 1);
-        let listed = store.list_for_device(&device).await.expect("list");
-        assert_eq!(listed.len(), 2);
-        assert_eq!(listed.iter().filter(|record| !record.revoked).count(), 1);
-    }
-
     pub async fn revoke_counts_only_the_records_that_were_active(store: Store) {
         let device = unique("device");
-        let first = issue_new(&store, &device).await;
-        let second = issue_new(&store, &device).await;
         let already = issue_new(&store, &device).await;
-        let foreign = issue_new(&store, &unique("other-device")).await;
         let earlier = now() - TimeDelta::minutes(5);
         store
             .revoke(
@@ -576,14 +829,15 @@ pub mod certificates {
             )
             .await
             .expect("revoke");
+        let current = issue_new(&store, &device).await;
+        let foreign = issue_new(&store, &unique("other-device")).await;
         let at = now();
 
         let count = store
             .revoke(
                 &device,
                 &[
-                    first.serial.clone(),
-                    second.serial.clone(),
+                    current.serial.clone(),
                     already.serial.clone(),
                     foreign.serial.clone(),
                     serial(),
@@ -594,17 +848,15 @@ pub mod certificates {
             .await
             .expect("revoke");
 
-        assert_eq!(count, 2);
-        for serial in [&first.serial, &second.serial] {
-            let read = store
-                .get(&device, serial)
-                .await
-                .expect("get")
-                .expect("present");
-            assert!(read.revoked);
-            assert_eq!(read.revoked_at, Some(at));
-            assert_eq!(read.revocation_reason.as_deref(), Some("lost phone"));
-        }
+        assert_eq!(count, 1);
+        let read = store
+            .get(&device, &current.serial)
+            .await
+            .expect("get")
+            .expect("present");
+        assert!(read.revoked);
+        assert_eq!(read.revoked_at, Some(at));
+        assert_eq!(read.revocation_reason.as_deref(), Some("lost phone"));
         let kept = store
             .get(&device, &already.serial)
             .await
@@ -659,6 +911,382 @@ pub mod certificates {
 
     pub async fn ping_succeeds(store: Store) {
         store.ping().await.expect("ping");
+    }
+}
+
+/// The device certificate lifecycle over a backend's stores (SPEC §5.7 as amended): at most one active
+/// certificate per device, the re-enrolment policy and the administrator's revocation, with races.
+pub mod devices {
+    use super::*;
+    use apuntador::AppState;
+    use apuntador::config::Config;
+    use apuntador::devices::{self, AuthenticatedDevice, DeviceError, Enrollment, Issued};
+    use apuntador::store::memory::{MemoryBlobStore, MemorySecretStore};
+
+    use super::openssl_csr;
+
+    /// One CSR for every test: the service issues for its key, and renewals may reuse it.
+    fn csr() -> String {
+        static CSR: std::sync::OnceLock<String> = std::sync::OnceLock::new();
+        CSR.get_or_init(openssl_csr::p256_csr).clone()
+    }
+
+    /// An application state over `stores` with a fresh development CA and `overrides`.
+    fn state(stores: &DeviceStores, overrides: &[(&str, &str)]) -> AppState {
+        let mut env: std::collections::HashMap<String, String> =
+            [("LOG_LEVEL", "error"), ("ENABLED_CLOUD_PROVIDERS", ",")]
+                .iter()
+                .chain(overrides)
+                .map(|(k, v)| ((*k).to_owned(), (*v).to_owned()))
+                .collect();
+        env.entry("ENVIRONMENT".into())
+            .or_insert_with(|| "development".into());
+        let config = Config::from_lookup(|name| env.get(name).cloned()).expect("configuration");
+        let ca = apuntador::authority::development_material(Utc::now()).expect("development CA");
+        AppState::from_parts(
+            config,
+            Arc::clone(&stores.certificates),
+            Arc::clone(&stores.sessions),
+            Arc::clone(&stores.attestation),
+            Arc::new(MemorySecretStore::with_ca(ca)),
+            Arc::new(MemoryBlobStore::new()),
+        )
+    }
+
+    fn enrolment(device_id: &str) -> Enrollment {
+        Enrollment {
+            device_id: device_id.to_owned(),
+            platform: Platform::Android,
+            csr: csr(),
+            attestation: None,
+        }
+    }
+
+    async fn enrol(state: &AppState, device_id: &str) -> Result<Issued, DeviceError> {
+        devices::enroll(state, &enrolment(device_id)).await
+    }
+
+    /// Authenticates with an issued certificate, as the device routes do.
+    async fn authenticated(state: &AppState, issued: &Issued) -> AuthenticatedDevice {
+        let der = apuntador::pki::first_certificate_der(&issued.certificate.pem).expect("PEM");
+        devices::authenticate(state, &der, Utc::now())
+            .await
+            .expect("the certificate authenticates")
+    }
+
+    async fn renew(state: &AppState, device: &AuthenticatedDevice) -> Result<Issued, DeviceError> {
+        devices::renew(state, device, &device.serial, &csr()).await
+    }
+
+    async fn records(state: &AppState, device_id: &str) -> Vec<CertificateRecord> {
+        state
+            .certificates
+            .list_for_device(device_id)
+            .await
+            .expect("list")
+    }
+
+    async fn active(state: &AppState, device_id: &str) -> Vec<String> {
+        records(state, device_id)
+            .await
+            .into_iter()
+            .filter(|record| !record.revoked)
+            .map(|record| record.serial)
+            .collect()
+    }
+
+    pub async fn enrol_of_a_new_device_stores_one_active_record(stores: DeviceStores) {
+        let state = state(&stores, &[]);
+        let device = unique("device");
+
+        let issued = enrol(&state, &device).await.expect("enrolled");
+
+        assert_eq!(
+            active(&state, &device).await,
+            vec![issued.certificate.serial]
+        );
+    }
+
+    pub async fn enrol_while_an_active_certificate_exists_is_refused_and_writes_nothing(
+        stores: DeviceStores,
+    ) {
+        let state = state(&stores, &[]);
+        let device = unique("device");
+        let first = enrol(&state, &device).await.expect("enrolled");
+        let before = records(&state, &device).await;
+
+        let again = enrol(&state, &device).await;
+
+        match again {
+            Err(DeviceError::AlreadyEnrolled(id)) => assert_eq!(id, device),
+            other => panic!("expected AlreadyEnrolled, got {other:?}"),
+        }
+        assert_eq!(records(&state, &device).await, before);
+        authenticated(&state, &first).await;
+    }
+
+    pub async fn enrol_is_allowed_again_once_every_record_is_revoked(stores: DeviceStores) {
+        let state = state(&stores, &[]);
+        let device = unique("device");
+        let first = enrol(&state, &device).await.expect("enrolled");
+        let renewed = renew(&state, &authenticated(&state, &first).await)
+            .await
+            .expect("renewed");
+        assert!(
+            devices::revoke(&state, &device, Some("sold"))
+                .await
+                .expect("revoke")
+        );
+
+        let again = enrol(&state, &device).await.expect("enrolled again");
+
+        assert_eq!(
+            active(&state, &device).await,
+            vec![again.certificate.serial.clone()]
+        );
+        let renewed_record = state
+            .certificates
+            .get(&device, &renewed.certificate.serial)
+            .await
+            .expect("get")
+            .expect("present");
+        assert_eq!(renewed_record.revocation_reason.as_deref(), Some("sold"));
+    }
+
+    pub async fn enrol_supersedes_an_active_record_whose_certificate_has_expired(
+        stores: DeviceStores,
+    ) {
+        let state = state(&stores, &[]);
+        let device = unique("device");
+        let expired = CertificateRecord {
+            issued_at: now() - TimeDelta::days(8),
+            expires_at: now() - TimeDelta::days(1),
+            ..certificate(&device)
+        };
+        state
+            .certificates
+            .issue(&expired, &[], "superseded", now())
+            .await
+            .expect("issue");
+
+        let issued = enrol(&state, &device).await.expect("enrolled");
+
+        assert_eq!(
+            active(&state, &device).await,
+            vec![issued.certificate.serial]
+        );
+        let old = state
+            .certificates
+            .get(&device, &expired.serial)
+            .await
+            .expect("get")
+            .expect("present");
+        assert_eq!(old.revocation_reason.as_deref(), Some("superseded"));
+    }
+
+    pub async fn enrol_with_replace_active_supersedes_the_active_certificate(stores: DeviceStores) {
+        let state = state(&stores, &[("ENROLLMENT_REPLACE_ACTIVE", "true")]);
+        let device = unique("device");
+        let first = enrol(&state, &device).await.expect("enrolled");
+
+        let second = enrol(&state, &device).await.expect("enrolled again");
+
+        assert_eq!(
+            active(&state, &device).await,
+            vec![second.certificate.serial]
+        );
+        let old = state
+            .certificates
+            .get(&device, &first.certificate.serial)
+            .await
+            .expect("get")
+            .expect("present");
+        assert!(old.revoked);
+        assert_eq!(old.revocation_reason.as_deref(), Some("superseded"));
+    }
+
+    pub async fn concurrent_enrolments_of_a_new_device_leave_exactly_one_active(
+        stores: DeviceStores,
+    ) {
+        let state = state(&stores, &[]);
+        let device = unique("device");
+
+        let tasks: Vec<_> = (0..4)
+            .map(|_| {
+                let state = state.clone();
+                let device = device.clone();
+                tokio::spawn(async move { enrol(&state, &device).await })
+            })
+            .collect();
+        let mut issued = Vec::new();
+        for task in tasks {
+            match task.await.expect("task") {
+                Ok(certificate) => issued.push(certificate.certificate.serial),
+                Err(DeviceError::AlreadyEnrolled(_) | DeviceError::EnrollmentConflict(_)) => {}
+                Err(other) => panic!("unexpected error {other:?}"),
+            }
+        }
+
+        assert_eq!(issued.len(), 1, "exactly one enrolment wins");
+        let listed = records(&state, &device).await;
+        assert_eq!(listed.len(), 1, "the losers wrote nothing: {listed:?}");
+        assert_eq!(active(&state, &device).await, issued);
+    }
+
+    pub async fn concurrent_renewals_of_one_certificate_leave_exactly_one_active(
+        stores: DeviceStores,
+    ) {
+        let state = state(&stores, &[]);
+        let device = unique("device");
+        let first = enrol(&state, &device).await.expect("enrolled");
+        let presented = authenticated(&state, &first).await;
+
+        let tasks: Vec<_> = (0..4)
+            .map(|_| {
+                let state = state.clone();
+                let presented = presented.clone();
+                tokio::spawn(async move { renew(&state, &presented).await })
+            })
+            .collect();
+        let mut issued = Vec::new();
+        for task in tasks {
+            match task.await.expect("task") {
+                Ok(certificate) => issued.push(certificate.certificate.serial),
+                Err(DeviceError::Superseded) => {}
+                Err(other) => panic!("unexpected error {other:?}"),
+            }
+        }
+
+        assert_eq!(issued.len(), 1, "exactly one renewal wins");
+        assert_eq!(records(&state, &device).await.len(), 2);
+        assert_eq!(active(&state, &device).await, issued);
+    }
+
+    pub async fn renewal_racing_enrolments_with_replace_active_leaves_exactly_one_active(
+        stores: DeviceStores,
+    ) {
+        let state = state(&stores, &[("ENROLLMENT_REPLACE_ACTIVE", "true")]);
+        let device = unique("device");
+        let first = enrol(&state, &device).await.expect("enrolled");
+        let presented = authenticated(&state, &first).await;
+
+        let renewal = {
+            let state = state.clone();
+            tokio::spawn(async move { renew(&state, &presented).await })
+        };
+        let enrolments: Vec<_> = (0..2)
+            .map(|_| {
+                let state = state.clone();
+                let device = device.clone();
+                tokio::spawn(async move { enrol(&state, &device).await })
+            })
+            .collect();
+        let mut issued = Vec::new();
+        match renewal.await.expect("task") {
+            Ok(certificate) => issued.push(certificate.certificate.serial),
+            Err(DeviceError::Superseded) => {}
+            Err(other) => panic!("unexpected renewal error {other:?}"),
+        }
+        for task in enrolments {
+            match task.await.expect("task") {
+                Ok(certificate) => issued.push(certificate.certificate.serial),
+                Err(DeviceError::EnrollmentConflict(_)) => {}
+                Err(other) => panic!("unexpected enrolment error {other:?}"),
+            }
+        }
+
+        assert!(!issued.is_empty());
+        let listed = records(&state, &device).await;
+        assert_eq!(
+            listed.len(),
+            1 + issued.len(),
+            "only the winners wrote: {listed:?}"
+        );
+        let active = active(&state, &device).await;
+        assert_eq!(active.len(), 1);
+        assert!(issued.contains(&active[0]));
+    }
+
+    pub async fn renewal_of_a_certificate_superseded_meanwhile_is_refused_and_writes_nothing(
+        stores: DeviceStores,
+    ) {
+        let state = state(&stores, &[]);
+        let device = unique("device");
+        let first = enrol(&state, &device).await.expect("enrolled");
+        let presented = authenticated(&state, &first).await;
+        let second = renew(&state, &presented).await.expect("renewed");
+
+        let late = renew(&state, &presented).await;
+
+        assert!(matches!(late, Err(DeviceError::Superseded)), "{late:?}");
+        assert_eq!(records(&state, &device).await.len(), 2);
+        assert_eq!(
+            active(&state, &device).await,
+            vec![second.certificate.serial]
+        );
+    }
+
+    pub async fn admin_revoke_revokes_the_active_certificate_and_counts_it(stores: DeviceStores) {
+        let state = state(&stores, &[]);
+        let device = unique("device");
+        let issued = enrol(&state, &device).await.expect("enrolled");
+        let der = apuntador::pki::first_certificate_der(&issued.certificate.pem).expect("PEM");
+
+        let count = devices::revoke_by_admin(&state, &device, None)
+            .await
+            .expect("revoke");
+
+        assert_eq!(count, 1);
+        assert!(active(&state, &device).await.is_empty());
+        assert!(matches!(
+            devices::authenticate(&state, &der, Utc::now()).await,
+            Err(DeviceError::Revoked)
+        ));
+        assert_eq!(
+            devices::revoke_by_admin(&state, &device, None)
+                .await
+                .expect("revoke again"),
+            0
+        );
+        enrol(&state, &device)
+            .await
+            .expect("the device enrols again");
+    }
+
+    pub async fn admin_revoke_keeps_the_reason_or_says_manual_revocation(stores: DeviceStores) {
+        let state = state(&stores, &[]);
+        for (reason, stored) in [
+            (None, "Manual revocation"),
+            (Some("   "), "Manual revocation"),
+            (Some("  phone lost "), "phone lost"),
+        ] {
+            let device = unique("device");
+            let issued = enrol(&state, &device).await.expect("enrolled");
+
+            devices::revoke_by_admin(&state, &device, reason)
+                .await
+                .expect("revoke");
+
+            let record = state
+                .certificates
+                .get(&device, &issued.certificate.serial)
+                .await
+                .expect("get")
+                .expect("present");
+            assert_eq!(record.revocation_reason.as_deref(), Some(stored));
+        }
+    }
+
+    pub async fn admin_revoke_of_a_device_without_records_is_not_found(stores: DeviceStores) {
+        let state = state(&stores, &[]);
+        let device = unique("device");
+
+        let result = devices::revoke_by_admin(&state, &device, None).await;
+
+        match result {
+            Err(DeviceError::DeviceNotFound(id)) => assert_eq!(id, device),
+            other => panic!("expected DeviceNotFound, got {other:?}"),
+        }
     }
 }
 

@@ -4,7 +4,8 @@
 //! Items keep the previous deployment's keys, index names and attribute names; timestamps are written as
 //! RFC 3339 `Z` whole seconds and read in the previous format too ([`timestamp`]). Every read that decides
 //! authentication or consumption is a strongly consistent `GetItem`/`Query`; every create is conditional on
-//! absence, every revoke/consume on the current state, and issue + supersede is one `TransactWriteItems`.
+//! absence, every revoke/consume on the current state, and issue + supersede is one `TransactWriteItems`
+//! conditioned on a per-device head item, so a device never has two active certificates.
 //! No request path scans or reads an index. Items past their `ttl` (or `expires_at`) are absent to readers
 //! and may be overwritten by writers whatever DynamoDB's TTL sweeper has done yet. Only the parent
 //! `store::aws` module and its children import the AWS SDK; this module knows nothing of HTTP.
@@ -66,6 +67,16 @@ const FINGERPRINT: &str = "fingerprint_sha256";
 const REVOKED: &str = "revoked";
 const REVOKED_AT: &str = "revoked_at";
 const REVOCATION_REASON: &str = "revocation_reason";
+
+// The per-device head item of the certificate table: every issue moves it to its next version in
+// the same transaction, conditional on the version read before the device's records were listed, so
+// two issues for one device can never both commit on the same view. It has no `expires_at` (so it is
+// not in `ExpirationIndex`) and no `ttl` (it is never swept); revocations leave it alone, because a
+// revocation never makes a record active.
+const HEAD_PREFIX: &str = "head#";
+const HEAD_VERSION: &str = "version";
+const HEAD_ACTIVE_SERIAL: &str = "active_serial";
+const HEAD_UPDATED_AT: &str = "updated_at";
 
 // Sessions table attribute names (SPEC §4.7, §7.4).
 const PK: &str = "pk";
@@ -347,6 +358,35 @@ impl DynamoDbCertificateStore {
         ])
     }
 
+    /// The put of a device's head item, conditional on the head still having `version` (absent: no
+    /// head, or a head without a version), moving it to the next version and naming `new` as the
+    /// device's active record.
+    fn head_put(
+        &self,
+        new: &CertificateRecord,
+        version: Option<i64>,
+        at: DateTime<Utc>,
+    ) -> StoreResult<Put> {
+        let mut item = head_key(&new.device_id);
+        item.insert(
+            HEAD_VERSION.to_owned(),
+            n(version.unwrap_or(0).saturating_add(1)),
+        );
+        item.insert(HEAD_ACTIVE_SERIAL.to_owned(), s(&new.serial));
+        item.insert(HEAD_UPDATED_AT.to_owned(), s(timestamp::format(at)));
+        let put = Put::builder()
+            .table_name(&self.table)
+            .set_item(Some(item))
+            .expression_attribute_names("#version", HEAD_VERSION);
+        let put = match version {
+            Some(version) => put
+                .condition_expression("#version = :version")
+                .expression_attribute_values(":version", n(version)),
+            None => put.condition_expression("attribute_not_exists(#version)"),
+        };
+        built(put.build())
+    }
+
     /// The conditional update that revokes one active, live record.
     fn revocation(
         &self,
@@ -367,6 +407,17 @@ impl DynamoDbCertificateStore {
                 .build(),
         )
     }
+}
+
+/// The key of a device's head item: partition `head#<device_id>`, sort key the same text, so that it
+/// shares neither the device's partition (listings never see it) nor a `SerialIndex` partition with
+/// another item. Device ids never contain `#`, serials are hexadecimal: no record can have this key.
+fn head_key(device_id: &str) -> Item {
+    let key = format!("{HEAD_PREFIX}{device_id}");
+    HashMap::from([
+        (DEVICE_ID.to_owned(), s(key.clone())),
+        (SERIAL_NUMBER.to_owned(), s(key)),
+    ])
 }
 
 /// The condition of a revocation: the record exists, is not revoked and is not past its `ttl` (rows of
@@ -513,6 +564,35 @@ impl CertificateStore for DynamoDbCertificateStore {
                 "issuing a certificate: the new serial is among the superseded ones".into(),
             ));
         }
+        // The head is read before the device's records are listed: every issue that committed before
+        // this read is then visible to the listing, and every issue that commits after it changes the
+        // head's version, which fails this transaction's condition on the head.
+        let head = self
+            .client
+            .get_item()
+            .table_name(&self.table)
+            .set_key(Some(head_key(&new.device_id)))
+            .consistent_read(true)
+            .send()
+            .await
+            .map_err(|error| sdk_error("reading a device head", &error))?;
+        let version = head
+            .item()
+            .map(|item| optional_n(item, HEAD_VERSION))
+            .transpose()?
+            .flatten();
+        let active: BTreeSet<String> = self
+            .list_for_device(&new.device_id)
+            .await?
+            .into_iter()
+            .filter(|record| !record.revoked)
+            .map(|record| record.serial)
+            .collect();
+        if !active.iter().eq(superseded.iter().copied()) {
+            return Err(StoreError::Conflict(
+                "issuing a certificate: the device's active records changed".into(),
+            ));
+        }
         let now = Utc::now().timestamp();
         // A record past its ttl is absent: its serial may be taken again.
         let put = built(
@@ -530,6 +610,11 @@ impl CertificateStore for DynamoDbCertificateStore {
             let update = self.revocation(&new.device_id, serial, reason, at, now)?;
             items.push(TransactWriteItem::builder().update(update).build());
         }
+        items.push(
+            TransactWriteItem::builder()
+                .put(self.head_put(new, version, at)?)
+                .build(),
+        );
         transact(&self.client, items, "issuing a certificate").await
     }
 
