@@ -17,5 +17,6 @@ mod oauth_authorize;
 mod oauth_flow;
 mod pki_support;
 mod resilience;
+mod tls_door;
 #[path = "../support/attestation_vectors.rs"]
 mod vectors;
