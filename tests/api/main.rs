@@ -5,6 +5,7 @@ mod attest_android;
 mod attest_desktop;
 mod attest_ios;
 mod binaries;
+mod ca_startup;
 mod device_checklist;
 mod device_openssl;
 mod device_routes;
