@@ -16,6 +16,7 @@ mod log_capture;
 mod logging;
 mod oauth_authorize;
 mod oauth_flow;
+mod oauth_redirect_rules;
 mod pki_support;
 mod resilience;
 mod tls_door;
