@@ -155,3 +155,39 @@ async fn an_open_ca_key_and_data_directory_are_tightened_with_a_warning_in_every
         assert!(capture.lines().is_empty(), "{}", capture.text());
     }
 }
+
+#[tokio::test]
+async fn a_lazily_loaded_development_ca_is_unavailable_in_production() {
+    let production = apuntador::config::Config::from_lookup(|name| {
+        match name {
+            "ENVIRONMENT" => Some("production"),
+            "CONFIG_API_KEY" => Some(GOOD_KEY),
+            "ENABLED_CLOUD_PROVIDERS" => Some("dropbox"),
+            "DROPBOX_CLIENT_ID" => Some("dropbox-id"),
+            "CLIENT_CERT_SOURCES" => Some("lambda-context"),
+            _ => None,
+        }
+        .map(str::to_owned)
+    })
+    .unwrap();
+    // The in-memory state holds a freshly generated development CA, as an AWS secret could.
+    let state = apuntador::AppState::in_memory(production);
+    assert_eq!(
+        state.ca.get().await.err(),
+        Some(authority::CaUnavailable::Invalid)
+    );
+    let answer = crate::helpers::send(
+        &apuntador::router(state),
+        "GET",
+        "/device/ca-certificate",
+        &[],
+        None,
+    )
+    .await;
+    assert_eq!(answer.status, 503);
+    assert_eq!(answer.json()["error"], "ca_unavailable");
+
+    // Development loads the same kind of CA.
+    let development = apuntador::AppState::in_memory(crate::helpers::config(&[]));
+    assert!(development.ca.get().await.is_ok());
+}
