@@ -290,7 +290,7 @@ pub fn tighten_key_permissions(data_dir: &Path, production: bool) -> Result<(), 
     Ok(())
 }
 
-/// The local-mode CA start-up step (SPEC §5.2): tightens the key's permissions
+/// The local-mode CA start-up step: tightens the key's permissions
 /// ([`tighten_key_permissions`]), refuses a development CA in production, and creates one in
 /// development when none exists.
 pub async fn prepare_local_ca(

@@ -113,7 +113,7 @@ impl AppState {
                 })?);
                 let secrets = Arc::new(LocalSecretStore::new(&dir));
                 let blobs = Arc::new(LocalBlobStore::new(&dir));
-                // SPEC §5.2: key permissions tightened; the development CA created, or refused in
+                // Key permissions tightened; the development CA created, or refused in
                 // production.
                 authority::prepare_local_ca(
                     config.is_production(),

@@ -391,7 +391,7 @@ impl CaCertificate {
         Pin::of_spki(&self.spki_der)
     }
 
-    /// Whether this is a development CA certificate (SPEC §5.2): its subject is, byte for byte, the
+    /// Whether this is a development CA certificate: its subject is, byte for byte, the
     /// `CN=Apuntador Development CA, O=Apuntador` the service writes when it creates one. A `ca init`
     /// subject always starts with `C=ES`, so no `--common-name` can produce it.
     pub fn is_development(&self) -> bool {

@@ -64,7 +64,7 @@ pub struct PresentedCertificate {
     pub issued_by_previous_ca: bool,
 }
 
-/// Which CA signed a certificate (step 3 of SPEC §5.9).
+/// Which CA signed a certificate (verification step 3).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Issuer {
     /// The current CA.
@@ -73,7 +73,7 @@ pub enum Issuer {
     Previous,
 }
 
-/// Steps 2–3 of SPEC §5.9 for the DER `der` at `now`: it parses as X.509 and its signature verifies
+/// Verification steps 2–3 for the DER `der` at `now`: it parses as X.509 and its signature verifies
 /// with the key of the current CA, or else of the previous one, among those whose subject is the
 /// issuer. The TLS door's handshake uses this alone (validity, usage and registration are then
 /// decided per request, with their own 403s); [`verify_presented`] starts with it.
