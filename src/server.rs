@@ -11,6 +11,15 @@
 //! backlog nor reset — and is answered once, without keep-alive: liveness normally, anything else 503
 //! with `Retry-After`; a WARN with the number of refused connections is logged at most every 10 s.
 
+//!
+//! With `TLS_CERT_FILE`/`TLS_KEY_FILE` the same loop serves HTTPS ([`tls`]): each accepted connection
+//! completes its TLS handshake in its own task, bounded by [`tls::HANDSHAKE_TIMEOUT`], so a slow or
+//! silent client never holds up the accept loop; the header-read timeout, load shedding and graceful
+//! shutdown then apply to TLS connections exactly as to plain ones (a handshake still in progress at
+//! shutdown is waited for like an in-flight request, within the grace period).
+
+pub mod tls;
+
 use std::future::Future;
 use std::io::{Read, Write};
 use std::net::{SocketAddr, TcpStream};
@@ -20,11 +29,12 @@ use std::time::{Duration, Instant};
 use axum::Router;
 use axum::body::Body;
 use hyper::body::Incoming;
+use hyper::rt::{Read as HyperRead, Write as HyperWrite};
 use hyper_util::rt::{TokioIo, TokioTimer};
-use hyper_util::server::graceful::GracefulShutdown;
+use hyper_util::server::graceful::{GracefulShutdown, Watcher};
 use hyper_util::service::TowerToHyperService;
 use tokio::net::TcpListener;
-use tokio::sync::Semaphore;
+use tokio::sync::{OwnedSemaphorePermit, Semaphore};
 use tower::ServiceExt;
 
 use crate::http::middleware::OverConnectionLimit;
@@ -50,13 +60,26 @@ pub enum ShutdownOutcome {
     GraceExpired,
 }
 
-/// Serves `app` on `listener` until `shutdown` completes, then drains for at most `grace`.
+/// Serves `app` over plain HTTP on `listener` until `shutdown` completes, then drains for at most
+/// `grace`.
 pub async fn serve(
     listener: TcpListener,
     app: Router,
     lifecycle: Lifecycle,
     shutdown: impl Future<Output = ()>,
     grace: Duration,
+) -> ShutdownOutcome {
+    serve_door(listener, app, lifecycle, shutdown, grace, None).await
+}
+
+/// Like [`serve`], over HTTPS when `tls` is `Some` (the server's own TLS door).
+pub async fn serve_door(
+    listener: TcpListener,
+    app: Router,
+    lifecycle: Lifecycle,
+    shutdown: impl Future<Output = ()>,
+    grace: Duration,
+    tls: Option<tls::TlsDoor>,
 ) -> ShutdownOutcome {
     let graceful = GracefulShutdown::new();
     let mut http = hyper::server::conn::http1::Builder::new();
@@ -87,33 +110,21 @@ pub async fn serve(
                     }
                 };
                 let _ = stream.set_nodelay(true);
-                let permit = match lifecycle.connection_limit().map(|c| c.clone().try_acquire_owned()) {
-                    None => None,
-                    Some(Ok(permit)) => Some(permit),
+                let connection = match lifecycle.connection_limit().map(|c| c.clone().try_acquire_owned()) {
+                    None => Connection { http: http.clone(), hold: None, over_limit: false },
+                    Some(Ok(permit)) => Connection { http: http.clone(), hold: Some(permit), over_limit: false },
                     Some(Err(_)) => {
                         if let Some(refused) = refused_warn.note() {
                             tracing::warn!(refused, "connection limit (MAX_CONNECTIONS) reached; refusing new connections");
                         }
                         // Over the limit with too many refusals in progress: closed unanswered.
-                        if let Ok(slot) = refusals.clone().try_acquire_owned() {
-                            refuse(&refusing, &graceful, app.clone(), stream, slot);
-                        }
-                        continue;
+                        let Ok(slot) = refusals.clone().try_acquire_owned() else {
+                            continue;
+                        };
+                        Connection { http: refusing.clone(), hold: Some(slot), over_limit: true }
                     }
                 };
-                let service = app.clone().map_request(|req: http::Request<Incoming>| req.map(Body::new));
-                let conn = http.serve_connection(TokioIo::new(stream), TowerToHyperService::new(service));
-                let conn = graceful.watch(conn);
-                tokio::spawn(async move {
-                    // hyper answers unparsable requests itself (400/414/431, no body); they are only
-                    // logged at DEBUG, so garbage sent to the port cannot flood the logs.
-                    if let Err(err) = conn.await
-                        && (err.is_parse() || err.is_parse_too_large() || err.is_parse_status())
-                    {
-                        tracing::debug!(error = %err, "request refused by the HTTP parser");
-                    }
-                    drop(permit);
-                });
+                connection.spawn(stream, app.clone(), tls.clone(), graceful.watcher());
             }
             () = &mut shutdown => break,
         }
@@ -133,27 +144,74 @@ pub async fn serve(
     }
 }
 
-/// Serves the one request of a connection over `MAX_CONNECTIONS` (marked [`OverConnectionLimit`], so
-/// the app sheds it unless it is liveness) on `refusing` — no keep-alive, a short header timeout —
-/// holding a refusal `slot` until the connection ends.
-fn refuse(
-    refusing: &hyper::server::conn::http1::Builder,
-    graceful: &GracefulShutdown,
-    app: Router,
-    stream: tokio::net::TcpStream,
-    slot: tokio::sync::OwnedSemaphorePermit,
-) {
-    let service = app.map_request(|req: http::Request<Incoming>| {
-        let mut req = req.map(Body::new);
-        req.extensions_mut().insert(OverConnectionLimit);
-        req
-    });
-    let conn = refusing.serve_connection(TokioIo::new(stream), TowerToHyperService::new(service));
-    let conn = graceful.watch(conn);
-    tokio::spawn(async move {
-        let _ = conn.await;
-        drop(slot);
-    });
+/// One accepted connection, about to be served in its own task.
+struct Connection {
+    /// The HTTP/1 settings: the normal ones, or for a connection over `MAX_CONNECTIONS` no keep-alive
+    /// and a short header timeout.
+    http: hyper::server::conn::http1::Builder,
+    /// A `MAX_CONNECTIONS` permit (or a refusal slot), released when the connection ends.
+    hold: Option<OwnedSemaphorePermit>,
+    /// Over the limit: its one request is marked [`OverConnectionLimit`], so the app sheds it unless
+    /// it is liveness.
+    over_limit: bool,
+}
+
+impl Connection {
+    /// Serves `stream` in its own task: the TLS handshake first when `tls` is set (never in the accept
+    /// loop), then HTTP/1 until the connection ends; `watcher` keeps graceful shutdown waiting for it.
+    fn spawn(
+        self,
+        stream: tokio::net::TcpStream,
+        app: Router,
+        tls: Option<tls::TlsDoor>,
+        watcher: Watcher,
+    ) {
+        tokio::spawn(async move {
+            match tls {
+                None => self.serve(TokioIo::new(stream), app, None, watcher).await,
+                Some(door) => {
+                    let Some((stream, client_cert)) = door.handshake(stream).await else {
+                        return;
+                    };
+                    self.serve(TokioIo::new(stream), app, client_cert, watcher)
+                        .await;
+                }
+            }
+        });
+    }
+
+    async fn serve<I>(
+        self,
+        io: I,
+        app: Router,
+        client_cert: Option<crate::http::extract::TlsClientCert>,
+        watcher: Watcher,
+    ) where
+        I: HyperRead + HyperWrite + Unpin + Send + 'static,
+    {
+        let over_limit = self.over_limit;
+        let service = app.map_request(move |req: http::Request<Incoming>| {
+            let mut req = req.map(Body::new);
+            if let Some(cert) = &client_cert {
+                req.extensions_mut().insert(cert.clone());
+            }
+            if over_limit {
+                req.extensions_mut().insert(OverConnectionLimit);
+            }
+            req
+        });
+        let conn = self
+            .http
+            .serve_connection(io, TowerToHyperService::new(service));
+        // hyper answers unparsable requests itself (400/414/431, no body); they are only logged at
+        // DEBUG, so garbage sent to the port cannot flood the logs.
+        if let Err(err) = watcher.watch(conn).await
+            && (err.is_parse() || err.is_parse_too_large() || err.is_parse_status())
+        {
+            tracing::debug!(error = %err, "request refused by the HTTP parser");
+        }
+        drop(self.hold);
+    }
 }
 
 /// Counts occurrences of one WARN and lets it through at most once per [`WARN_INTERVAL`], with the
@@ -199,15 +257,36 @@ pub async fn shutdown_signal() {
 }
 
 /// `--healthcheck`: `GET /health` on 127.0.0.1:`port`; true on a 200 within 3 s. Needs no
-/// configuration beyond the port and no shell (distroless images).
+/// configuration beyond the port (and `TLS_CERT_FILE` when the server speaks HTTPS) and no shell
+/// (distroless images).
 pub fn healthcheck(port: u16) -> bool {
+    let tls_cert_file = std::env::var_os("TLS_CERT_FILE")
+        .filter(|v| !v.is_empty())
+        .map(std::path::PathBuf::from);
+    healthcheck_with(port, tls_cert_file.as_deref())
+}
+
+/// [`healthcheck`] with the TLS certificate file given: with `Some`, the probe speaks HTTPS and
+/// accepts only a server presenting exactly that file's first certificate. A server with
+/// `TLS_CLIENT_AUTH=required` refuses the probe (it has no device certificate).
+pub fn healthcheck_with(port: u16, tls_cert_file: Option<&std::path::Path>) -> bool {
     let deadline = Duration::from_secs(3);
     let addr = SocketAddr::from(([127, 0, 0, 1], port));
-    let Ok(mut stream) = TcpStream::connect_timeout(&addr, deadline) else {
+    let Ok(stream) = TcpStream::connect_timeout(&addr, deadline) else {
         return false;
     };
     let _ = stream.set_read_timeout(Some(deadline));
     let _ = stream.set_write_timeout(Some(deadline));
+    match tls_cert_file {
+        None => probe_health(stream, port),
+        Some(path) => match tls::pinned_client(path, stream) {
+            Some(tls) => probe_health(tls, port),
+            None => false,
+        },
+    }
+}
+
+fn probe_health(mut stream: impl Read + Write, port: u16) -> bool {
     let request =
         format!("GET /health HTTP/1.1\r\nHost: 127.0.0.1:{port}\r\nConnection: close\r\n\r\n");
     if stream.write_all(request.as_bytes()).is_err() {
@@ -216,21 +295,4 @@ pub fn healthcheck(port: u16) -> bool {
     let mut head = [0u8; 12];
     stream.read_exact(&mut head).is_ok()
         && (&head[..] == b"HTTP/1.1 200" || &head[..] == b"HTTP/1.0 200")
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn a_storm_of_warnings_is_one_line_per_interval_with_its_count() {
-        let mut warn = RateLimitedWarn::default();
-        assert_eq!(warn.note(), Some(1));
-        for _ in 0..999 {
-            assert_eq!(warn.note(), None);
-        }
-        warn.last = Some(Instant::now() - WARN_INTERVAL);
-        assert_eq!(warn.note(), Some(1000));
-        assert_eq!(warn.note(), None);
-    }
 }

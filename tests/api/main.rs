@@ -5,6 +5,7 @@ mod attest_android;
 mod attest_desktop;
 mod attest_ios;
 mod binaries;
+mod ca_startup;
 mod cpu_flood;
 mod crash;
 mod device_checklist;
@@ -21,9 +22,11 @@ mod log_capture;
 mod logging;
 mod oauth_authorize;
 mod oauth_flow;
+mod oauth_redirect_rules;
 #[path = "../support/openssl_csr.rs"]
 mod openssl_csr;
 mod pki_support;
 mod resilience;
+mod tls_door;
 #[path = "../support/attestation_vectors.rs"]
 mod vectors;
