@@ -109,22 +109,43 @@ pub async fn shutdown_signal() {
     }
 }
 
-/// `--healthcheck`: `GET /health` on 127.0.0.1:`port`; true on a 200 within 3 s. Needs no
-/// configuration beyond the port and no shell (distroless images).
-pub fn healthcheck(port: u16) -> bool {
+/// Completes when `signal` does, after turning readiness `shutting_down` and then waiting `delay` with
+/// the listener still open: a load balancer probing readiness sees the 503 and deregisters the task
+/// before [`serve`] stops accepting connections and starts draining (`SHUTDOWN_DELAY_SECONDS`).
+pub async fn delay_after(signal: impl Future<Output = ()>, lifecycle: Lifecycle, delay: Duration) {
+    signal.await;
+    lifecycle.begin_shutdown();
+    if !delay.is_zero() {
+        tracing::info!(
+            delay_seconds = delay.as_secs(),
+            "shutdown requested: readiness answers shutting_down; still serving until the delay is over"
+        );
+        tokio::time::sleep(delay).await;
+    }
+}
+
+/// `healthcheck`: `GET /health` on `addr`; `Ok` on a 200 within 3 s, else why not (for the operator:
+/// no secret is involved). Needs no configuration beyond the address and no shell (distroless images).
+pub fn healthcheck(addr: SocketAddr) -> Result<(), String> {
     let deadline = Duration::from_secs(3);
-    let addr = SocketAddr::from(([127, 0, 0, 1], port));
-    let Ok(mut stream) = TcpStream::connect_timeout(&addr, deadline) else {
-        return false;
-    };
+    let url = format!("http://{addr}/health");
+    let mut stream = TcpStream::connect_timeout(&addr, deadline)
+        .map_err(|err| format!("cannot connect to {addr}: {err}"))?;
     let _ = stream.set_read_timeout(Some(deadline));
     let _ = stream.set_write_timeout(Some(deadline));
-    let request =
-        format!("GET /health HTTP/1.1\r\nHost: 127.0.0.1:{port}\r\nConnection: close\r\n\r\n");
-    if stream.write_all(request.as_bytes()).is_err() {
-        return false;
-    }
+    let request = format!("GET /health HTTP/1.1\r\nHost: {addr}\r\nConnection: close\r\n\r\n");
+    stream
+        .write_all(request.as_bytes())
+        .map_err(|err| format!("GET {url} could not be sent: {err}"))?;
     let mut head = [0u8; 12];
-    stream.read_exact(&mut head).is_ok()
-        && (&head[..] == b"HTTP/1.1 200" || &head[..] == b"HTTP/1.0 200")
+    stream
+        .read_exact(&mut head)
+        .map_err(|err| format!("GET {url} got no answer within 3 s: {err}"))?;
+    match &head[..] {
+        b"HTTP/1.1 200" | b"HTTP/1.0 200" => Ok(()),
+        other => Err(format!(
+            "GET {url} answered {:?} instead of 200",
+            String::from_utf8_lossy(other)
+        )),
+    }
 }

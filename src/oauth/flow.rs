@@ -66,7 +66,7 @@ pub async fn callback_location(
         Ok(Some(session)) => session,
         Ok(None) => return fallback("invalid_state"),
         Err(err) => {
-            tracing::error!(error = %err, oauth.provider = p, "callback could not read the session");
+            tracing::error!(error = %err, provider = p, "callback could not read the session");
             return fallback("server_error");
         }
     };
@@ -78,7 +78,7 @@ pub async fn callback_location(
     }
     if let Some(error) = query.error.as_deref() {
         if let Err(err) = sessions.delete(state).await {
-            tracing::error!(error = %err, oauth.provider = p, "callback could not delete the session");
+            tracing::error!(error = %err, provider = p, "callback could not delete the session");
             return fallback("server_error");
         }
         let code = if is_safe_error_code(error) {

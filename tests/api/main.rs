@@ -5,9 +5,11 @@ mod attest_android;
 mod attest_desktop;
 mod attest_ios;
 mod binaries;
+mod cli;
 mod device_checklist;
 mod device_openssl;
 mod device_routes;
+mod docs_page;
 mod helpers;
 mod lifecycle;
 #[path = "../support/log_capture.rs"]
