@@ -19,11 +19,15 @@ WORKDIR /src
 # Only the C code needs musl-gcc (musl headers); rustc links with the target's self-contained crt objects,
 # which yields a static-pie executable with no program interpreter.
 ENV CC_x86_64_unknown_linux_musl=musl-gcc
-COPY Cargo.toml Cargo.lock ./
+COPY Cargo.toml Cargo.lock build.rs ./
+COPY assets ./assets
 COPY src ./src
 COPY bin ./bin
 COPY benches ./benches
 COPY tests ./tests
+# The image has no .git: pass the commit for `--version`, e.g. --build-arg GIT_COMMIT=$(git rev-parse --short HEAD).
+ARG GIT_COMMIT=unknown
+ENV APUNTADOR_GIT_COMMIT=${GIT_COMMIT}
 RUN --mount=type=cache,target=/usr/local/cargo/registry \
     --mount=type=cache,target=/src/target \
     cargo build --release --locked --target x86_64-unknown-linux-musl --bin apuntador-server \
@@ -36,6 +40,7 @@ ENV HOST=0.0.0.0 \
     PORT=8000 \
     LOG_FORMAT=json
 EXPOSE 8000
-# The binary probes itself: GET http://127.0.0.1:$PORT/health, exit 0 on 200 within 3 s (SPEC §9.2).
+# The binary probes itself: GET /health on the loopback address of HOST's family and PORT, exit 0 on a 200
+# within 3 s, else 1 with the reason (shown by `docker inspect`).
 HEALTHCHECK --interval=15s --timeout=5s --start-period=10s --retries=3 CMD ["/apuntador-server", "--healthcheck"]
 ENTRYPOINT ["/apuntador-server"]

@@ -8,7 +8,7 @@ use axum::{Json, Router};
 use serde_json::{Value, json};
 
 async fn health() -> Json<Value> {
-    Json(json!({"status": "ok", "version": "0.1.0", "message": "Service is healthy"}))
+    Json(json!({"status": "ok", "version": "2.0.0", "message": "Service is healthy"}))
 }
 
 #[tokio::main]

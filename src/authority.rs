@@ -342,7 +342,7 @@ pub async fn ensure_development_ca(
         .await
         .map_err(|e| BootstrapError::Create(e.to_string()))?;
     tracing::warn!(
-        "created a development certificate authority (EC P-256, `CN=Apuntador Development CA`); it must not be used in production"
+        "created a development certificate authority (EC P-256, `CN=Apuntador Development CA`); it must not be used in production: `apuntador-server ca init` replaces it with your own CA (certificates it issued then stop working)"
     );
     Ok(())
 }
@@ -393,73 +393,33 @@ pub struct CaInitArgs {
     pub validity_days: u32,
     /// `--common-name`, default `Apuntador Certificate Authority`.
     pub common_name: String,
+    /// `--organization`, default `Apuntador`: the subject's `O`.
+    pub organization: String,
+    /// `--country`, default `ES`: the subject's `C` (two upper-case letters).
+    pub country: String,
     /// `--force` / `--rotate`.
     pub existing: ExistingCa,
 }
 
-impl CaInitArgs {
-    /// Parses the arguments after `ca init`; the error is a usage message.
-    pub fn parse(args: &[String]) -> Result<CaInitArgs, String> {
-        let mut parsed = CaInitArgs {
+impl Default for CaInitArgs {
+    /// The defaults of `ca init`: backend from `INFRASTRUCTURE_PROVIDER`, EC P-256, 3650 days,
+    /// `CN=Apuntador Certificate Authority, O=Apuntador, C=ES`, refuse an existing CA.
+    fn default() -> CaInitArgs {
+        CaInitArgs {
             backend: None,
             key_type: KeyType::EcP256,
             validity_days: ca::DEFAULT_CA_VALIDITY_DAYS,
             common_name: ca::DEFAULT_CA_COMMON_NAME.to_owned(),
+            organization: ca::DEFAULT_CA_ORGANIZATION.to_owned(),
+            country: ca::DEFAULT_CA_COUNTRY.to_owned(),
             existing: ExistingCa::Refuse,
-        };
-        let mut it = args.iter();
-        while let Some(arg) = it.next() {
-            let (flag, inline) = match arg.split_once('=') {
-                Some((f, v)) if f.starts_with("--") => (f, Some(v.to_owned())),
-                _ => (arg.as_str(), None),
-            };
-            let mut value = |name: &str| {
-                inline
-                    .clone()
-                    .or_else(|| it.next().cloned())
-                    .ok_or_else(|| format!("{name} needs a value"))
-            };
-            match flag {
-                "--local" | "--aws" if parsed.backend.is_some() => {
-                    return Err("--local and --aws exclude each other".into());
-                }
-                "--local" => parsed.backend = Some(InitBackend::Local),
-                "--aws" => parsed.backend = Some(InitBackend::Aws),
-                "--force" | "--rotate" if parsed.existing != ExistingCa::Refuse => {
-                    return Err("--force and --rotate exclude each other".into());
-                }
-                "--force" => parsed.existing = ExistingCa::Replace,
-                "--rotate" => parsed.existing = ExistingCa::Rotate,
-                "--key-type" => {
-                    let v = value("--key-type")?;
-                    parsed.key_type = KeyType::parse(&v).ok_or_else(|| {
-                        "--key-type must be ec-p256, ec-p384, rsa-2048, rsa-3072 or rsa-4096"
-                            .to_owned()
-                    })?;
-                }
-                "--validity-days" => {
-                    let v = value("--validity-days")?;
-                    parsed.validity_days = v
-                        .parse::<u32>()
-                        .ok()
-                        .filter(|d| (1..=36_500).contains(d))
-                        .ok_or_else(|| {
-                            "--validity-days must be a whole number of days, 1-36500".to_owned()
-                        })?;
-                }
-                "--common-name" => {
-                    let v = value("--common-name")?;
-                    let v = v.trim();
-                    if v.is_empty() || v.chars().count() > 64 {
-                        return Err("--common-name must have 1-64 characters".into());
-                    }
-                    parsed.common_name = v.to_owned();
-                }
-                other => return Err(format!("unknown ca init argument {other}")),
-            }
         }
-        Ok(parsed)
     }
+}
+
+/// Whether `cert_pem` is the development CA that local development start-up creates by itself.
+pub fn is_development_ca(cert_pem: &str) -> bool {
+    ca::CaCertificate::from_pem(cert_pem).is_some_and(|cert| cert.is_development())
 }
 
 /// Why `ca init` failed (exit 1).
@@ -467,7 +427,7 @@ impl CaInitArgs {
 pub enum CaInitError {
     /// A CA exists and neither `--force` nor `--rotate` was given.
     #[error(
-        "a certificate authority already exists; use --rotate to rotate it or --force to replace it"
+        "a certificate authority already exists; `ca rotate` (or `ca init --rotate`) rotates it and keeps it trusted, `ca init --force` replaces it and stops trusting it"
     )]
     Exists,
     /// The existing CA could not be read (needed for `--rotate` and the existence check).
@@ -494,8 +454,39 @@ pub struct CaInitReport {
     pub pin: Pin,
     /// Whether a previous CA is kept (rotation).
     pub rotated: bool,
+    /// The CA this run replaced without keeping it trusted (`--force`, or the development CA).
+    pub replaced: Option<ReplacedCa>,
     /// The version of the truststore bundle written.
     pub bundle_version: String,
+}
+
+/// A CA that `ca init` replaced and no longer trusts; certificates it issued stop working.
+#[derive(Debug, Clone)]
+pub struct ReplacedCa {
+    /// Its subject (RFC 4514 text).
+    pub subject: String,
+    /// Its SPKI pin, base64.
+    pub pin: String,
+    /// Whether it was the development CA created automatically at start-up.
+    pub development: bool,
+    /// Whether a previous CA certificate was kept with it (it is dropped too).
+    pub had_previous: bool,
+}
+
+/// What `ca init` would replace in `existing`, described without key material.
+pub fn describe_existing(existing: &CaMaterial) -> ReplacedCa {
+    let cert = ca::CaCertificate::from_pem(&existing.cert_pem);
+    ReplacedCa {
+        subject: cert
+            .as_ref()
+            .map_or_else(|| "(unreadable certificate)".into(), |c| c.subject_text()),
+        pin: cert.map_or_else(String::new, |c| c.pin().sha256_base64),
+        development: is_development_ca(&existing.cert_pem),
+        had_previous: existing
+            .previous_cert_pem
+            .as_deref()
+            .is_some_and(|p| !p.trim().is_empty()),
+    }
 }
 
 /// `ca init` (SPEC §5.2–5.3): creates a CA, writes it to `secrets` and publishes the bundle to `blobs`.
@@ -506,14 +497,27 @@ pub async fn init_ca(
     now: DateTime<Utc>,
 ) -> Result<CaInitReport, CaInitError> {
     let existing = secrets.load_ca().await.map_err(CaInitError::Read)?;
+    let mut replaced = None;
     let previous_cert_pem = match (&existing, args.existing) {
+        // The development CA made by a first start in development is replaced without a flag: it
+        // was never chosen, and keeping it would block the first real `ca init`.
+        (Some(current), ExistingCa::Refuse) if is_development_ca(&current.cert_pem) => {
+            replaced = Some(describe_existing(current));
+            None
+        }
         (Some(_), ExistingCa::Refuse) => return Err(CaInitError::Exists),
         (Some(current), ExistingCa::Rotate) => Some(current.cert_pem.clone()),
-        _ => None,
+        (Some(current), ExistingCa::Replace) => {
+            replaced = Some(describe_existing(current));
+            None
+        }
+        (None, _) => None,
     };
     let key_type = args.key_type;
-    let subject = CaSubject::Init {
+    let subject = CaSubject::Named {
         common_name: args.common_name.clone(),
+        organization: args.organization.clone(),
+        country: args.country.clone(),
     };
     let days = args.validity_days;
     // RSA key generation takes seconds: off the async workers.
@@ -543,6 +547,7 @@ pub async fn init_ca(
         not_after: certificate.not_after(),
         pin: certificate.pin(),
         rotated,
+        replaced,
         bundle_version,
     })
 }

@@ -22,7 +22,7 @@ use base64::engine::general_purpose::{GeneralPurpose, GeneralPurposeConfig};
 use secrecy::{ExposeSecret as _, SecretString};
 
 /// Variables only `apuntador-server` reads; the Lambda binary ignores them (SPEC §9.3).
-pub const SERVER_ONLY_VARIABLES: [&str; 8] = [
+pub const SERVER_ONLY_VARIABLES: [&str; 9] = [
     "HOST",
     "PORT",
     "MAX_CONCURRENT_REQUESTS",
@@ -31,6 +31,22 @@ pub const SERVER_ONLY_VARIABLES: [&str; 8] = [
     "TLS_CERT_FILE",
     "TLS_KEY_FILE",
     "TLS_CLIENT_AUTH",
+    "SHUTDOWN_DELAY_SECONDS",
+];
+
+/// The variables `apuntador-server ca init|rotate|show` reads: where the CA lives, nothing else, so a
+/// production setting it does not use (an OAuth credential, an API key) cannot stop it.
+pub const CA_VARIABLES: [&str; 10] = [
+    "INFRASTRUCTURE_PROVIDER",
+    "DATA_DIR",
+    "INFRASTRUCTURE_BASE_DIR",
+    "AWS_REGION",
+    "AWS_DYNAMODB_TABLE",
+    "AWS_DYNAMODB_SESSIONS_TABLE",
+    "AWS_S3_BUCKET",
+    "AWS_SECRETS_PREFIX",
+    "AUTO_CREATE_RESOURCES",
+    "AWS_ENDPOINT_URL",
 ];
 
 /// Development default for `CONFIG_API_KEY` (refused in production, SPEC §8.4).
@@ -75,7 +91,7 @@ pub enum Environment {
 /// `apuntador-server` settings; ignored by the Lambda binary (SPEC §9.3).
 #[derive(Debug, Clone)]
 pub struct ServerConfig {
-    /// `HOST`, default `0.0.0.0`: bind address (an IP literal).
+    /// `HOST`, default `0.0.0.0`: bind address (an IP literal, or `localhost` for 127.0.0.1).
     pub host: IpAddr,
     /// `PORT`, default 8000, 1-65535.
     pub port: u16,
@@ -86,6 +102,10 @@ pub struct ServerConfig {
     pub max_connections: usize,
     /// `SHUTDOWN_GRACE_SECONDS`, default 25 s, 0-300: time in-flight requests get after SIGTERM.
     pub shutdown_grace: Duration,
+    /// `SHUTDOWN_DELAY_SECONDS`, default 0 s, 0-300: after SIGTERM, how long readiness answers 503
+    /// `shutting_down` while the listener keeps serving, before draining starts (load balancer
+    /// deregistration).
+    pub shutdown_delay: Duration,
     /// The server's own TLS door: `Some` when `TLS_CERT_FILE` and `TLS_KEY_FILE` are both set.
     pub tls: Option<TlsConfig>,
 }
@@ -123,7 +143,8 @@ pub struct HttpConfig {
     pub base_path: Option<String>,
     /// `ENABLE_DOCS`, default false: serve `/openapi.json` and `/docs`.
     pub enable_docs: bool,
-    /// `PROJECT_VERSION`, default `1.0.0`, at most 32 characters: `version` of `/config/providers`.
+    /// `PROJECT_VERSION`, default the service version, at most 32 characters: `version` of
+    /// `/config/providers`.
     pub project_version: String,
     /// `BODY_LIMIT_BYTES`, default 65536, 1024-1048576.
     pub body_limit_bytes: usize,
@@ -266,7 +287,7 @@ pub struct GoogleConfig {
     pub client_id: Option<SecretValue>,
     /// `GOOGLE_CLIENT_SECRET` (S).
     pub client_secret: Option<SecretValue>,
-    /// `GOOGLE_REDIRECT_URI`, default `http://localhost:8000/oauth/callback/googledrive`.
+    /// `GOOGLE_REDIRECT_URI`, default `http://localhost:$PORT/oauth/callback/googledrive`.
     pub redirect_uri: String,
     /// `GOOGLE_AUTHORIZE_URL`, default `https://accounts.google.com/o/oauth2/v2/auth`.
     pub authorize_url: String,
@@ -298,7 +319,7 @@ pub struct OneDriveConfig {
     pub client_id: Option<SecretValue>,
     /// `ONEDRIVE_CLIENT_SECRET` (S).
     pub client_secret: Option<SecretValue>,
-    /// `ONEDRIVE_REDIRECT_URI`, default `http://localhost:8000/oauth/callback/onedrive`.
+    /// `ONEDRIVE_REDIRECT_URI`, default `http://localhost:$PORT/oauth/callback/onedrive`.
     pub redirect_uri: String,
     /// `ONEDRIVE_TENANT`, default `common`.
     pub tenant: String,
@@ -473,7 +494,7 @@ pub struct AwsConfig {
 pub struct TelemetryConfig {
     /// `LOG_LEVEL`, default `info`: a level or an `EnvFilter` directive (validated).
     pub log_level: String,
-    /// `LOG_FORMAT`, default json.
+    /// `LOG_FORMAT`, default `auto`: human lines on a terminal in development, JSON otherwise.
     pub log_format: LogFormat,
     /// `OTEL_ENABLED`, default false.
     pub otel_enabled: bool,
@@ -496,6 +517,21 @@ pub enum LogFormat {
     Json,
     /// One readable line per event.
     Human,
+    /// `auto` (the default): [`LogFormat::Human`] when stdout is a terminal in development,
+    /// [`LogFormat::Json`] otherwise; see [`LogFormat::resolve`].
+    Auto,
+}
+
+impl LogFormat {
+    /// The concrete format: `Auto` becomes human lines only when `stdout_is_terminal` outside
+    /// production, so containers, Lambda and log files always get JSON.
+    pub fn resolve(self, production: bool, stdout_is_terminal: bool) -> LogFormat {
+        match self {
+            LogFormat::Auto if stdout_is_terminal && !production => LogFormat::Human,
+            LogFormat::Auto => LogFormat::Json,
+            concrete => concrete,
+        }
+    }
 }
 
 /// OTLP transport.
@@ -557,6 +593,7 @@ pub const VARIABLES: &[&str] = &[
     "TLS_CERT_FILE",
     "TLS_KEY_FILE",
     "TLS_CLIENT_AUTH",
+    "SHUTDOWN_DELAY_SECONDS",
     "ALLOWED_ORIGINS",
     "CORS_ALLOWED_METHODS",
     "CORS_ALLOWED_HEADERS",
@@ -842,20 +879,41 @@ impl Config {
         )
     }
 
+    /// The storage settings alone, from the process environment plus the optional `.env` file at `path`:
+    /// only [`CA_VARIABLES`] are read (in development rules), for `apuntador-server ca ...`.
+    pub fn storage_from_env_with_dotenv(
+        path: &std::path::Path,
+    ) -> Result<StorageConfig, ConfigError> {
+        let problems = non_unicode_problems()
+            .into_iter()
+            .filter(|p| CA_VARIABLES.contains(&p.variable.as_str()))
+            .collect();
+        Config::with_dotenv(
+            |name| std::env::var(name).ok(),
+            |name| CA_VARIABLES.contains(&name),
+            path,
+            problems,
+        )
+        .map(|config| config.storage)
+    }
+
     /// Parses the process environment plus the optional `.env` file at `path`; the environment wins.
     ///
     /// A missing file is fine; an unreadable one is a problem. The process environment is never modified.
     pub fn from_env_with_dotenv(path: &std::path::Path) -> Result<Config, ConfigError> {
         Config::with_dotenv(
             |name| std::env::var(name).ok(),
+            |_| true,
             path,
             non_unicode_problems(),
         )
     }
 
-    /// `env` first (an empty value counts as unset), then the `.env` file at `path` if it exists.
+    /// `env` first (an empty value counts as unset), then the `.env` file at `path` if it exists; a
+    /// variable for which `keep` is false counts as unset.
     fn with_dotenv(
         env: impl Fn(&str) -> Option<String>,
+        keep: impl Fn(&str) -> bool,
         path: &std::path::Path,
         mut problems: Vec<ConfigProblem>,
     ) -> Result<Config, ConfigError> {
@@ -872,6 +930,9 @@ impl Config {
         };
         Config::parse(
             |name| {
+                if !keep(name) {
+                    return None;
+                }
                 env(name)
                     .filter(|v| !v.is_empty())
                     .or_else(|| file.get(name).cloned())
@@ -1041,6 +1102,7 @@ impl Config {
         let mut r = Reader {
             lookup,
             production: false,
+            port: 8000,
             problems,
         };
         let environment = r.choice(
@@ -1054,6 +1116,8 @@ impl Config {
         r.production = environment == Environment::Production;
         let server = r.server();
         let tls_client_auth = server.tls.as_ref().map(|tls| tls.client_auth);
+        // Provider callback URLs default to this server's own port.
+        r.port = server.port;
         let config = Config {
             environment,
             server,
@@ -1178,6 +1242,8 @@ const ATTESTATIONS: &str = "number of attestations";
 struct Reader<F> {
     lookup: F,
     production: bool,
+    /// `PORT` once parsed: the default provider redirect URIs use it.
+    port: u16,
     problems: Vec<ConfigProblem>,
 }
 
@@ -1331,6 +1397,7 @@ impl<F: Fn(&str) -> Option<String>> Reader<F> {
             max_connections: self.number("MAX_CONNECTIONS", 1024, 1..=1_000_000, CONNECTIONS),
             shutdown_grace: self.seconds("SHUTDOWN_GRACE_SECONDS", 25, 0..=300),
             tls: self.tls(),
+            shutdown_delay: self.seconds("SHUTDOWN_DELAY_SECONDS", 0, 0..=300),
         }
     }
 
@@ -1368,13 +1435,17 @@ impl<F: Fn(&str) -> Option<String>> Reader<F> {
         HttpConfig {
             base_path: self.optional("BASE_PATH", check_base_path),
             enable_docs: self.boolean("ENABLE_DOCS", false),
-            project_version: self.value("PROJECT_VERSION", "1.0.0".to_owned(), |raw| {
-                if raw.chars().count() <= 32 {
-                    Ok(raw.to_owned())
-                } else {
-                    Err(format!("{raw:?} is longer than 32 characters"))
-                }
-            }),
+            project_version: self.value(
+                "PROJECT_VERSION",
+                env!("CARGO_PKG_VERSION").to_owned(),
+                |raw| {
+                    if raw.chars().count() <= 32 {
+                        Ok(raw.to_owned())
+                    } else {
+                        Err(format!("{raw:?} is longer than 32 characters"))
+                    }
+                },
+            ),
             body_limit_bytes: self.number("BODY_LIMIT_BYTES", 65_536, 1024..=1_048_576, BYTES),
             request_timeout: self.seconds("REQUEST_TIMEOUT_SECONDS", 20, 1..=300),
             max_cpu_jobs: self.number("MAX_CPU_JOBS", default_cpu_jobs(), 1..=1024, JOBS),
@@ -1486,7 +1557,7 @@ impl<F: Fn(&str) -> Option<String>> Reader<F> {
             client_secret: self.secret("GOOGLE_CLIENT_SECRET"),
             redirect_uri: self.provider_redirect_uri(
                 "GOOGLE_REDIRECT_URI",
-                "http://localhost:8000/oauth/callback/googledrive",
+                &format!("http://localhost:{}/oauth/callback/googledrive", self.port),
                 listed.contains(&ProviderId::GoogleDrive),
             ),
             authorize_url: self.endpoint(
@@ -1520,7 +1591,7 @@ impl<F: Fn(&str) -> Option<String>> Reader<F> {
             client_secret: self.secret("ONEDRIVE_CLIENT_SECRET"),
             redirect_uri: self.provider_redirect_uri(
                 "ONEDRIVE_REDIRECT_URI",
-                "http://localhost:8000/oauth/callback/onedrive",
+                &format!("http://localhost:{}/oauth/callback/onedrive", self.port),
                 listed.contains(&ProviderId::OneDrive),
             ),
             authorize_url: self
@@ -1579,15 +1650,24 @@ impl<F: Fn(&str) -> Option<String>> Reader<F> {
         }
     }
 
-    /// `ENABLED_CLOUD_PROVIDERS`: lower-cased, deduplicated, in the fixed order of [`ProviderId::ALL`].
+    /// `ENABLED_CLOUD_PROVIDERS`: lower-cased, deduplicated, in the fixed order of [`ProviderId::ALL`];
+    /// `none` alone turns the OAuth proxy off.
     fn providers(&mut self) -> Vec<ProviderId> {
         let mut providers = Vec::new();
-        for item in self.list("ENABLED_CLOUD_PROVIDERS", "googledrive,dropbox") {
+        let items = self.list("ENABLED_CLOUD_PROVIDERS", "googledrive,dropbox");
+        if let [only] = items.as_slice()
+            && only.eq_ignore_ascii_case("none")
+        {
+            return providers;
+        }
+        for item in items {
             match ProviderId::parse(&item.to_ascii_lowercase()) {
                 Some(provider) => providers.push(provider),
                 None => self.problem(
                     "ENABLED_CLOUD_PROVIDERS",
-                    format!("{item:?} is not a provider (googledrive, dropbox, onedrive)"),
+                    format!(
+                        "{item:?} is not a provider (googledrive, dropbox, onedrive, or none alone)"
+                    ),
                 ),
             }
         }
@@ -1861,8 +1941,12 @@ impl<F: Fn(&str) -> Option<String>> Reader<F> {
             log_level: self.value("LOG_LEVEL", "info".to_owned(), check_log_level),
             log_format: self.choice(
                 "LOG_FORMAT",
-                LogFormat::Json,
-                &[("json", LogFormat::Json), ("human", LogFormat::Human)],
+                LogFormat::Auto,
+                &[
+                    ("json", LogFormat::Json),
+                    ("human", LogFormat::Human),
+                    ("auto", LogFormat::Auto),
+                ],
             ),
             otel_enabled: self.boolean("OTEL_ENABLED", false),
             otel_service_name: self.string("OTEL_SERVICE_NAME", "apuntador"),
@@ -1929,6 +2013,9 @@ fn parse_bool(raw: &str) -> Option<bool> {
 
 fn parse_ip(raw: &str) -> Result<IpAddr, String> {
     let trimmed = raw.trim();
+    if trimmed.eq_ignore_ascii_case("localhost") {
+        return Ok(IpAddr::from([127, 0, 0, 1]));
+    }
     let unbracketed = trimmed
         .strip_prefix('[')
         .and_then(|s| s.strip_suffix(']'))
@@ -2492,9 +2579,10 @@ mod tests {
         assert_eq!(c.http.max_cpu_jobs, default_cpu_jobs());
         assert_eq!(c.http.max_queued_cpu_jobs, 64);
         assert_eq!(c.server.shutdown_grace, Duration::from_secs(25));
+        assert_eq!(c.server.shutdown_delay, Duration::ZERO);
         assert_eq!(c.http.base_path, None);
         assert!(!c.http.enable_docs);
-        assert_eq!(c.http.project_version, "1.0.0");
+        assert_eq!(c.http.project_version, env!("CARGO_PKG_VERSION"));
         assert_eq!(c.http.body_limit_bytes, 65_536);
         assert_eq!(c.http.request_timeout, Duration::from_secs(20));
         assert_eq!(
@@ -2610,7 +2698,7 @@ mod tests {
         assert!(!c.storage.aws.auto_create_resources);
         assert_eq!(c.storage.aws.endpoint_url, None);
         assert_eq!(c.telemetry.log_level, "info");
-        assert_eq!(c.telemetry.log_format, LogFormat::Json);
+        assert_eq!(c.telemetry.log_format, LogFormat::Auto);
         assert!(!c.telemetry.otel_enabled);
         assert_eq!(c.telemetry.otel_service_name, "apuntador");
         assert_eq!(c.telemetry.otel_endpoint, "http://localhost:4317");
@@ -2643,7 +2731,11 @@ mod tests {
                 "staging",
                 "\"staging\" is not one of: development, production",
             ),
-            ("HOST", "localhost", "\"localhost\" is not an IP address"),
+            (
+                "HOST",
+                "localhost.example",
+                "\"localhost.example\" is not an IP address",
+            ),
             ("HOST", "999.0.0.1", "is not an IP address"),
             ("PORT", "80a", "\"80a\" is not a port number (1-65535)"),
             ("PORT", "0", "\"0\" is not a port number (1-65535)"),
@@ -3020,7 +3112,7 @@ mod tests {
                 "info,apuntador=loud",
                 "is not a log filter directive",
             ),
-            ("LOG_FORMAT", "text", "is not one of: json, human"),
+            ("LOG_FORMAT", "text", "is not one of: json, human, auto"),
             ("OTEL_ENABLED", "enable", "is not a boolean"),
             (
                 "OTEL_EXPORTER_OTLP_ENDPOINT",
@@ -3076,6 +3168,8 @@ mod tests {
             ("HOST", "127.0.0.1"),
             ("HOST", "::"),
             ("HOST", "[::1]"),
+            ("HOST", "localhost"),
+            ("HOST", "LocalHost"),
             ("PORT", "1"),
             ("PORT", "65535"),
             ("PORT", " 8080 "),
@@ -3088,6 +3182,7 @@ mod tests {
             ("REQUEST_TIMEOUT_SECONDS", "300"),
             ("MAX_CONCURRENT_REQUESTS", "100000"),
             ("SHUTDOWN_GRACE_SECONDS", "0"),
+            ("SHUTDOWN_DELAY_SECONDS", "300"),
             ("ALLOWED_ORIGINS", "*"),
             (
                 "ALLOWED_ORIGINS",
@@ -3104,6 +3199,7 @@ mod tests {
             ("ADMIN_API_KEY", GOOD_KEY),
             ("ENABLED_CLOUD_PROVIDERS", "GoogleDrive, ONEDRIVE"),
             ("ENABLED_CLOUD_PROVIDERS", ","),
+            ("ENABLED_CLOUD_PROVIDERS", "None"),
             ("ALLOWED_REDIRECT_URIS", "*"),
             (
                 "ALLOWED_REDIRECT_URIS",
@@ -4292,7 +4388,7 @@ mod tests {
         )
         .expect("write");
         let env = lookup(&[("PORT", "7000"), ("HOST", "")]);
-        let c = Config::with_dotenv(env, &path, Vec::new()).expect("parses");
+        let c = Config::with_dotenv(env, |_| true, &path, Vec::new()).expect("parses");
         assert_eq!(c.server.port, 7000, "the environment wins");
         assert_eq!(
             c.server.host,
@@ -4306,15 +4402,15 @@ mod tests {
     #[test]
     fn a_missing_dotenv_file_is_fine() {
         let dir = tempfile::tempdir().expect("tempdir");
-        let c =
-            Config::with_dotenv(lookup(&[]), &dir.path().join(".env"), Vec::new()).expect("parses");
+        let c = Config::with_dotenv(lookup(&[]), |_| true, &dir.path().join(".env"), Vec::new())
+            .expect("parses");
         assert_eq!(c.server.port, 8000);
     }
 
     #[test]
     fn a_dotenv_path_that_cannot_be_read_is_a_problem() {
         let dir = tempfile::tempdir().expect("tempdir");
-        let error = Config::with_dotenv(lookup(&[("PORT", "x")]), dir.path(), Vec::new())
+        let error = Config::with_dotenv(lookup(&[("PORT", "x")]), |_| true, dir.path(), Vec::new())
             .map(|_| ())
             .unwrap_err();
         assert_eq!(error.0.len(), 2);
@@ -4361,5 +4457,91 @@ mod tests {
         for name in SECRET_VARIABLES {
             assert!(VARIABLES.contains(name), "{name}");
         }
+    }
+
+    /// `pairs` is refused with a problem on `variable` whose message contains `needle`.
+    fn assert_problem(pairs: &[(&str, &str)], variable: &str, needle: &str) {
+        let found = problems(pairs);
+        assert!(
+            found
+                .iter()
+                .any(|p| p.variable == variable && p.message.contains(needle)),
+            "{found:?}"
+        );
+    }
+
+    #[test]
+    fn host_localhost_binds_the_ipv4_loopback() {
+        assert_eq!(
+            ok(&[("HOST", "localhost")]).server.host,
+            IpAddr::from([127, 0, 0, 1])
+        );
+    }
+
+    #[test]
+    fn enabled_cloud_providers_none_turns_oauth_off_even_in_production() {
+        assert!(
+            ok(&[("ENABLED_CLOUD_PROVIDERS", "none")])
+                .oauth
+                .enabled_providers
+                .is_empty()
+        );
+        let pairs = production(&[("ENABLED_CLOUD_PROVIDERS", "NONE")]);
+        assert!(ok(&as_refs(&pairs)).oauth.enabled_providers.is_empty());
+        assert_problem(
+            &[("ENABLED_CLOUD_PROVIDERS", "none,dropbox")],
+            "ENABLED_CLOUD_PROVIDERS",
+            "\"none\" is not a provider",
+        );
+    }
+
+    #[test]
+    fn provider_redirect_uris_default_to_the_configured_port() {
+        let c = ok(&[("PORT", "9123")]);
+        assert_eq!(
+            c.oauth.google.redirect_uri,
+            "http://localhost:9123/oauth/callback/googledrive"
+        );
+        assert_eq!(
+            c.oauth.onedrive.redirect_uri,
+            "http://localhost:9123/oauth/callback/onedrive"
+        );
+    }
+
+    #[test]
+    fn shutdown_delay_seconds_is_bounded() {
+        assert_eq!(
+            ok(&[("SHUTDOWN_DELAY_SECONDS", "15")])
+                .server
+                .shutdown_delay,
+            Duration::from_secs(15)
+        );
+        assert_problem(
+            &[("SHUTDOWN_DELAY_SECONDS", "301")],
+            "SHUTDOWN_DELAY_SECONDS",
+            "(0-300)",
+        );
+    }
+
+    #[test]
+    fn log_format_auto_is_human_only_on_a_terminal_outside_production() {
+        assert_eq!(LogFormat::Auto.resolve(false, true), LogFormat::Human);
+        assert_eq!(LogFormat::Auto.resolve(false, false), LogFormat::Json);
+        assert_eq!(LogFormat::Auto.resolve(true, true), LogFormat::Json);
+        assert_eq!(LogFormat::Json.resolve(false, true), LogFormat::Json);
+        assert_eq!(LogFormat::Human.resolve(true, false), LogFormat::Human);
+    }
+
+    #[test]
+    fn the_ca_commands_read_only_the_storage_variables() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join(".env");
+        std::fs::write(
+            &path,
+            "ENVIRONMENT=production\nCONFIG_API_KEY=short\nGOOGLE_CLIENT_ID=x\nDATA_DIR=/srv/ca\n",
+        )
+        .unwrap();
+        let storage = Config::storage_from_env_with_dotenv(&path).expect("only storage is read");
+        assert_eq!(storage.data_dir, PathBuf::from("/srv/ca"));
     }
 }

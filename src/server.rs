@@ -256,43 +256,68 @@ pub async fn shutdown_signal() {
     }
 }
 
-/// `--healthcheck`: `GET /health` on 127.0.0.1:`port`; true on a 200 within 3 s. Needs no
-/// configuration beyond the port (and `TLS_CERT_FILE` when the server speaks HTTPS) and no shell
-/// (distroless images).
-pub fn healthcheck(port: u16) -> bool {
-    let tls_cert_file = std::env::var_os("TLS_CERT_FILE")
-        .filter(|v| !v.is_empty())
-        .map(std::path::PathBuf::from);
-    healthcheck_with(port, tls_cert_file.as_deref())
+/// Completes when `signal` does, after turning readiness `shutting_down` and then waiting `delay` with
+/// the listener still open: a load balancer probing readiness sees the 503 and deregisters the task
+/// before [`serve`] stops accepting connections and starts draining (`SHUTDOWN_DELAY_SECONDS`).
+pub async fn delay_after(signal: impl Future<Output = ()>, lifecycle: Lifecycle, delay: Duration) {
+    signal.await;
+    lifecycle.begin_shutdown();
+    if !delay.is_zero() {
+        tracing::info!(
+            delay_seconds = delay.as_secs(),
+            "shutdown requested: readiness answers shutting_down; still serving until the delay is over"
+        );
+        tokio::time::sleep(delay).await;
+    }
 }
 
-/// [`healthcheck`] with the TLS certificate file given: with `Some`, the probe speaks HTTPS and
-/// accepts only a server presenting exactly that file's first certificate. A server with
-/// `TLS_CLIENT_AUTH=required` refuses the probe (it has no device certificate).
-pub fn healthcheck_with(port: u16, tls_cert_file: Option<&std::path::Path>) -> bool {
+/// `healthcheck`: `GET /health` on `addr`; `Ok` on a 200 within 3 s, else why not (for the operator:
+/// no secret is involved). Needs no configuration beyond the address and no shell (distroless images).
+///
+/// With `tls_cert_file` (the server's `TLS_CERT_FILE`) the probe speaks HTTPS and accepts only a server
+/// presenting exactly that file's first certificate. A server with `TLS_CLIENT_AUTH=required` refuses
+/// the probe (it has no device certificate).
+pub fn healthcheck(
+    addr: SocketAddr,
+    tls_cert_file: Option<&std::path::Path>,
+) -> Result<(), String> {
     let deadline = Duration::from_secs(3);
-    let addr = SocketAddr::from(([127, 0, 0, 1], port));
-    let Ok(stream) = TcpStream::connect_timeout(&addr, deadline) else {
-        return false;
+    let scheme = if tls_cert_file.is_some() {
+        "https"
+    } else {
+        "http"
     };
+    let url = format!("{scheme}://{addr}/health");
+    let stream = TcpStream::connect_timeout(&addr, deadline)
+        .map_err(|err| format!("cannot connect to {addr}: {err}"))?;
     let _ = stream.set_read_timeout(Some(deadline));
     let _ = stream.set_write_timeout(Some(deadline));
     match tls_cert_file {
-        None => probe_health(stream, port),
+        None => probe_health(stream, addr, &url),
         Some(path) => match tls::pinned_client(path, stream) {
-            Some(tls) => probe_health(tls, port),
-            None => false,
+            Some(tls) => probe_health(tls, addr, &url),
+            None => Err(format!(
+                "TLS_CERT_FILE {} holds no readable certificate",
+                path.display()
+            )),
         },
     }
 }
 
-fn probe_health(mut stream: impl Read + Write, port: u16) -> bool {
-    let request =
-        format!("GET /health HTTP/1.1\r\nHost: 127.0.0.1:{port}\r\nConnection: close\r\n\r\n");
-    if stream.write_all(request.as_bytes()).is_err() {
-        return false;
-    }
+fn probe_health(mut stream: impl Read + Write, addr: SocketAddr, url: &str) -> Result<(), String> {
+    let request = format!("GET /health HTTP/1.1\r\nHost: {addr}\r\nConnection: close\r\n\r\n");
+    stream
+        .write_all(request.as_bytes())
+        .map_err(|err| format!("GET {url} could not be sent: {err}"))?;
     let mut head = [0u8; 12];
-    stream.read_exact(&mut head).is_ok()
-        && (&head[..] == b"HTTP/1.1 200" || &head[..] == b"HTTP/1.0 200")
+    stream
+        .read_exact(&mut head)
+        .map_err(|err| format!("GET {url} got no answer within 3 s: {err}"))?;
+    match &head[..] {
+        b"HTTP/1.1 200" | b"HTTP/1.0 200" => Ok(()),
+        other => Err(format!(
+            "GET {url} answered {:?} instead of 200",
+            String::from_utf8_lossy(other)
+        )),
+    }
 }

@@ -45,16 +45,15 @@ pub fn init(level: &str, format: LogFormat) -> Result<(), String> {
 /// OpenTelemetry disabled this is exactly [`init`]: no exporter, no thread, no layer.
 pub fn init_with_otel(config: &Config, target: otel::Target) -> Result<(), String> {
     let telemetry = &config.telemetry;
+    let format = telemetry.log_format.resolve(
+        config.is_production(),
+        std::io::IsTerminal::is_terminal(&std::io::stdout()),
+    );
     if !telemetry.otel_enabled {
-        return init(&telemetry.log_level, telemetry.log_format);
+        return init(&telemetry.log_level, format);
     }
     let pipeline = otel::Pipeline::new(config, target)?;
-    let dispatch = otel_dispatch(
-        &telemetry.log_level,
-        telemetry.log_format,
-        std::io::stdout,
-        &pipeline,
-    )?;
+    let dispatch = otel_dispatch(&telemetry.log_level, format, std::io::stdout, &pipeline)?;
     tracing::dispatcher::set_global_default(dispatch).map_err(|e| e.to_string())?;
     install_panic_hook();
     otel::install_global(pipeline);
@@ -239,7 +238,8 @@ where
             .format("%Y-%m-%dT%H:%M:%S%.3fZ")
             .to_string();
         match self.format {
-            LogFormat::Json => {
+            // `Auto` is resolved before logging starts; unresolved, it means JSON.
+            LogFormat::Json | LogFormat::Auto => {
                 let mut line = Map::with_capacity(fields.len() + 4);
                 line.insert("timestamp".into(), Value::from(timestamp));
                 line.insert("level".into(), Value::from(meta.level().as_str()));

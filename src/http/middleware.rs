@@ -438,8 +438,15 @@ fn log_completion(
     if matches!(status, 401 | 403) {
         tracing::warn!(status, error = code, "request rejected");
     } else if status >= 500 && !shed {
-        let cause = problem.and_then(|p| p.cause.as_deref()).unwrap_or("");
-        tracing::event!(Level::ERROR, status, error = code, cause, "request failed");
+        match problem
+            .and_then(|p| p.cause.as_deref())
+            .filter(|c| !c.is_empty())
+        {
+            Some(cause) => {
+                tracing::event!(Level::ERROR, status, error = code, cause, "request failed");
+            }
+            None => tracing::event!(Level::ERROR, status, error = code, "request failed"),
+        }
     }
 }
 

@@ -172,7 +172,7 @@ pub async fn authorize_oauth(
             cause: other.to_string(),
         },
     })?;
-    tracing::info!(oauth.provider = provider.as_str(), "authorization started");
+    tracing::info!(provider = provider.as_str(), "authorization started");
     Ok(Json(AuthorizeResponse {
         authorization_url: started.authorization_url,
         state: started.state,
@@ -366,7 +366,7 @@ fn provider_failure(provider: ProviderId, err: OAuthError) -> ApiError {
         }
         OAuthError::RejectedClient => {
             tracing::error!(
-                oauth.provider = provider.as_str(),
+                provider = provider.as_str(),
                 "the provider rejected this service's client credentials"
             );
             ApiError::BadGateway {
@@ -380,7 +380,7 @@ fn provider_failure(provider: ProviderId, err: OAuthError) -> ApiError {
         },
         OAuthError::Unavailable(why) => {
             tracing::warn!(
-                oauth.provider = provider.as_str(),
+                provider = provider.as_str(),
                 reason = why,
                 "the provider call failed"
             );

@@ -77,7 +77,7 @@ pub async fn callback_location(
         Ok(Some(session)) => session,
         Ok(None) => return fallback("invalid_state"),
         Err(err) => {
-            tracing::error!(error = %err, oauth.provider = p, "callback could not read the session");
+            tracing::error!(error = %err, provider = p, "callback could not read the session");
             return fallback("server_error");
         }
     };
@@ -91,7 +91,7 @@ pub async fn callback_location(
         if effects == SessionEffects::Apply
             && let Err(err) = sessions.delete(state).await
         {
-            tracing::error!(error = %err, oauth.provider = p, "callback could not delete the session");
+            tracing::error!(error = %err, provider = p, "callback could not delete the session");
             return fallback("server_error");
         }
         let code = if is_safe_error_code(error) {

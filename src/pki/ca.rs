@@ -393,7 +393,7 @@ impl CaCertificate {
 
     /// Whether this is a development CA certificate: its subject is, byte for byte, the
     /// `CN=Apuntador Development CA, O=Apuntador` the service writes when it creates one. A `ca init`
-    /// subject always starts with `C=ES`, so no `--common-name` can produce it.
+    /// subject always starts with a country (`C=`), so no `--common-name` can produce it.
     pub fn is_development(&self) -> bool {
         CaSubject::Development
             .encode()
@@ -508,19 +508,44 @@ pub enum CaSubject {
     },
     /// The development CA: `CN=Apuntador Development CA, O=Apuntador`.
     Development,
+    /// `ca init --organization --country`: `C=<country>, O=<organization>, CN=<common name>`.
+    Named {
+        /// The common name.
+        common_name: String,
+        /// The organisation (`O`), 1-64 characters.
+        organization: String,
+        /// The ISO 3166 two-letter country code (`C`), upper case.
+        country: String,
+    },
 }
+
+/// The organisation `ca init` puts in the CA subject by default.
+pub const DEFAULT_CA_ORGANIZATION: &str = "Apuntador";
+/// The country `ca init` puts in the CA subject by default.
+pub const DEFAULT_CA_COUNTRY: &str = "ES";
+/// The common name of the development CA; a CA with this subject was created automatically.
+pub const DEVELOPMENT_CA_COMMON_NAME: &str = "Apuntador Development CA";
 
 impl CaSubject {
     /// The encoded subject name, as written into the certificate.
     pub fn encode(&self) -> Result<Vec<u8>, String> {
         let names: Vec<Rdn> = match self {
             CaSubject::Init { common_name } => vec![
-                Rdn::printable(oid::COUNTRY, "ES"),
-                Rdn::utf8(oid::ORGANIZATION, "Apuntador"),
+                Rdn::printable(oid::COUNTRY, DEFAULT_CA_COUNTRY),
+                Rdn::utf8(oid::ORGANIZATION, DEFAULT_CA_ORGANIZATION),
+                Rdn::utf8(oid::COMMON_NAME, common_name),
+            ],
+            CaSubject::Named {
+                common_name,
+                organization,
+                country,
+            } => vec![
+                Rdn::printable(oid::COUNTRY, country),
+                Rdn::utf8(oid::ORGANIZATION, organization),
                 Rdn::utf8(oid::COMMON_NAME, common_name),
             ],
             CaSubject::Development => vec![
-                Rdn::utf8(oid::COMMON_NAME, "Apuntador Development CA"),
+                Rdn::utf8(oid::COMMON_NAME, DEVELOPMENT_CA_COMMON_NAME),
                 Rdn::utf8(oid::ORGANIZATION, "Apuntador"),
             ],
         };
@@ -629,6 +654,18 @@ mod tests {
                 .unwrap()
                 .is_development()
         );
+    }
+
+    #[test]
+    fn a_named_subject_carries_its_organization_and_country() {
+        let subject = CaSubject::Named {
+            common_name: "Fleet CA".into(),
+            organization: "Example Org".into(),
+            country: "PT".into(),
+        };
+        let ca = generate(KeyType::EcP256, &subject, 10, Utc::now()).unwrap();
+        let cert = CaCertificate::from_pem(&ca.cert_pem).unwrap();
+        assert_eq!(cert.subject_text(), "CN=Fleet CA,O=Example Org,C=PT");
     }
 
     #[test]

@@ -6,11 +6,13 @@ mod attest_desktop;
 mod attest_ios;
 mod binaries;
 mod ca_startup;
+mod cli;
 mod cpu_flood;
 mod crash;
 mod device_checklist;
 mod device_openssl;
 mod device_routes;
+mod docs_page;
 mod edges;
 mod enrolment_policy;
 #[path = "../support/fake_csr.rs"]

@@ -31,7 +31,7 @@ async fn app_with_ca(names: &Names, endpoint: &str) -> (Router, AppState) {
     authority::init_ca(
         state.secrets.as_ref(),
         state.blobs.as_ref(),
-        &CaInitArgs::parse(&[]).expect("args"),
+        &CaInitArgs::default(),
         chrono::Utc::now(),
     )
     .await

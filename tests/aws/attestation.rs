@@ -65,7 +65,7 @@ async fn attestations_on_dynamodb_store_their_items_and_ids_enrol_exactly_once()
     authority::init_ca(
         state.secrets.as_ref(),
         state.blobs.as_ref(),
-        &CaInitArgs::parse(&[]).expect("args"),
+        &CaInitArgs::default(),
         chrono::Utc::now(),
     )
     .await

@@ -149,7 +149,7 @@ async fn item_sizes_and_log_bytes_measured_on_the_real_code_match_the_model_defa
     init_ca(
         state.secrets.as_ref(),
         state.blobs.as_ref(),
-        &CaInitArgs::parse(&[]).expect("args"),
+        &CaInitArgs::default(),
         chrono::Utc::now(),
     )
     .await
