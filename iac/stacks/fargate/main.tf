@@ -1,6 +1,14 @@
-# apuntador on ECS Fargate: HTTP API (mutual TLS custom domain) -> VPC link -> internal ALB -> tasks in
-# a VPC with endpoints for the AWS services and a selectable internet egress for the OAuth providers.
-# See docs/deployment.md for the order: apply, `ca init`, apply again with the truststore version.
+# apuntador on ECS Fargate: TWO HTTP APIs -> ONE shared VPC link -> internal ALB -> tasks in a VPC with
+# endpoints for the AWS services and a selectable internet egress for the OAuth providers.
+#
+#   public door  public_domain_name (TLS only)  -> public API: its integration REMOVES X-Client-Cert
+#   device door  device_domain_name (mutual TLS) -> device API: its integration OVERWRITES X-Client-Cert with
+#                                                  $context.identity.clientCert.clientCertPem
+#
+# The app reads the certificate only from that header (CLIENT_CERT_SOURCES=header). Whatever a client sends
+# in X-Client-Cert is removed or replaced at the edge, and the ALB admits only the VPC link's security group,
+# so the header always carries the certificate API Gateway verified, or nothing. See docs/deployment.md
+# (scripts/deploy fargate).
 
 module "network" {
   source = "../../modules/network"
@@ -47,6 +55,13 @@ resource "aws_vpc_security_group_egress_rule" "vpc_link_to_alb" {
   referenced_security_group_id = module.service.alb_security_group_id
 }
 
+# One VPC link serves both APIs (a VPC link can be shared by the integrations of several APIs).
+resource "aws_apigatewayv2_vpc_link" "this" {
+  name               = var.name
+  subnet_ids         = module.network.private_subnet_ids
+  security_group_ids = [aws_security_group.vpc_link.id]
+}
+
 module "service" {
   source = "../../modules/ecs_service"
 
@@ -80,21 +95,57 @@ module "service" {
   })
 }
 
-module "api" {
+module "public_api" {
+  source = "../../modules/http_api"
+
+  name               = "${var.name}-public"
+  certificate_arn    = var.certificate_arn
+  hosted_zone_id     = var.hosted_zone_id
+  client_cert_header = var.client_cert_header
+  log_retention_days = var.log_retention_days
+
+  integration = {
+    type             = "alb"
+    alb_listener_arn = module.service.alb_listener_arn
+    vpc_link_id      = aws_apigatewayv2_vpc_link.this.id
+    client_cert      = "remove"
+  }
+
+  domains = {
+    public = { domain_name = var.public_domain_name, mutual_tls = false }
+  }
+}
+
+module "device_api" {
   source = "../../modules/http_api"
 
   name               = var.name
-  domain_name        = var.domain_name
   certificate_arn    = var.certificate_arn
+  hosted_zone_id     = var.hosted_zone_id
   truststore_uri     = module.data.truststore_uri
   truststore_version = var.truststore_version
   client_cert_header = var.client_cert_header
   log_retention_days = var.log_retention_days
 
   integration = {
-    type                        = "alb"
-    alb_listener_arn            = module.service.alb_listener_arn
-    vpc_link_subnet_ids         = module.network.private_subnet_ids
-    vpc_link_security_group_ids = [aws_security_group.vpc_link.id]
+    type             = "alb"
+    alb_listener_arn = module.service.alb_listener_arn
+    vpc_link_id      = aws_apigatewayv2_vpc_link.this.id
+    client_cert      = "overwrite"
   }
+
+  domains = {
+    device = { domain_name = var.device_domain_name, mutual_tls = true }
+  }
+}
+
+# Earlier versions had one mutual TLS API (module.api) owning the VPC link: keep both, no replacement.
+moved {
+  from = module.api
+  to   = module.device_api
+}
+
+moved {
+  from = module.device_api.aws_apigatewayv2_vpc_link.this[0]
+  to   = aws_apigatewayv2_vpc_link.this
 }
