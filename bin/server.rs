@@ -12,7 +12,8 @@ const USAGE: &str = "\
 apuntador-server — OAuth proxy, device CA and attestation backend of the Apuntador apps
 
 USAGE:
-    apuntador-server                  serve HTTP on HOST:PORT (configuration from the environment and ./.env)
+    apuntador-server                  serve HTTP on HOST:PORT (HTTPS with TLS_CERT_FILE/TLS_KEY_FILE;
+                                      configuration from the environment and ./.env)
     apuntador-server --healthcheck    probe GET http://127.0.0.1:$PORT/health; exit 0 on 200 within 3 s, else 1
     apuntador-server ca init [--local | --aws] [--key-type ec-p256|ec-p384|rsa-2048|rsa-3072|rsa-4096]
                      [--validity-days N] [--common-name NAME] [--force | --rotate]
@@ -91,6 +92,15 @@ fn run() -> ExitCode {
                 return ExitCode::from(err.exit_code());
             }
         };
+        // The TLS door (TLS_CERT_FILE/TLS_KEY_FILE), if configured: files and device CA read now.
+        let tls = match server::tls::door(&state).await {
+            Ok(tls) => tls,
+            Err(err) => {
+                eprintln!("start-up failed: {err}");
+                tracing::error!(error = %err, "start-up failed");
+                return ExitCode::from(err.exit_code());
+            }
+        };
         let listener = match TcpListener::bind(addr).await {
             Ok(listener) => listener,
             Err(err) => {
@@ -102,6 +112,7 @@ fn run() -> ExitCode {
         let local = listener.local_addr().map(|a| a.to_string()).unwrap_or_default();
         tracing::info!(
             address = %local,
+            scheme = if tls.is_some() { "https" } else { "http" },
             version = env!("CARGO_PKG_VERSION"),
             environment = if state.config.is_production() { "production" } else { "development" },
             storage = match state.config.storage.provider {
@@ -112,7 +123,7 @@ fn run() -> ExitCode {
         );
         let lifecycle = state.lifecycle.clone();
         let app = apuntador::router(state);
-        server::serve(listener, app, lifecycle, server::shutdown_signal(), grace).await;
+        server::serve_door(listener, app, lifecycle, server::shutdown_signal(), grace, tls).await;
         // SPEC §9.2: telemetry is flushed once the in-flight requests are done.
         apuntador::telemetry::otel::shutdown(std::time::Duration::from_secs(5)).await;
         tracing::info!("apuntador-server stopped");

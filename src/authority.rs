@@ -8,6 +8,7 @@
 //! it unless the first request needs it. The cryptography itself is in [`crate::pki`]; this module adds
 //! storage access through the store traits and logging, and knows nothing of HTTP.
 
+use std::path::Path;
 use std::sync::{Arc, OnceLock};
 use std::time::{Duration, Instant};
 
@@ -57,6 +58,8 @@ pub struct LazyCa {
 
 struct Inner {
     secrets: Arc<dyn SecretStore>,
+    /// Production: a development CA is refused at load (unavailable), whatever the backend.
+    refuse_development_ca: bool,
     loaded: OnceLock<Arc<CertificateAuthority>>,
     /// Held while loading, so concurrent first users share one load; remembers the last failure.
     last_failure: tokio::sync::Mutex<Option<(Instant, CaUnavailable)>>,
@@ -73,9 +76,16 @@ impl std::fmt::Debug for LazyCa {
 impl LazyCa {
     /// A CA that will be loaded from `secrets` on first need; nothing is read now.
     pub fn new(secrets: Arc<dyn SecretStore>) -> LazyCa {
+        LazyCa::with_policy(secrets, false)
+    }
+
+    /// Like [`LazyCa::new`]; with `refuse_development_ca` (production) a development CA never loads:
+    /// it is unavailable, with one ERROR log per attempt saying to run `ca init`.
+    pub fn with_policy(secrets: Arc<dyn SecretStore>, refuse_development_ca: bool) -> LazyCa {
         LazyCa {
             inner: Arc::new(Inner {
                 secrets,
+                refuse_development_ca,
                 loaded: OnceLock::new(),
                 last_failure: tokio::sync::Mutex::new(None),
             }),
@@ -149,6 +159,15 @@ impl LazyCa {
             CaUnavailable::Invalid
         })?;
         match loaded {
+            Ok(loaded)
+                if self.inner.refuse_development_ca && loaded.ca.current().is_development() =>
+            {
+                tracing::error!(
+                    cause = "the current CA is the development CA",
+                    "the certificate authority could not be loaded: ENVIRONMENT=production refuses the development CA; run `apuntador-server ca init --force` or `ca init --rotate`"
+                );
+                Err(CaUnavailable::Invalid)
+            }
             Ok(loaded) => {
                 for warning in &loaded.warnings {
                     tracing::warn!("{warning}");
@@ -194,7 +213,7 @@ pub async fn publish_bundle(
         .await
 }
 
-/// Why the development CA step failed start-up.
+/// Why the local CA start-up step failed.
 #[derive(Debug, thiserror::Error)]
 pub enum BootstrapError {
     /// Production local mode without a CA (exit 1).
@@ -202,9 +221,101 @@ pub enum BootstrapError {
         "no certificate authority exists and ENVIRONMENT=production never creates one; run `apuntador-server ca init --local` first"
     )]
     MissingInProduction,
+    /// Production local mode on the development CA (exit 2): carries the data directory.
+    #[error(
+        "the certificate authority in {0} is the development CA (CN=Apuntador Development CA), which ENVIRONMENT=production refuses; create a production CA with `apuntador-server ca init --local --rotate` (certificates the development CA issued stay trusted until they expire) or `apuntador-server ca init --local --force` (replaces it; every device must enrol again)"
+    )]
+    DevelopmentCaInProduction(String),
+    /// Production: a CA key file or directory open to group/other that could not be tightened (exit 1).
+    #[error("{0}")]
+    Permissions(String),
     /// The CA could not be created or written.
     #[error("could not create the development CA: {0}")]
     Create(String),
+}
+
+impl BootstrapError {
+    /// The process exit code: 2 for the development CA in production (a configuration problem the
+    /// operator must fix), 1 otherwise.
+    pub fn exit_code(&self) -> u8 {
+        match self {
+            BootstrapError::DevelopmentCaInProduction(_) => 2,
+            _ => 1,
+        }
+    }
+}
+
+/// Tightens the CA key file in `data_dir` to 0600 and `data_dir` itself to 0700 when group or others
+/// have any permission on them, with a WARN naming the path and both modes, in every environment.
+///
+/// Does nothing when there is no key file. A mode that cannot be tightened is a WARN in development and
+/// an error in production.
+pub fn tighten_key_permissions(data_dir: &Path, production: bool) -> Result<(), BootstrapError> {
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::PermissionsExt as _;
+        let key = data_dir.join(crate::store::files::CA_PRIVATE_KEY_FILE);
+        if !key.exists() {
+            return Ok(());
+        }
+        for (path, wanted) in [(data_dir.to_path_buf(), 0o700), (key, 0o600)] {
+            let Ok(metadata) = std::fs::metadata(&path) else {
+                continue;
+            };
+            let mode = metadata.permissions().mode() & 0o777;
+            if mode & 0o077 == 0 {
+                continue;
+            }
+            match std::fs::set_permissions(&path, std::fs::Permissions::from_mode(wanted)) {
+                Ok(()) => tracing::warn!(
+                    path = %path.display(),
+                    "tightened the permissions of {} from {mode:04o} to {wanted:04o}: the CA private key must not be reachable by group or others",
+                    path.display()
+                ),
+                Err(err) => {
+                    let message = format!(
+                        "{} has mode {mode:04o} (open to group or others) and could not be tightened to {wanted:04o}: {err}",
+                        path.display()
+                    );
+                    if production {
+                        return Err(BootstrapError::Permissions(message));
+                    }
+                    tracing::warn!("{message}");
+                }
+            }
+        }
+    }
+    #[cfg(not(unix))]
+    let _ = (data_dir, production);
+    Ok(())
+}
+
+/// The local-mode CA start-up step (SPEC §5.2): tightens the key's permissions
+/// ([`tighten_key_permissions`]), refuses a development CA in production, and creates one in
+/// development when none exists.
+pub async fn prepare_local_ca(
+    production: bool,
+    data_dir: &Path,
+    secrets: &dyn SecretStore,
+    blobs: &dyn BlobStore,
+) -> Result<(), BootstrapError> {
+    tighten_key_permissions(data_dir, production)?;
+    if production && let Ok(Some(material)) = secrets.load_ca().await {
+        if ca::CaCertificate::from_pem(&material.cert_pem).is_some_and(|c| c.is_development()) {
+            return Err(BootstrapError::DevelopmentCaInProduction(
+                data_dir.display().to_string(),
+            ));
+        }
+        if let Some(previous) = material.previous_cert_pem.as_deref()
+            && ca::CaCertificate::from_pem(previous).is_some_and(|c| c.is_development())
+        {
+            tracing::warn!(
+                data_dir = %data_dir.display(),
+                "the previous CA is the development CA: certificates it issued stay trusted until they expire; `apuntador-server ca init --local --rotate` again retires it"
+            );
+        }
+    }
+    ensure_development_ca(production, secrets, blobs).await
 }
 
 /// Local mode start-up step (SPEC §5.2): in development, creates the development CA when none exists,

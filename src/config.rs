@@ -22,11 +22,14 @@ use base64::engine::general_purpose::{GeneralPurpose, GeneralPurposeConfig};
 use secrecy::{ExposeSecret as _, SecretString};
 
 /// Variables only `apuntador-server` reads; the Lambda binary ignores them (SPEC §9.3).
-pub const SERVER_ONLY_VARIABLES: [&str; 4] = [
+pub const SERVER_ONLY_VARIABLES: [&str; 7] = [
     "HOST",
     "PORT",
     "MAX_CONCURRENT_REQUESTS",
     "SHUTDOWN_GRACE_SECONDS",
+    "TLS_CERT_FILE",
+    "TLS_KEY_FILE",
+    "TLS_CLIENT_AUTH",
 ];
 
 /// Development default for `CONFIG_API_KEY` (refused in production, SPEC §8.4).
@@ -79,6 +82,34 @@ pub struct ServerConfig {
     pub max_concurrent_requests: usize,
     /// `SHUTDOWN_GRACE_SECONDS`, default 25 s, 0-300: time in-flight requests get after SIGTERM.
     pub shutdown_grace: Duration,
+    /// The server's own TLS door: `Some` when `TLS_CERT_FILE` and `TLS_KEY_FILE` are both set.
+    pub tls: Option<TlsConfig>,
+}
+
+/// `apuntador-server` terminating TLS itself (the self-hosted and local-development device door).
+///
+/// The same `HOST:PORT` listener then speaks HTTPS only. The files are read at start-up; a problem with
+/// them stops the server (exit 2).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct TlsConfig {
+    /// `TLS_CERT_FILE`: the server certificate chain, PEM (leaf first).
+    pub cert_file: PathBuf,
+    /// `TLS_KEY_FILE`: the server private key, PEM (PKCS#8, PKCS#1 or SEC1), unencrypted.
+    pub key_file: PathBuf,
+    /// `TLS_CLIENT_AUTH`, default `optional`.
+    pub client_auth: TlsClientAuth,
+}
+
+/// `TLS_CLIENT_AUTH`: whether the TLS handshake asks for a device certificate.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum TlsClientAuth {
+    /// `optional` (default): asked for; a connection without one reaches the public routes, and the
+    /// device routes answer 401 `certificate_required`.
+    Optional,
+    /// `required`: a connection without a device certificate fails its handshake (a device-only door).
+    Required,
+    /// `none`: never asked for; the device routes always answer 401 (a public-only door).
+    None,
 }
 
 /// HTTP conventions (SPEC §2, §3.21, §9.1).
@@ -284,6 +315,8 @@ pub enum Platform {
 /// Client certificate sources (SPEC §5.8), in their fixed priority order.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
 pub enum CertSource {
+    /// `tls`: the certificate of the server's own TLS handshake (`TLS_CERT_FILE`); first of all.
+    Tls,
     /// `lambda-context`: the API Gateway request context.
     LambdaContext,
     /// `alb`: ALB mutual TLS headers.
@@ -309,7 +342,9 @@ pub struct PkiConfig {
     pub record_retention_days: u32,
     /// `CLIENT_CERT_HEADER`, default `X-Client-Cert` (stored lower-cased, a valid header name).
     pub client_cert_header: http::HeaderName,
-    /// `CLIENT_CERT_SOURCES`, default `lambda-context,alb,header,xfcc`: sorted in priority order, deduplicated.
+    /// `CLIENT_CERT_SOURCES`: sorted in priority order, deduplicated. Default `tls` when the server
+    /// terminates TLS itself, else `lambda-context,alb,header,xfcc` (development only: production
+    /// requires the variable).
     pub client_cert_sources: Vec<CertSource>,
 }
 
@@ -504,6 +539,9 @@ pub const VARIABLES: &[&str] = &[
     "REQUEST_TIMEOUT_SECONDS",
     "MAX_CONCURRENT_REQUESTS",
     "SHUTDOWN_GRACE_SECONDS",
+    "TLS_CERT_FILE",
+    "TLS_KEY_FILE",
+    "TLS_CLIENT_AUTH",
     "ALLOWED_ORIGINS",
     "CORS_ALLOWED_METHODS",
     "CORS_ALLOWED_HEADERS",
@@ -654,7 +692,16 @@ impl Platform {
 
 impl CertSource {
     /// All sources, in priority order.
-    pub const ALL: [CertSource; 4] = [
+    pub const ALL: [CertSource; 5] = [
+        CertSource::Tls,
+        CertSource::LambdaContext,
+        CertSource::Alb,
+        CertSource::Header,
+        CertSource::Xfcc,
+    ];
+
+    /// The default without TLS termination: every source an edge can deliver (development only).
+    pub const DEVELOPMENT_DEFAULT: [CertSource; 4] = [
         CertSource::LambdaContext,
         CertSource::Alb,
         CertSource::Header,
@@ -664,6 +711,7 @@ impl CertSource {
     /// The id used in `CLIENT_CERT_SOURCES`.
     pub fn as_str(self) -> &'static str {
         match self {
+            CertSource::Tls => "tls",
             CertSource::LambdaContext => "lambda-context",
             CertSource::Alb => "alb",
             CertSource::Header => "header",
@@ -983,14 +1031,16 @@ impl Config {
             ],
         );
         r.production = environment == Environment::Production;
+        let server = r.server();
+        let tls_client_auth = server.tls.as_ref().map(|tls| tls.client_auth);
         let config = Config {
             environment,
-            server: r.server(),
+            server,
             http: r.http(),
             cors: r.cors(),
             auth: r.auth(),
             oauth: r.oauth(),
-            pki: r.pki(),
+            pki: r.pki(tls_client_auth),
             attestation: r.attestation(),
             storage: r.storage(),
             telemetry: r.telemetry(),
@@ -1248,7 +1298,38 @@ impl<F: Fn(&str) -> Option<String>> Reader<F> {
                 REQUESTS,
             ),
             shutdown_grace: self.seconds("SHUTDOWN_GRACE_SECONDS", 25, 0..=300),
+            tls: self.tls(),
         }
+    }
+
+    /// `TLS_CERT_FILE`, `TLS_KEY_FILE` (both or neither) and `TLS_CLIENT_AUTH`.
+    fn tls(&mut self) -> Option<TlsConfig> {
+        self.all_or_nothing(&["TLS_CERT_FILE", "TLS_KEY_FILE"], "TLS");
+        let client_auth = self.choice(
+            "TLS_CLIENT_AUTH",
+            TlsClientAuth::Optional,
+            &[
+                ("optional", TlsClientAuth::Optional),
+                ("required", TlsClientAuth::Required),
+                ("none", TlsClientAuth::None),
+            ],
+        );
+        let (Some(cert_file), Some(key_file)) =
+            (self.raw("TLS_CERT_FILE"), self.raw("TLS_KEY_FILE"))
+        else {
+            if self.is_set("TLS_CLIENT_AUTH") && !self.is_set("TLS_CERT_FILE") {
+                self.problem(
+                    "TLS_CLIENT_AUTH",
+                    "has no effect without TLS_CERT_FILE and TLS_KEY_FILE (the server does not terminate TLS)",
+                );
+            }
+            return None;
+        };
+        Some(TlsConfig {
+            cert_file: PathBuf::from(cert_file),
+            key_file: PathBuf::from(key_file),
+            client_auth,
+        })
     }
 
     fn http(&mut self) -> HttpConfig {
@@ -1524,7 +1605,7 @@ impl<F: Fn(&str) -> Option<String>> Reader<F> {
         url
     }
 
-    fn pki(&mut self) -> PkiConfig {
+    fn pki(&mut self, tls_client_auth: Option<TlsClientAuth>) -> PkiConfig {
         PkiConfig {
             validity_days_android: self.number("CERT_VALIDITY_DAYS_ANDROID", 30, 1..=365, DAYS),
             validity_days_ios: self.number("CERT_VALIDITY_DAYS_IOS", 30, 1..=365, DAYS),
@@ -1539,35 +1620,70 @@ impl<F: Fn(&str) -> Option<String>> Reader<F> {
                         .map_err(|_| format!("{raw:?} is not a valid header name"))
                 },
             ),
-            client_cert_sources: self.cert_sources(),
+            client_cert_sources: self.cert_sources(tls_client_auth),
         }
     }
 
     /// `CLIENT_CERT_SOURCES`: a non-empty subset, sorted into priority order, deduplicated.
-    fn cert_sources(&mut self) -> Vec<CertSource> {
-        let items = self.list("CLIENT_CERT_SOURCES", "lambda-context,alb,header,xfcc");
+    ///
+    /// Unset, it is `tls` when the server terminates TLS itself (`tls_client_auth` is `Some`), else the
+    /// development list `lambda-context,alb,header,xfcc`, which production refuses: a deployment must
+    /// name the one source its edge controls. With TLS on, only `tls` is accepted: no edge sits in
+    /// front of the server to overwrite or remove certificate headers, so any header would be the
+    /// client's own word. `tls` without TLS termination can never be present and is refused as well.
+    fn cert_sources(&mut self, tls_client_auth: Option<TlsClientAuth>) -> Vec<CertSource> {
+        const NAMES: &str = "tls, lambda-context, alb, header, xfcc";
+        let tls_on = tls_client_auth.is_some();
+        if !self.is_set("CLIENT_CERT_SOURCES") {
+            if tls_on {
+                return vec![CertSource::Tls];
+            }
+            if self.production {
+                self.problem(
+                    "CLIENT_CERT_SOURCES",
+                    "must be set in production to the one source this deployment's edge controls \
+                     (lambda-context behind API Gateway mutual TLS, header behind an edge that \
+                     overwrites it, tls when the server terminates TLS itself); the default list \
+                     is for development only",
+                );
+            }
+            return CertSource::DEVELOPMENT_DEFAULT.to_vec();
+        }
+        let items = self.list("CLIENT_CERT_SOURCES", "");
         let mut sources = Vec::new();
         for item in &items {
             match CertSource::parse(item) {
                 Some(source) => sources.push(source),
                 None => self.problem(
                     "CLIENT_CERT_SOURCES",
-                    format!(
-                        "{item:?} is not a certificate source (lambda-context, alb, header, xfcc)"
-                    ),
+                    format!("{item:?} is not a certificate source ({NAMES})"),
                 ),
             }
         }
         if items.is_empty() {
             self.problem(
                 "CLIENT_CERT_SOURCES",
-                "must name at least one source (lambda-context, alb, header, xfcc)",
+                format!("must name at least one source ({NAMES})"),
             );
         }
         sources.sort();
         sources.dedup();
+        if tls_on && sources.iter().any(|s| *s != CertSource::Tls) {
+            self.problem(
+                "CLIENT_CERT_SOURCES",
+                "must be tls alone when the server terminates TLS itself (TLS_CERT_FILE): no edge \
+                 in front of it can vouch for a certificate header, so any header would be the \
+                 client's own claim",
+            );
+        }
+        if !tls_on && sources.contains(&CertSource::Tls) {
+            self.problem(
+                "CLIENT_CERT_SOURCES",
+                "tls needs the server to terminate TLS itself: set TLS_CERT_FILE and TLS_KEY_FILE",
+            );
+        }
         if sources.is_empty() {
-            CertSource::ALL.to_vec()
+            CertSource::DEVELOPMENT_DEFAULT.to_vec()
         } else {
             sources
         }
@@ -1933,6 +2049,9 @@ fn check_absolute_uri(raw: &str) -> Result<(), String> {
     if has_bad_chars(raw) {
         return fail("it contains spaces or control characters");
     }
+    if !raw.is_ascii() {
+        return fail("it contains non-ASCII characters (percent-encode them)");
+    }
     let Some((scheme, rest)) = split_scheme(raw) else {
         return fail("it has no scheme");
     };
@@ -1988,6 +2107,9 @@ fn parse_redirect_rule(entry: &str, production: bool) -> Result<RedirectRule, St
     let fail = |why: &str| Err(format!("{entry:?} is not an absolute URI: {why}"));
     if has_bad_chars(text) {
         return fail("it contains spaces or control characters");
+    }
+    if !text.is_ascii() {
+        return fail("it contains non-ASCII characters (percent-encode them)");
     }
     let Some((scheme, rest)) = split_scheme(text) else {
         return fail("it has no scheme");
@@ -2292,6 +2414,7 @@ mod tests {
             ("CONFIG_API_KEY", GOOD_KEY),
             ("ENABLED_CLOUD_PROVIDERS", "dropbox"),
             ("DROPBOX_CLIENT_ID", "dropbox-id"),
+            ("CLIENT_CERT_SOURCES", "lambda-context"),
         ]
         .iter()
         .map(|(k, v)| (k.to_string(), v.to_string()))
@@ -2430,7 +2553,7 @@ mod tests {
         );
         assert_eq!(c.pki.record_retention_days, 30);
         assert_eq!(c.pki.client_cert_header, "x-client-cert");
-        assert_eq!(c.pki.client_cert_sources, CertSource::ALL);
+        assert_eq!(c.pki.client_cert_sources, CertSource::DEVELOPMENT_DEFAULT);
         assert!(!c.attestation.enrollment_require_attestation);
         assert_eq!(c.attestation.enrollment_max_age, Duration::from_secs(600));
         assert_eq!(c.attestation.cache_ttl, Duration::from_secs(3600));
@@ -3120,6 +3243,20 @@ mod tests {
     }
 
     #[test]
+    fn redirect_uris_in_the_configuration_must_be_ascii() {
+        for (name, value) in [
+            ("ALLOWED_REDIRECT_URIS", "https://app.example.com/café/*"),
+            ("ALLOWED_REDIRECT_URIS", "apuntador://callback-ñ"),
+            ("OAUTH_FALLBACK_REDIRECT_URI", "apuntador://oauth-callbäck"),
+        ] {
+            let found = problems(&[(name, value)]);
+            assert_eq!(found.len(), 1, "{name}={value}: {found:?}");
+            assert_eq!(found[0].variable, name);
+            assert!(found[0].message.contains("non-ASCII"), "{found:?}");
+        }
+    }
+
+    #[test]
     fn redirect_rules_are_parsed_into_exact_prefix_and_any() {
         let c = ok(&[(
             "ALLOWED_REDIRECT_URIS",
@@ -3162,6 +3299,111 @@ mod tests {
             "https://login.microsoftonline.com/consumers/oauth2/v2.0/authorize"
         );
         assert_eq!(c.oauth.google.token_url, "http://127.0.0.1:9998/token");
+    }
+
+    fn variables_with_problems(pairs: &[(&str, &str)]) -> Vec<String> {
+        problems(pairs).into_iter().map(|p| p.variable).collect()
+    }
+
+    #[test]
+    fn production_requires_an_explicit_client_cert_sources() {
+        let mut pairs = production(&[]);
+        pairs.retain(|(k, _)| k != "CLIENT_CERT_SOURCES");
+        let found = problems(&as_refs(&pairs));
+        assert_eq!(found.len(), 1, "{found:?}");
+        assert_eq!(found[0].variable, "CLIENT_CERT_SOURCES");
+        assert!(
+            found[0].message.contains("must be set in production"),
+            "{found:?}"
+        );
+        for explicit in ["lambda-context", "header", "alb", "xfcc", "header,xfcc"] {
+            let pairs = production(&[("CLIENT_CERT_SOURCES", explicit)]);
+            assert!(parse(&as_refs(&pairs)).is_ok(), "{explicit}");
+        }
+        // Development keeps the old default list.
+        assert_eq!(
+            ok(&[]).pki.client_cert_sources,
+            CertSource::DEVELOPMENT_DEFAULT
+        );
+    }
+
+    #[test]
+    fn with_tls_on_the_default_source_is_tls_alone_also_in_production() {
+        let tls = [
+            ("TLS_CERT_FILE", "/etc/tls/cert.pem"),
+            ("TLS_KEY_FILE", "/etc/tls/key.pem"),
+        ];
+        let c = ok(&tls);
+        assert_eq!(c.pki.client_cert_sources, [CertSource::Tls]);
+        let tls_config = c.server.tls.unwrap();
+        assert_eq!(tls_config.client_auth, TlsClientAuth::Optional);
+        assert_eq!(tls_config.cert_file, PathBuf::from("/etc/tls/cert.pem"));
+        let mut pairs = production(&tls);
+        pairs.retain(|(k, _)| k != "CLIENT_CERT_SOURCES");
+        let c = Config::from_lookup(lookup(&as_refs(&pairs))).unwrap();
+        assert_eq!(c.pki.client_cert_sources, [CertSource::Tls]);
+        for (value, mode) in [
+            ("required", TlsClientAuth::Required),
+            ("NONE", TlsClientAuth::None),
+            ("optional", TlsClientAuth::Optional),
+        ] {
+            let c = ok(&[tls[0], tls[1], ("TLS_CLIENT_AUTH", value)]);
+            assert_eq!(c.server.tls.unwrap().client_auth, mode);
+        }
+    }
+
+    #[test]
+    fn with_tls_on_header_sources_are_refused_and_tls_needs_tls_on() {
+        let tls = [("TLS_CERT_FILE", "/c.pem"), ("TLS_KEY_FILE", "/k.pem")];
+        for sources in ["tls,header", "header", "lambda-context", "xfcc,tls", "alb"] {
+            let found = problems(&[tls[0], tls[1], ("CLIENT_CERT_SOURCES", sources)]);
+            assert_eq!(found.len(), 1, "{sources}: {found:?}");
+            assert!(found[0].message.contains("must be tls alone"), "{found:?}");
+        }
+        assert_eq!(
+            ok(&[tls[0], tls[1], ("CLIENT_CERT_SOURCES", "TLS")])
+                .pki
+                .client_cert_sources,
+            [CertSource::Tls]
+        );
+        let found = problems(&[("CLIENT_CERT_SOURCES", "tls,header")]);
+        assert_eq!(found.len(), 1, "{found:?}");
+        assert!(found[0].message.contains("TLS_CERT_FILE"), "{found:?}");
+    }
+
+    #[test]
+    fn tls_files_go_together_and_tls_client_auth_needs_them_and_a_known_value() {
+        assert_eq!(
+            variables_with_problems(&[("TLS_CERT_FILE", "/c.pem")]),
+            ["TLS_KEY_FILE"]
+        );
+        assert_eq!(
+            variables_with_problems(&[("TLS_KEY_FILE", "/k.pem")]),
+            ["TLS_CERT_FILE"]
+        );
+        assert_eq!(
+            variables_with_problems(&[("TLS_CLIENT_AUTH", "required")]),
+            ["TLS_CLIENT_AUTH"]
+        );
+        let found = problems(&[
+            ("TLS_CERT_FILE", "/c.pem"),
+            ("TLS_KEY_FILE", "/k.pem"),
+            ("TLS_CLIENT_AUTH", "sometimes"),
+        ]);
+        assert_eq!(found.len(), 1);
+        assert!(
+            found[0].message.contains("optional, required, none"),
+            "{found:?}"
+        );
+        assert!(ok(&[]).server.tls.is_none());
+    }
+
+    #[test]
+    fn the_lambda_binary_ignores_the_tls_variables() {
+        for name in ["TLS_CERT_FILE", "TLS_KEY_FILE", "TLS_CLIENT_AUTH"] {
+            assert!(SERVER_ONLY_VARIABLES.contains(&name), "{name}");
+            assert!(VARIABLES.contains(&name), "{name}");
+        }
     }
 
     #[test]
@@ -3655,7 +3897,8 @@ mod tests {
                 "GOOGLE_CLIENT_ID",
                 "GOOGLE_CLIENT_SECRET",
                 "GOOGLE_REDIRECT_URI",
-                "DROPBOX_CLIENT_ID"
+                "DROPBOX_CLIENT_ID",
+                "CLIENT_CERT_SOURCES"
             ]
         );
     }
@@ -4031,7 +4274,7 @@ mod tests {
     fn cert_source_and_verdict_helpers_use_the_documented_names() {
         assert_eq!(
             CertSource::ALL.map(CertSource::as_str),
-            ["lambda-context", "alb", "header", "xfcc"]
+            ["tls", "lambda-context", "alb", "header", "xfcc"]
         );
         assert_eq!(
             DeviceVerdict::parse("MEETS_STRONG_INTEGRITY"),

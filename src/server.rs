@@ -5,6 +5,14 @@
 //! refused, not left hanging), idle keep-alive connections are closed, and in-flight requests get up to
 //! the grace period to finish. Idle keep-alive connections are otherwise kept open: the load balancer's
 //! idle timeout (60 s) must expire first.
+//!
+//! With `TLS_CERT_FILE`/`TLS_KEY_FILE` the same loop serves HTTPS ([`tls`]): each accepted connection
+//! completes its TLS handshake in its own task, bounded by [`tls::HANDSHAKE_TIMEOUT`], so a slow or
+//! silent client never holds up the accept loop; the header-read timeout, load shedding and graceful
+//! shutdown then apply to TLS connections exactly as to plain ones (a handshake still in progress at
+//! shutdown is waited for like an in-flight request, within the grace period).
+
+pub mod tls;
 
 use std::future::Future;
 use std::io::{Read, Write};
@@ -35,13 +43,26 @@ pub enum ShutdownOutcome {
     GraceExpired,
 }
 
-/// Serves `app` on `listener` until `shutdown` completes, then drains for at most `grace`.
+/// Serves `app` over plain HTTP on `listener` until `shutdown` completes, then drains for at most
+/// `grace`.
 pub async fn serve(
     listener: TcpListener,
     app: Router,
     lifecycle: Lifecycle,
     shutdown: impl Future<Output = ()>,
     grace: Duration,
+) -> ShutdownOutcome {
+    serve_door(listener, app, lifecycle, shutdown, grace, None).await
+}
+
+/// Like [`serve`], over HTTPS when `tls` is `Some` (the server's own TLS door).
+pub async fn serve_door(
+    listener: TcpListener,
+    app: Router,
+    lifecycle: Lifecycle,
+    shutdown: impl Future<Output = ()>,
+    grace: Duration,
+    tls: Option<tls::TlsDoor>,
 ) -> ShutdownOutcome {
     let graceful = GracefulShutdown::new();
     let mut http = hyper::server::conn::http1::Builder::new();
@@ -62,11 +83,30 @@ pub async fn serve(
                     }
                 };
                 let _ = stream.set_nodelay(true);
-                let service = app.clone().map_request(|req: http::Request<Incoming>| req.map(Body::new));
-                let conn = http.serve_connection(TokioIo::new(stream), TowerToHyperService::new(service));
-                let conn = graceful.watch(conn);
+                let Some(door) = &tls else {
+                    let service = app.clone().map_request(|req: http::Request<Incoming>| req.map(Body::new));
+                    let conn = http.serve_connection(TokioIo::new(stream), TowerToHyperService::new(service));
+                    let conn = graceful.watch(conn);
+                    tokio::spawn(async move {
+                        let _ = conn.await;
+                    });
+                    continue;
+                };
+                // The handshake runs in the connection's own task, never in the accept loop.
+                let (door, app, http, watcher) = (door.clone(), app.clone(), http.clone(), graceful.watcher());
                 tokio::spawn(async move {
-                    let _ = conn.await;
+                    let Some((stream, client_cert)) = door.handshake(stream).await else {
+                        return;
+                    };
+                    let service = app.map_request(move |req: http::Request<Incoming>| {
+                        let mut req = req.map(Body::new);
+                        if let Some(cert) = &client_cert {
+                            req.extensions_mut().insert(cert.clone());
+                        }
+                        req
+                    });
+                    let conn = http.serve_connection(TokioIo::new(stream), TowerToHyperService::new(service));
+                    let _ = watcher.watch(conn).await;
                 });
             }
             () = &mut shutdown => break,
@@ -110,15 +150,36 @@ pub async fn shutdown_signal() {
 }
 
 /// `--healthcheck`: `GET /health` on 127.0.0.1:`port`; true on a 200 within 3 s. Needs no
-/// configuration beyond the port and no shell (distroless images).
+/// configuration beyond the port (and `TLS_CERT_FILE` when the server speaks HTTPS) and no shell
+/// (distroless images).
 pub fn healthcheck(port: u16) -> bool {
+    let tls_cert_file = std::env::var_os("TLS_CERT_FILE")
+        .filter(|v| !v.is_empty())
+        .map(std::path::PathBuf::from);
+    healthcheck_with(port, tls_cert_file.as_deref())
+}
+
+/// [`healthcheck`] with the TLS certificate file given: with `Some`, the probe speaks HTTPS and
+/// accepts only a server presenting exactly that file's first certificate. A server with
+/// `TLS_CLIENT_AUTH=required` refuses the probe (it has no device certificate).
+pub fn healthcheck_with(port: u16, tls_cert_file: Option<&std::path::Path>) -> bool {
     let deadline = Duration::from_secs(3);
     let addr = SocketAddr::from(([127, 0, 0, 1], port));
-    let Ok(mut stream) = TcpStream::connect_timeout(&addr, deadline) else {
+    let Ok(stream) = TcpStream::connect_timeout(&addr, deadline) else {
         return false;
     };
     let _ = stream.set_read_timeout(Some(deadline));
     let _ = stream.set_write_timeout(Some(deadline));
+    match tls_cert_file {
+        None => probe_health(stream, port),
+        Some(path) => match tls::pinned_client(path, stream) {
+            Some(tls) => probe_health(tls, port),
+            None => false,
+        },
+    }
+}
+
+fn probe_health(mut stream: impl Read + Write, port: u16) -> bool {
     let request =
         format!("GET /health HTTP/1.1\r\nHost: 127.0.0.1:{port}\r\nConnection: close\r\n\r\n");
     if stream.write_all(request.as_bytes()).is_err() {

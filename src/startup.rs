@@ -28,6 +28,7 @@ impl StartupError {
     pub fn exit_code(&self) -> u8 {
         match self {
             StartupError::Config(_) => 2,
+            StartupError::State(BuildError::CertificateAuthority(err)) => err.exit_code(),
             StartupError::Telemetry(_) | StartupError::State(_) => 1,
         }
     }

@@ -113,9 +113,11 @@ impl AppState {
                 })?);
                 let secrets = Arc::new(LocalSecretStore::new(&dir));
                 let blobs = Arc::new(LocalBlobStore::new(&dir));
-                // SPEC §5.2: the development CA, or a start-up failure in production.
-                authority::ensure_development_ca(
+                // SPEC §5.2: key permissions tightened; the development CA created, or refused in
+                // production.
+                authority::prepare_local_ca(
                     config.is_production(),
+                    &dir,
                     secrets.as_ref(),
                     blobs.as_ref(),
                 )
@@ -204,7 +206,7 @@ impl AppState {
         // failure here is a broken build, so it stops start-up loudly.
         let providers = ProviderClient::new(config.oauth.http_timeout)
             .expect("the outbound HTTP client builds with bundled roots");
-        let ca = LazyCa::new(secrets.clone());
+        let ca = LazyCa::with_policy(secrets.clone(), config.is_production());
         let verifiers = Arc::new(Verifiers::new(&config.attestation));
         let shared = Shared {
             ca,

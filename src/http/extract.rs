@@ -268,6 +268,15 @@ impl FromRequestParts<AppState> for AdminApiKey {
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct LambdaClientCert(pub String);
 
+/// The DER of the client certificate presented in the server's own TLS handshake (`TLS_CERT_FILE`), the
+/// `tls` source: the handshake proved possession of its private key, and its issuer was checked
+/// against the current and previous CA before the first request.
+///
+/// Only the server's TLS accept path ([`crate::server`]) inserts it, once per connection, into every
+/// request of that connection; nothing a client sends can create it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct TlsClientCert(pub std::sync::Arc<[u8]>);
+
 /// A header's single value for certificate sources: `Ok(None)` when absent or empty, `Err` when it
 /// occurs more than once or is not text (SPEC §5.8: rejected, not skipped).
 fn single_header<'a>(
@@ -301,6 +310,10 @@ pub fn client_certificate_der(
     use crate::pki::source;
     for source_id in &pki.client_cert_sources {
         let decoded = match source_id {
+            CertSource::Tls => match parts.extensions.get::<TlsClientCert>() {
+                Some(cert) if !cert.0.is_empty() => Some(cert.0.to_vec()),
+                _ => continue,
+            },
             CertSource::LambdaContext => match parts.extensions.get::<LambdaClientCert>() {
                 Some(cert) if !cert.0.trim().is_empty() => source::from_lambda_context(&cert.0),
                 _ => continue,

@@ -62,6 +62,14 @@ impl FromRequestParts<AppState> for EnabledProvider {
     }
 }
 
+/// `location` as a header value when it is printable ASCII (never raw UTF-8 bytes in `Location`).
+fn ascii_location(location: &str) -> Option<HeaderValue> {
+    if !location.bytes().all(|b| b.is_ascii_graphic()) {
+        return None;
+    }
+    HeaderValue::from_str(location).ok()
+}
+
 fn truncate(s: &str, max: usize) -> &str {
     match s.char_indices().nth(max) {
         Some((i, _)) => &s[..i],
@@ -86,6 +94,10 @@ impl FromJsonObject for AuthorizeRequest {
         let code_verifier = verifier_field(&mut f, object);
         let redirect_uri = f.required_str("redirect_uri", 1, 2048);
         let redirect_uri = match redirect_uri {
+            Some(uri) if !uri.is_ascii() => {
+                f.value_error("redirect_uri", redirect::REDIRECT_URI_ASCII_RULE);
+                None
+            }
             Some(uri) if !redirect::is_absolute_without_fragment(&uri) => {
                 f.value_error("redirect_uri", redirect::REDIRECT_URI_RULE);
                 None
@@ -133,10 +145,15 @@ pub async fn authorize_oauth(
     JsonBody(body): JsonBody<AuthorizeRequest>,
 ) -> ApiResult<Json<AuthorizeResponse>> {
     let oauth = &state.config.oauth;
-    if !redirect::is_allowed(&oauth.allowed_redirect_uris, &body.redirect_uri) {
+    let detail = match redirect::check(&oauth.allowed_redirect_uris, &body.redirect_uri) {
+        redirect::Verdict::Allowed => None,
+        redirect::Verdict::UnsafePath => Some(redirect::REDIRECT_URI_PATH_RULE),
+        redirect::Verdict::NotAllowed => Some("redirect_uri is not allowed"),
+    };
+    if let Some(detail) = detail {
         return Err(ApiError::BadRequest {
             code: "invalid_redirect_uri",
-            detail: "redirect_uri is not allowed".into(),
+            detail: detail.into(),
         });
     }
     let started = authorize::start(
@@ -163,6 +180,11 @@ pub async fn authorize_oauth(
 
 /// The provider's redirect back to this service: always a 302 to the app (or to the fallback URI), with
 /// every value percent-encoded (SPEC §3.6, §4.9). It never answers 422.
+///
+/// `HEAD` answers exactly like `GET` but changes nothing: a link checker or prefetcher that probes the
+/// callback URL never deletes the session a provider error would delete. The `Location` is ASCII only;
+/// a session holding anything else (stored before redirect_uri had to be ASCII) goes to the fallback
+/// URI with `server_error`.
 #[utoipa::path(
     get,
     path = "/oauth/callback/{provider}",
@@ -182,26 +204,30 @@ pub async fn authorize_oauth(
 pub async fn oauth_callback(
     EnabledProvider(provider): EnabledProvider,
     State(state): State<AppState>,
+    method: http::Method,
     RawQuery(query): RawQuery,
 ) -> Response {
     let query = CallbackQuery::parse(query.as_deref().unwrap_or(""));
-    let mut location = flow::callback_location(
+    let effects = if method == http::Method::HEAD {
+        flow::SessionEffects::ReadOnly
+    } else {
+        flow::SessionEffects::Apply
+    };
+    let location = flow::callback_location(
         &state.config.oauth,
         state.sessions.as_ref(),
         provider,
         &query,
+        effects,
     )
     .await;
-    let value = match HeaderValue::from_bytes(location.as_bytes()) {
-        Ok(value) => value,
-        Err(_) => {
-            location = crate::oauth::append_query(
-                &state.config.oauth.fallback_redirect_uri,
-                &[("error", "server_error"), ("provider", provider.as_str())],
-            );
-            HeaderValue::from_bytes(location.as_bytes()).unwrap_or(HeaderValue::from_static("/"))
-        }
-    };
+    let value = ascii_location(&location).unwrap_or_else(|| {
+        let fallback = crate::oauth::append_query(
+            &state.config.oauth.fallback_redirect_uri,
+            &[("error", "server_error"), ("provider", provider.as_str())],
+        );
+        ascii_location(&fallback).unwrap_or(HeaderValue::from_static("/"))
+    });
     let mut res = StatusCode::FOUND.into_response();
     let headers = res.headers_mut();
     headers.insert(header::LOCATION, value);

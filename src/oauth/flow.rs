@@ -44,13 +44,24 @@ impl CallbackQuery {
 /// The longest `code` the callback forwards (SPEC §4.9).
 const MAX_CODE_CHARS: usize = 4096;
 
+/// Whether a callback may change the session it finds.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum SessionEffects {
+    /// `GET`: a provider error deletes the session.
+    Apply,
+    /// `HEAD`: the same answer, and the session is left exactly as it was.
+    ReadOnly,
+}
+
 /// Where the provider callback redirects to (SPEC §4.9); never fails — an internal failure redirects
-/// to the fallback URI with `error=server_error`.
+/// to the fallback URI with `error=server_error`. With [`SessionEffects::ReadOnly`] nothing is
+/// written or deleted.
 pub async fn callback_location(
     config: &OAuthConfig,
     sessions: &dyn OAuthSessionStore,
     provider: ProviderId,
     query: &CallbackQuery,
+    effects: SessionEffects,
 ) -> String {
     let p = provider.as_str();
     let fallback = |error: &str| {
@@ -77,7 +88,9 @@ pub async fn callback_location(
         );
     }
     if let Some(error) = query.error.as_deref() {
-        if let Err(err) = sessions.delete(state).await {
+        if effects == SessionEffects::Apply
+            && let Err(err) = sessions.delete(state).await
+        {
             tracing::error!(error = %err, oauth.provider = p, "callback could not delete the session");
             return fallback("server_error");
         }

@@ -391,6 +391,15 @@ impl CaCertificate {
         Pin::of_spki(&self.spki_der)
     }
 
+    /// Whether this is a development CA certificate (SPEC §5.2): its subject is, byte for byte, the
+    /// `CN=Apuntador Development CA, O=Apuntador` the service writes when it creates one. A `ca init`
+    /// subject always starts with `C=ES`, so no `--common-name` can produce it.
+    pub fn is_development(&self) -> bool {
+        CaSubject::Development
+            .encode()
+            .is_ok_and(|dev| dev == self.subject_der)
+    }
+
     /// The subject as RFC 4514 text, for `ca init` output.
     pub fn subject_text(&self) -> String {
         x509_cert::name::Name::from_der(&self.subject_der)
@@ -501,6 +510,24 @@ pub enum CaSubject {
     Development,
 }
 
+impl CaSubject {
+    /// The encoded subject name, as written into the certificate.
+    pub fn encode(&self) -> Result<Vec<u8>, String> {
+        let names: Vec<Rdn> = match self {
+            CaSubject::Init { common_name } => vec![
+                Rdn::printable(oid::COUNTRY, "ES"),
+                Rdn::utf8(oid::ORGANIZATION, "Apuntador"),
+                Rdn::utf8(oid::COMMON_NAME, common_name),
+            ],
+            CaSubject::Development => vec![
+                Rdn::utf8(oid::COMMON_NAME, "Apuntador Development CA"),
+                Rdn::utf8(oid::ORGANIZATION, "Apuntador"),
+            ],
+        };
+        profile::encode_name(&names)
+    }
+}
+
 /// The common name `ca init` uses by default.
 pub const DEFAULT_CA_COMMON_NAME: &str = "Apuntador Certificate Authority";
 /// Validity in days of `ca init` certificates by default.
@@ -536,18 +563,7 @@ pub fn generate(
     now: DateTime<Utc>,
 ) -> Result<GeneratedCa, String> {
     let key = CaKey::generate(key_type)?;
-    let names: Vec<Rdn> = match subject {
-        CaSubject::Init { common_name } => vec![
-            Rdn::printable(oid::COUNTRY, "ES"),
-            Rdn::utf8(oid::ORGANIZATION, "Apuntador"),
-            Rdn::utf8(oid::COMMON_NAME, common_name),
-        ],
-        CaSubject::Development => vec![
-            Rdn::utf8(oid::COMMON_NAME, "Apuntador Development CA"),
-            Rdn::utf8(oid::ORGANIZATION, "Apuntador"),
-        ],
-    };
-    let subject_der = profile::encode_name(&names)?;
+    let subject_der = subject.encode()?;
     let spki_der = key.spki_der()?;
     let ski = crypto::key_identifier(&spki_der).ok_or("the CA public key is malformed")?;
     let now = profile::whole_seconds(now);
@@ -592,6 +608,27 @@ mod tests {
 
     fn dev(now: DateTime<Utc>) -> GeneratedCa {
         generate(KeyType::EcP256, &CaSubject::Development, 30, now).unwrap()
+    }
+
+    #[test]
+    fn only_the_development_subject_counts_as_the_development_ca() {
+        let now = Utc::now();
+        let development = CaCertificate::from_pem(&dev(now).cert_pem).unwrap();
+        assert!(development.is_development());
+        let lookalike = generate(
+            KeyType::EcP256,
+            &CaSubject::Init {
+                common_name: "Apuntador Development CA".into(),
+            },
+            30,
+            now,
+        )
+        .unwrap();
+        assert!(
+            !CaCertificate::from_pem(&lookalike.cert_pem)
+                .unwrap()
+                .is_development()
+        );
     }
 
     #[test]

@@ -64,33 +64,56 @@ pub struct PresentedCertificate {
     pub issued_by_previous_ca: bool,
 }
 
+/// Which CA signed a certificate (step 3 of SPEC §5.9).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Issuer {
+    /// The current CA.
+    Current,
+    /// The previous CA, during a rotation (ignored once its own certificate has expired).
+    Previous,
+}
+
+/// Steps 2–3 of SPEC §5.9 for the DER `der` at `now`: it parses as X.509 and its signature verifies
+/// with the key of the current CA, or else of the previous one, among those whose subject is the
+/// issuer. The TLS door's handshake uses this alone (validity, usage and registration are then
+/// decided per request, with their own 403s); [`verify_presented`] starts with it.
+pub fn check_issuer(
+    ca: &CertificateAuthority,
+    der: &[u8],
+    now: DateTime<Utc>,
+) -> Result<Issuer, Rejection> {
+    let cert = x509_cert::Certificate::from_der(der).map_err(|_| Rejection::Invalid)?;
+    let signed = SignedRaw::parse(der).ok_or(Rejection::Invalid)?;
+    let fields = crypto::certificate_tbs_fields(&signed).ok_or(Rejection::Invalid)?;
+    let issuer = fields[2].to_der().map_err(|_| Rejection::Invalid)?;
+    if cert.tbs_certificate.signature != cert.signature_algorithm {
+        return Err(Rejection::Invalid);
+    }
+    let current = ca.current();
+    if current.subject_der() == issuer.as_slice() && signed.verify_with(current.public_key()) {
+        return Ok(Issuer::Current);
+    }
+    let by_previous = ca.previous(now).is_some_and(|previous| {
+        previous.subject_der() == issuer.as_slice() && signed.verify_with(previous.public_key())
+    });
+    if by_previous {
+        Ok(Issuer::Previous)
+    } else {
+        Err(Rejection::Untrusted)
+    }
+}
+
 /// Steps 2–6 of SPEC §5.9 for the DER `der` at `now`.
 pub fn verify_presented(
     ca: &CertificateAuthority,
     der: &[u8],
     now: DateTime<Utc>,
 ) -> Result<PresentedCertificate, Rejection> {
-    // Step 2: parses as X.509 (strict DER, nothing trailing).
+    // Steps 2 and 3: parses as X.509 (strict DER, nothing trailing), signed by the current or the
+    // previous CA.
+    let by_previous = check_issuer(ca, der, now)? == Issuer::Previous;
     let cert = x509_cert::Certificate::from_der(der).map_err(|_| Rejection::Invalid)?;
-    let signed = SignedRaw::parse(der).ok_or(Rejection::Invalid)?;
-    let fields = crypto::certificate_tbs_fields(&signed).ok_or(Rejection::Invalid)?;
-    let issuer = fields[2].to_der().map_err(|_| Rejection::Invalid)?;
     let tbs = &cert.tbs_certificate;
-    if tbs.signature != cert.signature_algorithm {
-        return Err(Rejection::Invalid);
-    }
-
-    // Step 3: the current CA, else the previous one, among those whose subject is the issuer.
-    let current = ca.current();
-    let by_current =
-        current.subject_der() == issuer.as_slice() && signed.verify_with(current.public_key());
-    let by_previous = !by_current
-        && ca.previous(now).is_some_and(|previous| {
-            previous.subject_der() == issuer.as_slice() && signed.verify_with(previous.public_key())
-        });
-    if !by_current && !by_previous {
-        return Err(Rejection::Untrusted);
-    }
 
     // Step 4: validity with leeway.
     let seconds = |t: x509_cert::time::Time| {

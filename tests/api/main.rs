@@ -5,6 +5,7 @@ mod attest_android;
 mod attest_desktop;
 mod attest_ios;
 mod binaries;
+mod ca_startup;
 mod device_checklist;
 mod device_openssl;
 mod device_routes;
@@ -15,7 +16,9 @@ mod log_capture;
 mod logging;
 mod oauth_authorize;
 mod oauth_flow;
+mod oauth_redirect_rules;
 mod pki_support;
 mod resilience;
+mod tls_door;
 #[path = "../support/attestation_vectors.rs"]
 mod vectors;
