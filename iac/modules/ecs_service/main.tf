@@ -265,7 +265,7 @@ resource "aws_vpc_security_group_egress_rule" "task_https" {
 
 resource "aws_lb" "this" {
   #checkov:skip=CKV_AWS_91:No ALB access logs: every request is already in the HTTP API access log and the app's request log (SPEC 10.1).
-  #checkov:skip=CKV2_AWS_28:Internal ALB reachable only from the VPC link; a WAF belongs on the public edge (the HTTP API), not here.
+  #checkov:skip=CKV2_AWS_28:Internal ALB reachable only from the VPC link. HTTP APIs cannot carry a WAF; a WAF for the public door goes on a CloudFront distribution in front of it (docs/deployment.md).
   #checkov:skip=CKV2_AWS_20:Internal ALB behind the API Gateway VPC link: TLS with mutual TLS terminates at the HTTP API custom domain, so there is no HTTPS listener to redirect to.
   name                       = var.name
   internal                   = true
