@@ -90,6 +90,7 @@ module "truststore" {
   bucket_name                       = var.truststore_bucket_name
   noncurrent_version_retention_days = var.truststore_noncurrent_version_retention_days
   force_destroy                     = var.force_destroy_truststore
+  deny_insecure_transport           = var.truststore_deny_insecure_transport
   tags                              = var.tags
 }
 
@@ -107,11 +108,6 @@ locals {
     "dynamodb:UpdateItem",
   ]
 
-  secrets_actions = [
-    "secretsmanager:BatchGetSecretValue",
-    "secretsmanager:GetSecretValue",
-  ]
-
   app_policy = {
     Version = "2012-10-17"
     Statement = [
@@ -122,10 +118,21 @@ locals {
         Resource = concat(local.table_arns, [for arn in local.table_arns : "${arn}/index/*"])
       },
       {
+        # Per secret: the app secrets, the two Terraform-owned CA secrets, and the previous CA certificate
+        # by name pattern (`ca init` creates and deletes that one, so its ARN suffix changes).
         Sid      = "ApuntadorSecrets"
         Effect   = "Allow"
-        Action   = local.secrets_actions
+        Action   = ["secretsmanager:GetSecretValue"]
         Resource = sort(distinct(var.readable_secret_arns))
+      },
+      {
+        # BatchGetSecretValue is authorised on "*" only; Secrets Manager then checks GetSecretValue on each
+        # secret of the batch, so this grants no read beyond the statement above.
+        # https://docs.aws.amazon.com/secretsmanager/latest/apireference/API_BatchGetSecretValue.html
+        Sid      = "ApuntadorSecretsBatch"
+        Effect   = "Allow"
+        Action   = ["secretsmanager:BatchGetSecretValue"]
+        Resource = ["*"]
       },
     ]
   }

@@ -64,6 +64,12 @@ variable "force_destroy_truststore" {
   default     = false
 }
 
+variable "truststore_deny_insecure_transport" {
+  description = "Deny every non-TLS request to the truststore bucket (see the truststore module). Keep true."
+  type        = bool
+  default     = true
+}
+
 variable "tags" {
   description = "Tags applied to every resource of the module."
   type        = map(string)

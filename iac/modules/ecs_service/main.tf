@@ -5,6 +5,7 @@
 
 data "aws_region" "current" {}
 data "aws_partition" "current" {}
+data "aws_caller_identity" "current" {}
 
 locals {
   container_name = "apuntador"
@@ -144,21 +145,45 @@ resource "aws_iam_role_policy" "app" {
   policy = var.app_policy_json
 }
 
-resource "aws_iam_role_policy" "xray" {
-  #checkov:skip=CKV_AWS_290:X-Ray's PutTraceSegments/PutTelemetryRecords/GetSampling* support no resource-level permissions; "*" is the only valid resource.
-  #checkov:skip=CKV_AWS_355:The X-Ray write and sampling actions only accept Resource "*" (no resource-level permissions).
+# What the sidecar's pipeline needs. The default configuration (/etc/ecs/ecs-default-config.yaml) has two
+# pipelines: traces -> the awsxray exporter (X-Ray write and sampling), and metrics -> the awsemf exporter,
+# which writes Embedded Metric Format records to the log group /aws/ecs/application/metrics (creating the group
+# and its streams when missing). The app exports traces only, but the collector's metrics pipeline still
+# starts and logs AccessDenied without the CloudWatch Logs statement.
+# https://aws-otel.github.io/docs/setup/permissions
+locals {
+  adot_emf_log_group_arn = "arn:${data.aws_partition.current.partition}:logs:${data.aws_region.current.name}:${data.aws_caller_identity.current.account_id}:log-group:${var.adot_collector.emf_log_group_name}"
+}
+
+resource "aws_iam_role_policy" "adot" {
+  #checkov:skip=CKV_AWS_290:X-Ray's PutTraceSegments/PutTelemetryRecords/GetSampling* support no resource-level permissions; "*" is the only valid resource. The CloudWatch Logs statement is scoped to one log group.
+  #checkov:skip=CKV_AWS_355:The X-Ray write and sampling actions only accept Resource "*" (no resource-level permissions); the CloudWatch Logs statement is scoped to one log group.
   count = local.adot ? 1 : 0
 
-  name = "adot-xray"
+  name = "adot-collector"
   role = aws_iam_role.task.id
   policy = jsonencode({
     Version = "2012-10-17"
-    Statement = [{
-      Effect   = "Allow"
-      Action   = ["xray:PutTraceSegments", "xray:PutTelemetryRecords", "xray:GetSamplingRules", "xray:GetSamplingTargets"]
-      Resource = "*"
-    }]
+    Statement = [
+      {
+        Sid      = "AdotTracesToXRay"
+        Effect   = "Allow"
+        Action   = ["xray:PutTraceSegments", "xray:PutTelemetryRecords", "xray:GetSamplingRules", "xray:GetSamplingTargets"]
+        Resource = "*"
+      },
+      {
+        Sid      = "AdotMetricsToEmfLogGroup"
+        Effect   = "Allow"
+        Action   = ["logs:CreateLogGroup", "logs:CreateLogStream", "logs:PutLogEvents", "logs:DescribeLogStreams"]
+        Resource = [local.adot_emf_log_group_arn, "${local.adot_emf_log_group_arn}:*"]
+      },
+    ]
   })
+}
+
+moved {
+  from = aws_iam_role_policy.xray
+  to   = aws_iam_role_policy.adot
 }
 
 # --- Task definition --------------------------------------------------------------------------------
@@ -240,7 +265,7 @@ resource "aws_vpc_security_group_egress_rule" "task_https" {
 
 resource "aws_lb" "this" {
   #checkov:skip=CKV_AWS_91:No ALB access logs: every request is already in the HTTP API access log and the app's request log (SPEC 10.1).
-  #checkov:skip=CKV2_AWS_28:Internal ALB reachable only from the VPC link; a WAF belongs on the public edge (the HTTP API), not here.
+  #checkov:skip=CKV2_AWS_28:Internal ALB reachable only from the VPC link. HTTP APIs cannot carry a WAF; a WAF for the public door goes on a CloudFront distribution in front of it (docs/deployment.md).
   #checkov:skip=CKV2_AWS_20:Internal ALB behind the API Gateway VPC link: TLS with mutual TLS terminates at the HTTP API custom domain, so there is no HTTPS listener to redirect to.
   name                       = var.name
   internal                   = true
@@ -305,6 +330,10 @@ resource "aws_ecs_service" "this" {
   enable_execute_command             = false
   propagate_tags                     = "SERVICE"
   wait_for_steady_state              = false
+  # Without it, the AWS provider REPLACES the service (destroy, then create: an outage) when the capacity
+  # provider strategy changes, e.g. a new Spot mix; with it, the change is an in-place UpdateService with a
+  # rolling deployment.
+  force_new_deployment = true
 
   capacity_provider_strategy {
     capacity_provider = "FARGATE"

@@ -198,13 +198,15 @@ variable "spot" {
 }
 
 variable "adot_collector" {
-  description = "Run the AWS Distro for OpenTelemetry collector as a sidecar; the app then exports traces to it over OTLP (OTEL_ENABLED=true) and the collector sends them to X-Ray."
+  description = "Run the AWS Distro for OpenTelemetry collector as a sidecar; the app then exports traces to it over OTLP (OTEL_ENABLED=true) and the collector sends them to X-Ray. The task role gets X-Ray write access and CloudWatch Logs write access to emf_log_group_name (the default configuration's metrics pipeline); a custom config_path with other exporters needs matching permissions."
   type = object({
     enabled     = bool
     image       = optional(string, "public.ecr.aws/aws-observability/aws-otel-collector:v0.43.3")
     config_path = optional(string, "/etc/ecs/ecs-default-config.yaml")
-    cpu         = optional(number, 64)
-    memory      = optional(number, 128)
+    # Where the default configuration's awsemf exporter writes metrics; the task role may write only there.
+    emf_log_group_name = optional(string, "/aws/ecs/application/metrics")
+    cpu                = optional(number, 64)
+    memory             = optional(number, 128)
   })
   default = { enabled = false }
 }

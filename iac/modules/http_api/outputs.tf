@@ -8,25 +8,28 @@ output "execution_arn" {
   value       = aws_apigatewayv2_api.this.execution_arn
 }
 
-output "url" {
-  description = "https://<domain_name>/ once the custom domain exists (truststore_version set), else null."
-  value       = var.truststore_version == null ? null : "https://${var.domain_name}/"
+output "urls" {
+  description = "key => https://<domain_name>/ for every custom domain that exists (a mutual TLS domain appears once truststore_version is set)."
+  value       = { for key, domain in local.domains : key => "https://${domain.domain_name}/" }
 }
 
-output "domain_target" {
-  description = "DNS target (regional domain name) and hosted zone id to alias domain_name to; null before the custom domain exists."
-  value = var.truststore_version == null ? null : {
-    target_domain_name = aws_apigatewayv2_domain_name.this[0].domain_name_configuration[0].target_domain_name
-    hosted_zone_id     = aws_apigatewayv2_domain_name.this[0].domain_name_configuration[0].hosted_zone_id
-  }
+output "domain_targets" {
+  description = "key => DNS target (regional domain name and its hosted zone id) to alias each domain to."
+  value = { for key, domain in aws_apigatewayv2_domain_name.this : key => {
+    domain_name        = domain.domain_name
+    target_domain_name = domain.domain_name_configuration[0].target_domain_name
+    hosted_zone_id     = domain.domain_name_configuration[0].hosted_zone_id
+  } }
 }
 
 output "mutual_tls" {
-  description = "The custom domain's mutual TLS truststore (uri, version); null before the custom domain exists."
-  value = var.truststore_version == null ? null : {
-    truststore_uri     = aws_apigatewayv2_domain_name.this[0].mutual_tls_authentication[0].truststore_uri
-    truststore_version = aws_apigatewayv2_domain_name.this[0].mutual_tls_authentication[0].truststore_version
-  }
+  description = "key => the domain's mutual TLS truststore (uri, version), or null for a domain without mutual TLS."
+  value = { for key, domain in aws_apigatewayv2_domain_name.this : key => (
+    length(domain.mutual_tls_authentication) == 0 ? null : {
+      truststore_uri     = domain.mutual_tls_authentication[0].truststore_uri
+      truststore_version = domain.mutual_tls_authentication[0].truststore_version
+    }
+  ) }
 }
 
 output "integration_request_parameters" {

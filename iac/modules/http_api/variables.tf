@@ -9,20 +9,22 @@ variable "name" {
 }
 
 variable "integration" {
-  description = <<-EOT
+  description = <<-EOF2
     Where the `$default` route sends every request:
-      - { type = "lambda", lambda_invoke_arn, lambda_function_name }: AWS_PROXY, payload format 2.0;
-      - { type = "alb", alb_listener_arn, vpc_link_subnet_ids, vpc_link_security_group_ids }: a private
-        integration through a VPC link to an internal ALB listener, with the verified mTLS client
-        certificate written over `client_cert_header`.
-  EOT
+      - { type = "lambda", lambda_invoke_arn, lambda_function_name, lambda_qualifier }: AWS_PROXY, payload
+        format 2.0 (lambda_qualifier: the alias the invoke ARN points at, e.g. "live");
+      - { type = "alb", alb_listener_arn, vpc_link_id, client_cert }: a private integration through a VPC link
+        to an internal ALB listener; client_cert = "remove" (public door: the certificate header is removed)
+        or "overwrite" (device door: the header is overwritten with the PEM verified by mutual TLS).
+  EOF2
   type = object({
-    type                        = string
-    lambda_invoke_arn           = optional(string)
-    lambda_function_name        = optional(string)
-    alb_listener_arn            = optional(string)
-    vpc_link_subnet_ids         = optional(list(string), [])
-    vpc_link_security_group_ids = optional(list(string), [])
+    type                 = string
+    lambda_invoke_arn    = optional(string)
+    lambda_function_name = optional(string)
+    lambda_qualifier     = optional(string)
+    alb_listener_arn     = optional(string)
+    vpc_link_id          = optional(string)
+    client_cert          = optional(string, "remove")
   })
 
   validation {
@@ -38,15 +40,51 @@ variable "integration" {
   }
 
   validation {
-    condition = var.integration.type != "alb" || (
-      var.integration.alb_listener_arn != null && length(var.integration.vpc_link_subnet_ids) >= 2 && length(var.integration.vpc_link_security_group_ids) >= 1
-    )
-    error_message = "An alb integration needs alb_listener_arn, at least two vpc_link_subnet_ids and a VPC link security group."
+    condition     = var.integration.type != "alb" || (var.integration.alb_listener_arn != null && var.integration.vpc_link_id != null)
+    error_message = "An alb integration needs alb_listener_arn and vpc_link_id."
+  }
+
+  validation {
+    condition     = contains(["remove", "overwrite"], var.integration.client_cert)
+    error_message = "integration.client_cert must be \"remove\" (public door) or \"overwrite\" (device door)."
+  }
+}
+
+variable "domains" {
+  description = <<-EOF2
+    The API's regional custom domains, key => { domain_name, mutual_tls }. A mutual TLS domain (the device
+    door) trusts `truststore_uri` at `truststore_version` and is only created once that version is known; a
+    domain without mutual TLS (the public door) is created at once. Use the keys "public" and "device".
+  EOF2
+  type = map(object({
+    domain_name = string
+    mutual_tls  = bool
+  }))
+
+  validation {
+    condition     = alltrue([for d in values(var.domains) : can(regex("^([a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?\\.)+[a-z]{2,63}$", d.domain_name))])
+    error_message = "every domain_name must be a lower-case fully qualified domain name."
+  }
+
+  validation {
+    condition     = length(distinct([for d in values(var.domains) : d.domain_name])) == length(var.domains)
+    error_message = "each door needs its own domain name (mutual TLS is all-or-nothing per custom domain)."
+  }
+}
+
+variable "hosted_zone_id" {
+  description = "Route 53 public hosted zone of the domains. When set, the module creates an alias A record per domain, and, when certificate_arn is null, one DNS-validated ACM certificate per domain. null: DNS and certificates are yours."
+  type        = string
+  default     = null
+
+  validation {
+    condition     = var.hosted_zone_id == null || can(regex("^Z[A-Z0-9]{1,31}$", var.hosted_zone_id))
+    error_message = "hosted_zone_id must be a Route 53 hosted zone id (Z...) or null."
   }
 }
 
 variable "client_cert_header" {
-  description = "alb integration: the header the integration overwrites with the mTLS client certificate; must equal the app's CLIENT_CERT_HEADER. Reserved names (x-amz-*, x-amzn-*, Authorization, ...) cannot be mapped."
+  description = "alb integration: the header the integration removes (public door) or overwrites with the mTLS client certificate (device door); must equal the app's CLIENT_CERT_HEADER. Reserved names (x-amz-*, x-amzn-*, Authorization, ...) cannot be mapped."
   type        = string
   default     = "X-Client-Cert"
 
@@ -67,38 +105,30 @@ variable "client_cert_context_variable" {
   }
 }
 
-variable "domain_name" {
-  description = "Custom domain clients call, e.g. api.example.com. Mutual TLS is configured on it."
-  type        = string
-
-  validation {
-    condition     = can(regex("^([a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?\\.)+[a-z]{2,63}$", var.domain_name))
-    error_message = "domain_name must be a lower-case fully qualified domain name."
-  }
-}
-
 variable "certificate_arn" {
-  description = "ACM certificate (same region as the API) for domain_name."
+  description = "ACM certificate (same region as the API) covering every domain (a wildcard or one with both names). null: give hosted_zone_id and the module requests one per domain."
   type        = string
+  default     = null
 
   validation {
-    condition     = can(regex("^arn:aws[a-z-]*:acm:[a-z0-9-]+:[0-9]{12}:certificate/", var.certificate_arn))
-    error_message = "certificate_arn must be an ACM certificate ARN."
+    condition     = var.certificate_arn == null || can(regex("^arn:aws[a-z-]*:acm:[a-z0-9-]+:[0-9]{12}:certificate/", var.certificate_arn))
+    error_message = "certificate_arn must be an ACM certificate ARN or null."
   }
 }
 
 variable "truststore_uri" {
-  description = "s3://<bucket>/truststore/ca-bundle.pem (output of the data module)."
+  description = "s3://<bucket>/truststore/ca-bundle.pem (output of the data module); needed by a mutual TLS domain."
   type        = string
+  default     = null
 
   validation {
-    condition     = can(regex("^s3://[a-z0-9.-]+/truststore/ca-bundle\\.pem$", var.truststore_uri))
+    condition     = var.truststore_uri == null || can(regex("^s3://[a-z0-9.-]+/truststore/ca-bundle\\.pem$", var.truststore_uri))
     error_message = "truststore_uri must be s3://<bucket>/truststore/ca-bundle.pem."
   }
 }
 
 variable "truststore_version" {
-  description = "S3 object version of the truststore bundle published by `ca init`. null = no custom domain yet (first apply, before `ca init`); the API is then unreachable because execute-api is disabled."
+  description = "S3 object version of the truststore bundle published by `ca init`. null = no mutual TLS domain yet (first apply, before `ca init`); the public domain exists already."
   type        = string
   default     = null
 

@@ -1,6 +1,9 @@
 # apuntador-lambda on AWS Lambda (SPEC §9.3, §12.2): provided.al2023 custom runtime, the zip that
-# cargo-lambda builds, X-Ray active tracing, its own log group with retention, a timeout above the app's
-# request timeout, optionally a Function URL, and optionally an OpenTelemetry collector layer.
+# cargo-lambda builds, X-Ray active tracing, its own log group with retention and JSON log format, a timeout
+# above the app's request timeout, a published version behind the alias `live` (what API Gateway invokes;
+# optional provisioned concurrency on it), and optionally an OpenTelemetry collector layer.
+#
+# No Function URL: it cannot terminate mutual TLS, and the public door is the HTTP API's public custom domain.
 
 locals {
   # With a collector layer, the app exports its spans to the collector running beside it in the
@@ -79,7 +82,7 @@ resource "aws_iam_role_policy" "runtime" {
 }
 
 resource "aws_lambda_function" "this" {
-  #checkov:skip=CKV_AWS_116:Invocations are synchronous (HTTP API, Function URL); a dead-letter queue only applies to asynchronous invocations.
+  #checkov:skip=CKV_AWS_116:Invocations are synchronous (HTTP API); a dead-letter queue only applies to asynchronous invocations.
   #checkov:skip=CKV_AWS_117:The function reaches DynamoDB, Secrets Manager and the OAuth providers' public endpoints; outside a VPC it needs no NAT gateway.
   #checkov:skip=CKV_AWS_173:The environment holds no secret values, only Secrets Manager ARNs and plain settings (SPEC 8.3); the default Lambda key encrypts it at rest.
   #checkov:skip=CKV_AWS_272:Code signing needs an AWS Signer profile outside this stack; the zip's SHA-256 is pinned through source_code_hash.
@@ -94,6 +97,8 @@ resource "aws_lambda_function" "this" {
   memory_size      = var.memory_mb
   timeout          = var.timeout_seconds
   layers           = var.otel_collector_layer_arn == null ? [] : [var.otel_collector_layer_arn]
+  # Every code or configuration change publishes a new version, and the alias `live` moves to it.
+  publish = true
 
   reserved_concurrent_executions = var.reserved_concurrency == null ? -1 : var.reserved_concurrency
 
@@ -105,9 +110,12 @@ resource "aws_lambda_function" "this" {
     mode = "Active"
   }
 
+  # JSON: the platform's START/END/REPORT lines become JSON records next to the app's own JSON lines
+  # (LOG_FORMAT=json), so one CloudWatch Logs Insights query reads both.
   logging_config {
-    log_format = "Text"
-    log_group  = aws_cloudwatch_log_group.function.name
+    log_format       = "JSON"
+    system_log_level = "INFO"
+    log_group        = aws_cloudwatch_log_group.function.name
   }
 
   tags = var.tags
@@ -122,34 +130,19 @@ resource "aws_lambda_function" "this" {
   depends_on = [aws_iam_role_policy.runtime]
 }
 
-resource "aws_lambda_function_url" "this" {
-  count = var.function_url.enabled ? 1 : 0
-
-  function_name      = aws_lambda_function.this.function_name
-  authorization_type = var.function_url.auth_type
+# What API Gateway invokes. A canary or a rollback is a change of function_version (routing_config for a
+# weighted canary); provisioned concurrency attaches here, never to $LATEST.
+resource "aws_lambda_alias" "live" {
+  name             = "live"
+  description      = "The version API Gateway invokes."
+  function_name    = aws_lambda_function.this.function_name
+  function_version = aws_lambda_function.this.version
 }
 
-# A public Function URL needs BOTH permissions (AWS, since October 2025): lambda:InvokeFunctionUrl and
-# lambda:InvokeFunction for calls made through the URL. Both statements carry the condition
-# lambda:FunctionUrlAuthType = NONE, which only requests arriving through a Function URL satisfy, so
-# neither statement lets anyone call the Invoke API directly with a forged event.
-# (AWS provider 6.x adds `invoked_via_function_url`; the pinned 5.x mirror does not have it.)
-resource "aws_lambda_permission" "function_url" {
-  count = var.function_url.enabled && var.function_url.auth_type == "NONE" ? 1 : 0
+resource "aws_lambda_provisioned_concurrency_config" "live" {
+  count = var.provisioned_concurrency > 0 ? 1 : 0
 
-  statement_id           = "FunctionUrlAllowPublicAccess"
-  action                 = "lambda:InvokeFunctionUrl"
-  function_name          = aws_lambda_function.this.function_name
-  principal              = "*"
-  function_url_auth_type = "NONE"
-}
-
-resource "aws_lambda_permission" "function_url_invoke" {
-  count = var.function_url.enabled && var.function_url.auth_type == "NONE" ? 1 : 0
-
-  statement_id           = "FunctionUrlAllowInvokeFunction"
-  action                 = "lambda:InvokeFunction"
-  function_name          = aws_lambda_function.this.function_name
-  principal              = "*"
-  function_url_auth_type = "NONE"
+  function_name                     = aws_lambda_alias.live.function_name
+  qualifier                         = aws_lambda_alias.live.name
+  provisioned_concurrent_executions = var.provisioned_concurrency
 }

@@ -9,8 +9,23 @@ output "function_arn" {
 }
 
 output "invoke_arn" {
-  description = "Invoke ARN, for the HTTP API integration."
-  value       = aws_lambda_function.this.invoke_arn
+  description = "Invoke ARN of the alias `live`, for the HTTP API integration."
+  value       = aws_lambda_alias.live.invoke_arn
+}
+
+output "alias_name" {
+  description = "The alias API Gateway invokes (live)."
+  value       = aws_lambda_alias.live.name
+}
+
+output "provisioned_concurrency" {
+  description = "Provisioned concurrent executions on the alias (0 = none)."
+  value       = length(aws_lambda_provisioned_concurrency_config.live) == 0 ? 0 : aws_lambda_provisioned_concurrency_config.live[0].provisioned_concurrent_executions
+}
+
+output "log_format" {
+  description = "Log format of the function (JSON)."
+  value       = aws_lambda_function.this.logging_config[0].log_format
 }
 
 output "role_arn" {
@@ -21,16 +36,6 @@ output "role_arn" {
 output "environment" {
   description = "The function's environment (plain settings and secret ARNs only)."
   value       = local.environment
-}
-
-output "function_url" {
-  description = "The Function URL, or null when disabled."
-  value       = var.function_url.enabled ? aws_lambda_function_url.this[0].function_url : null
-}
-
-output "function_url_permission_actions" {
-  description = "Actions granted to the public for the Function URL (both are required for a public URL)."
-  value       = concat(aws_lambda_permission.function_url[*].action, aws_lambda_permission.function_url_invoke[*].action)
 }
 
 output "log_group_name" {

@@ -122,17 +122,14 @@ variable "log_retention_days" {
   }
 }
 
-variable "function_url" {
-  description = "Also expose a Lambda Function URL. It cannot terminate mutual TLS, so device-authenticated routes answer 401 through it (SPEC §12.2). auth_type NONE = public."
-  type = object({
-    enabled   = bool
-    auth_type = optional(string, "NONE")
-  })
-  default = { enabled = false }
+variable "provisioned_concurrency" {
+  description = "Provisioned concurrent executions on the alias `live` (no cold starts for that many concurrent requests, billed per hour whether used or not). 0 = none."
+  type        = number
+  default     = 0
 
   validation {
-    condition     = contains(["NONE", "AWS_IAM"], var.function_url.auth_type)
-    error_message = "function_url.auth_type must be NONE or AWS_IAM."
+    condition     = var.provisioned_concurrency >= 0 && floor(var.provisioned_concurrency) == var.provisioned_concurrency
+    error_message = "provisioned_concurrency must be a whole number >= 0."
   }
 }
 

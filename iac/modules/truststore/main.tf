@@ -80,8 +80,11 @@ resource "aws_s3_bucket_lifecycle_configuration" "truststore" {
   depends_on = [aws_s3_bucket_versioning.truststore]
 }
 
-# Refuse plain-HTTP access to the bucket.
+# Refuse plain-HTTP access to the bucket. (Only the offline apply test against moto, which speaks plain HTTP
+# to the SDK and does evaluate this policy, turns it off.)
 resource "aws_s3_bucket_policy" "truststore" {
+  count = var.deny_insecure_transport ? 1 : 0
+
   bucket = aws_s3_bucket.truststore.id
   policy = jsonencode({
     Version = "2012-10-17"
@@ -96,4 +99,9 @@ resource "aws_s3_bucket_policy" "truststore" {
   })
 
   depends_on = [aws_s3_bucket_public_access_block.truststore]
+}
+
+moved {
+  from = aws_s3_bucket_policy.truststore
+  to   = aws_s3_bucket_policy.truststore[0]
 }

@@ -25,6 +25,12 @@ variable "force_destroy" {
   default     = false
 }
 
+variable "deny_insecure_transport" {
+  description = "Attach the bucket policy that denies every request not made over TLS. Keep true; only the offline apply test against a plain-HTTP emulator sets false."
+  type        = bool
+  default     = true
+}
+
 variable "tags" {
   description = "Tags applied to every resource of the module."
   type        = map(string)

@@ -1,6 +1,14 @@
-# apuntador on ECS Fargate: HTTP API (mutual TLS custom domain) -> VPC link -> internal ALB -> tasks in
-# a VPC with endpoints for the AWS services and a selectable internet egress for the OAuth providers.
-# See docs/deployment.md for the order: apply, `ca init`, apply again with the truststore version.
+# apuntador on ECS Fargate: TWO HTTP APIs -> ONE shared VPC link -> internal ALB -> tasks in a VPC with
+# endpoints for the AWS services and a selectable internet egress for the OAuth providers.
+#
+#   public door  public_domain_name (TLS only)  -> public API: its integration REMOVES X-Client-Cert
+#   device door  device_domain_name (mutual TLS) -> device API: its integration OVERWRITES X-Client-Cert with
+#                                                  $context.identity.clientCert.clientCertPem
+#
+# The app reads the certificate only from that header (CLIENT_CERT_SOURCES=header). Whatever a client sends
+# in X-Client-Cert is removed or replaced at the edge, and the ALB admits only the VPC link's security group,
+# so the header always carries the certificate API Gateway verified, or nothing. See docs/deployment.md
+# (scripts/deploy fargate).
 
 module "network" {
   source = "../../modules/network"
@@ -32,7 +40,7 @@ module "data" {
 
 # The VPC link's network interfaces: they may only talk to the ALB listener.
 resource "aws_security_group" "vpc_link" {
-  #checkov:skip=CKV2_AWS_5:Attached to the VPC link inside module.api (vpc_link_security_group_ids); the graph check does not follow module inputs.
+  #checkov:skip=CKV2_AWS_5:Attached to the shared VPC link (aws_apigatewayv2_vpc_link.this, security_group_ids); the graph check does not count VPC links as attachments.
   name        = "${var.name}-vpc-link"
   description = "API Gateway VPC link of apuntador: HTTP to the internal ALB only"
   vpc_id      = module.network.vpc_id
@@ -45,6 +53,13 @@ resource "aws_vpc_security_group_egress_rule" "vpc_link_to_alb" {
   from_port                    = 80
   to_port                      = 80
   referenced_security_group_id = module.service.alb_security_group_id
+}
+
+# One VPC link serves both APIs (a VPC link can be shared by the integrations of several APIs).
+resource "aws_apigatewayv2_vpc_link" "this" {
+  name               = var.name
+  subnet_ids         = module.network.private_subnet_ids
+  security_group_ids = [aws_security_group.vpc_link.id]
 }
 
 module "service" {
@@ -80,21 +95,57 @@ module "service" {
   })
 }
 
-module "api" {
+module "public_api" {
+  source = "../../modules/http_api"
+
+  name               = "${var.name}-public"
+  certificate_arn    = var.certificate_arn
+  hosted_zone_id     = var.hosted_zone_id
+  client_cert_header = var.client_cert_header
+  log_retention_days = var.log_retention_days
+
+  integration = {
+    type             = "alb"
+    alb_listener_arn = module.service.alb_listener_arn
+    vpc_link_id      = aws_apigatewayv2_vpc_link.this.id
+    client_cert      = "remove"
+  }
+
+  domains = {
+    public = { domain_name = var.public_domain_name, mutual_tls = false }
+  }
+}
+
+module "device_api" {
   source = "../../modules/http_api"
 
   name               = var.name
-  domain_name        = var.domain_name
   certificate_arn    = var.certificate_arn
+  hosted_zone_id     = var.hosted_zone_id
   truststore_uri     = module.data.truststore_uri
   truststore_version = var.truststore_version
   client_cert_header = var.client_cert_header
   log_retention_days = var.log_retention_days
 
   integration = {
-    type                        = "alb"
-    alb_listener_arn            = module.service.alb_listener_arn
-    vpc_link_subnet_ids         = module.network.private_subnet_ids
-    vpc_link_security_group_ids = [aws_security_group.vpc_link.id]
+    type             = "alb"
+    alb_listener_arn = module.service.alb_listener_arn
+    vpc_link_id      = aws_apigatewayv2_vpc_link.this.id
+    client_cert      = "overwrite"
   }
+
+  domains = {
+    device = { domain_name = var.device_domain_name, mutual_tls = true }
+  }
+}
+
+# Earlier versions had one mutual TLS API (module.api) owning the VPC link: keep both, no replacement.
+moved {
+  from = module.api
+  to   = module.device_api
+}
+
+moved {
+  from = module.device_api.aws_apigatewayv2_vpc_link.this[0]
+  to   = aws_apigatewayv2_vpc_link.this
 }

@@ -1,11 +1,16 @@
-output "api_url" {
-  description = "https://<domain_name>/ once the custom domain exists (truststore_version set)."
-  value       = module.api.url
+output "public_url" {
+  description = "https://<public_domain_name>/ (the public door)."
+  value       = module.public_api.urls["public"]
 }
 
-output "dns_alias_target" {
-  description = "Create an alias (A/AAAA) record for domain_name pointing here; null until truststore_version is set."
-  value       = module.api.domain_target
+output "device_url" {
+  description = "https://<device_domain_name>/ (the mutual TLS device door); null until truststore_version is set."
+  value       = lookup(module.device_api.urls, "device", null)
+}
+
+output "dns_alias_targets" {
+  description = "door => the regional target to alias its domain name to (created for you when hosted_zone_id is set)."
+  value       = merge(module.public_api.domain_targets, module.device_api.domain_targets)
 }
 
 output "cluster_name" {
@@ -46,4 +51,14 @@ output "ca_secret_names" {
 output "app_secret_arns" {
   description = "Secrets whose values operators put with `aws secretsmanager put-secret-value`."
   value       = module.secrets.app_secret_arns
+}
+
+output "region" {
+  description = "AWS_REGION for `apuntador-server ca init --aws`."
+  value       = var.region
+}
+
+output "secrets_prefix" {
+  description = "AWS_SECRETS_PREFIX for `apuntador-server ca init --aws`."
+  value       = var.secrets_prefix
 }

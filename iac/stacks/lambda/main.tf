@@ -1,6 +1,9 @@
-# apuntador on AWS Lambda: HTTP API (mutual TLS custom domain, payload 2.0) -> apuntador-lambda, with
-# the DynamoDB tables, the truststore bucket and the Secrets Manager secrets of SPEC §7. See
-# docs/deployment.md for the order: apply, `ca init`, apply again with the truststore version.
+# apuntador on AWS Lambda: ONE HTTP API (payload 2.0) -> the alias `live` of apuntador-lambda, reachable
+# through TWO custom domains: the public door (TLS only) and the device door (mutual TLS against the
+# truststore `ca init` publishes). The function reads client certificates only from the request context
+# (CLIENT_CERT_SOURCES=lambda-context), which API Gateway fills in only on the mutual TLS domain, so the same
+# device route answers 401 through the public door. With the DynamoDB tables, the truststore bucket and the
+# Secrets Manager secrets. See docs/deployment.md (scripts/deploy lambda).
 
 module "secrets" {
   source = "../../modules/secrets"
@@ -30,10 +33,10 @@ module "function" {
   request_timeout_seconds  = var.request_timeout_seconds
   timeout_seconds          = var.timeout_seconds
   reserved_concurrency     = var.reserved_concurrency
+  provisioned_concurrency  = var.provisioned_concurrency
   log_retention_days       = var.log_retention_days
   app_policy_json          = module.data.app_policy_json
   secret_arns              = module.secrets.app_secret_arns
-  function_url             = { enabled = var.function_url_enabled, auth_type = "NONE" }
   otel_collector_layer_arn = var.otel_collector_layer_arn
 
   environment = merge(var.app_environment, {
@@ -49,8 +52,8 @@ module "api" {
   source = "../../modules/http_api"
 
   name               = var.name
-  domain_name        = var.domain_name
   certificate_arn    = var.certificate_arn
+  hosted_zone_id     = var.hosted_zone_id
   truststore_uri     = module.data.truststore_uri
   truststore_version = var.truststore_version
   log_retention_days = var.log_retention_days
@@ -59,5 +62,11 @@ module "api" {
     type                 = "lambda"
     lambda_invoke_arn    = module.function.invoke_arn
     lambda_function_name = module.function.function_name
+    lambda_qualifier     = module.function.alias_name
+  }
+
+  domains = {
+    public = { domain_name = var.public_domain_name, mutual_tls = false }
+    device = { domain_name = var.device_domain_name, mutual_tls = true }
   }
 }

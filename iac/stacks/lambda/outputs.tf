@@ -1,21 +1,21 @@
-output "api_url" {
-  description = "https://<domain_name>/ once the custom domain exists (truststore_version set)."
-  value       = module.api.url
+output "public_url" {
+  description = "https://<public_domain_name>/ (the public door)."
+  value       = module.api.urls["public"]
 }
 
-output "dns_alias_target" {
-  description = "Create an alias (A/AAAA) record for domain_name pointing here; null until truststore_version is set."
-  value       = module.api.domain_target
+output "device_url" {
+  description = "https://<device_domain_name>/ (the mutual TLS device door); null until truststore_version is set."
+  value       = lookup(module.api.urls, "device", null)
+}
+
+output "dns_alias_targets" {
+  description = "door => the regional target to alias its domain name to (created for you when hosted_zone_id is set)."
+  value       = module.api.domain_targets
 }
 
 output "function_name" {
   description = "Name of the Lambda function (for `aws lambda update-function-code` and logs)."
   value       = module.function.function_name
-}
-
-output "function_url" {
-  description = "The public Function URL, or null."
-  value       = module.function.function_url
 }
 
 output "certificates_table_name" {
@@ -41,4 +41,14 @@ output "ca_secret_names" {
 output "app_secret_arns" {
   description = "Secrets whose values operators put with `aws secretsmanager put-secret-value`."
   value       = module.secrets.app_secret_arns
+}
+
+output "region" {
+  description = "AWS_REGION for `apuntador-server ca init --aws`."
+  value       = var.region
+}
+
+output "secrets_prefix" {
+  description = "AWS_SECRETS_PREFIX for `apuntador-server ca init --aws`."
+  value       = var.secrets_prefix
 }

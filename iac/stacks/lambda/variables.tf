@@ -113,10 +113,10 @@ variable "log_retention_days" {
   default     = 90
 }
 
-variable "function_url_enabled" {
-  description = "Also create a public Function URL (no mutual TLS: device-authenticated routes answer 401 through it)."
-  type        = bool
-  default     = false
+variable "provisioned_concurrency" {
+  description = "Provisioned concurrent executions on the alias `live` (0 = none; each one is billed per hour)."
+  type        = number
+  default     = 0
 }
 
 variable "otel_collector_layer_arn" {
@@ -130,18 +130,30 @@ variable "otel_collector_layer_arn" {
   }
 }
 
-variable "domain_name" {
-  description = "Custom domain of the HTTP API, e.g. api.example.com."
+variable "public_domain_name" {
+  description = "The public door (TLS only), e.g. api.example.com: health, OAuth (provider redirect URIs point here), enrolment, attestation, CA certificate and pin, docs."
+  type        = string
+}
+
+variable "device_domain_name" {
+  description = "The device door (mutual TLS), e.g. device.api.example.com: the routes that need the device certificate (renew, revoke, status)."
   type        = string
 }
 
 variable "certificate_arn" {
-  description = "ACM certificate for domain_name, in var.region."
+  description = "ACM certificate in var.region covering both domain names (a wildcard or both as names). null: give hosted_zone_id and the stack requests one per domain."
   type        = string
+  default     = null
+}
+
+variable "hosted_zone_id" {
+  description = "Route 53 hosted zone of both domains: the stack then creates their alias records (and their ACM certificates when certificate_arn is null). null: DNS is yours (terraform output dns_alias_targets)."
+  type        = string
+  default     = null
 }
 
 variable "truststore_version" {
-  description = "S3 version id of truststore/ca-bundle.pem printed by `ca init`; null on the first apply (before `ca init`): the custom domain is created once it is set."
+  description = "S3 version id of truststore/ca-bundle.pem printed by `ca init`; null on the first apply (before `ca init`): the device door is created once it is set."
   type        = string
   default     = null
 }

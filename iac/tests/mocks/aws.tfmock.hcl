@@ -7,6 +7,12 @@ mock_data "aws_region" {
   }
 }
 
+mock_data "aws_caller_identity" {
+  defaults = {
+    account_id = "123456789012"
+  }
+}
+
 mock_data "aws_partition" {
   defaults = {
     partition = "aws"
@@ -100,5 +106,36 @@ mock_resource "aws_vpc" {
   defaults = {
     arn        = "arn:aws:ec2:eu-west-1:123456789012:vpc/vpc-0123456789abcdef0"
     cidr_block = "10.40.0.0/16"
+  }
+}
+
+mock_resource "aws_acm_certificate" {
+  defaults = {
+    arn = "arn:aws:acm:eu-west-1:123456789012:certificate/11111111-1111-1111-1111-111111111111"
+    domain_validation_options = [{
+      domain_name           = "mock.example.com"
+      resource_record_name  = "_0123456789abcdef.mock.example.com."
+      resource_record_type  = "CNAME"
+      resource_record_value = "_fedcba9876543210.acm-validations.aws."
+    }]
+  }
+}
+
+mock_resource "aws_acm_certificate_validation" {
+  defaults = {
+    certificate_arn = "arn:aws:acm:eu-west-1:123456789012:certificate/11111111-1111-1111-1111-111111111111"
+  }
+}
+
+mock_resource "aws_lambda_alias" {
+  defaults = {
+    arn        = "arn:aws:lambda:eu-west-1:123456789012:function:apuntador:live"
+    invoke_arn = "arn:aws:apigateway:eu-west-1:lambda:path/2015-03-31/functions/arn:aws:lambda:eu-west-1:123456789012:function:apuntador:live/invocations"
+  }
+}
+
+mock_resource "aws_apigatewayv2_vpc_link" {
+  defaults = {
+    id = "vpclink-mock"
   }
 }

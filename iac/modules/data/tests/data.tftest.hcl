@@ -17,6 +17,7 @@ variables {
   readable_secret_arns = [
     "arn:aws:secretsmanager:eu-west-1:123456789012:secret:apuntador/ca-private-key-AbCdEf",
     "arn:aws:secretsmanager:eu-west-1:123456789012:secret:apuntador/env/CONFIG_API_KEY-AbCdEf",
+    "arn:aws:secretsmanager:eu-west-1:123456789012:secret:apuntador/ca-previous-certificate-??????",
   ]
 }
 
@@ -86,13 +87,25 @@ run "app_policy_is_least_privilege" {
   }
 
   assert {
-    condition     = toset(output.app_policy.Statement[1].Action) == toset(["secretsmanager:GetSecretValue", "secretsmanager:BatchGetSecretValue"])
-    error_message = "the secrets statement must grant exactly GetSecretValue and BatchGetSecretValue"
+    condition     = output.app_policy.Statement[1].Action == ["secretsmanager:GetSecretValue"]
+    error_message = "the per-secret statement must grant exactly GetSecretValue"
   }
 
   assert {
     condition     = toset(output.app_policy.Statement[1].Resource) == toset(var.readable_secret_arns)
-    error_message = "the secrets statement must name exactly the readable secrets"
+    error_message = "the per-secret statement must name exactly the readable secrets"
+  }
+
+  # AWS authorises BatchGetSecretValue on "*" and then GetSecretValue per secret: granting the batch
+  # action on secret ARNs (the earlier policy) made every batch call fail with AccessDenied.
+  assert {
+    condition     = output.app_policy.Statement[2].Action == ["secretsmanager:BatchGetSecretValue"] && output.app_policy.Statement[2].Resource == ["*"]
+    error_message = "BatchGetSecretValue must be granted on \"*\" and nothing else in that statement"
+  }
+
+  assert {
+    condition     = length(output.app_policy.Statement) == 3
+    error_message = "the policy has exactly the table, per-secret and batch statements"
   }
 
   assert {
@@ -103,8 +116,8 @@ run "app_policy_is_least_privilege" {
   }
 
   assert {
-    condition     = alltrue([for s in output.app_policy.Statement : !contains(s.Resource, "*")])
-    error_message = "no statement may use Resource \"*\""
+    condition     = alltrue([for s in output.app_policy.Statement : !contains(s.Resource, "*") if s.Sid != "ApuntadorSecretsBatch"])
+    error_message = "only the BatchGetSecretValue statement may use Resource \"*\""
   }
 
   assert {

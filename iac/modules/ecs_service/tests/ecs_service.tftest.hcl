@@ -135,8 +135,35 @@ run "spot_mix_and_adot_sidecar_when_enabled" {
   }
 
   assert {
-    condition     = length(aws_iam_role_policy.xray) == 1
-    error_message = "the task role may write traces to X-Ray"
+    condition     = jsondecode(aws_iam_role_policy.adot[0].policy).Statement[0].Action == ["xray:PutTraceSegments", "xray:PutTelemetryRecords", "xray:GetSamplingRules", "xray:GetSamplingTargets"]
+    error_message = "the task role may write traces to X-Ray (the default pipeline's awsxray exporter)"
+  }
+
+  # The default ADOT configuration also runs an awsemf metrics exporter writing to
+  # /aws/ecs/application/metrics; the earlier policy had X-Ray only, so the collector logged AccessDenied.
+  assert {
+    condition = (
+      toset(jsondecode(aws_iam_role_policy.adot[0].policy).Statement[1].Action) == toset(["logs:CreateLogGroup", "logs:CreateLogStream", "logs:PutLogEvents", "logs:DescribeLogStreams"]) &&
+      jsondecode(aws_iam_role_policy.adot[0].policy).Statement[1].Resource == [
+        "arn:aws:logs:eu-west-1:123456789012:log-group:/aws/ecs/application/metrics",
+        "arn:aws:logs:eu-west-1:123456789012:log-group:/aws/ecs/application/metrics:*",
+      ]
+    )
+    error_message = "the task role may write the EMF metrics of the default pipeline, to that one log group only"
+  }
+}
+
+# Changing the Spot mix used to plan a destroy-and-create of the service: the AWS provider treats a
+# capacity_provider_strategy change as replacing unless force_new_deployment is set. (Mock providers do not
+# run the provider's plan logic, so the test pins the attribute that decides it.)
+run "capacity_changes_update_the_service_in_place" {
+  variables {
+    spot = { base = 2, fargate_weight = 1, spot_weight = 1 }
+  }
+
+  assert {
+    condition     = aws_ecs_service.this.force_new_deployment
+    error_message = "force_new_deployment must be true so a capacity provider change is an in-place rolling update"
   }
 }
 

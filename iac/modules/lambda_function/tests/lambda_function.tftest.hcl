@@ -83,35 +83,55 @@ run "environment_is_production_with_lambda_context_certificates_and_no_secret" {
   }
 }
 
-run "no_function_url_by_default" {
+# API Gateway invokes the alias, so a version can be pinned, rolled back, canaried and kept warm.
+run "api_gateway_invokes_the_live_alias_of_a_published_version" {
   assert {
-    condition     = length(aws_lambda_function_url.this) == 0 && length(aws_lambda_permission.function_url) == 0 && length(aws_lambda_permission.function_url_invoke) == 0
-    error_message = "the Function URL is optional and off by default"
+    condition     = aws_lambda_function.this.publish
+    error_message = "every change must publish a version"
+  }
+
+  assert {
+    condition     = aws_lambda_alias.live.name == "live" && aws_lambda_alias.live.function_version == aws_lambda_function.this.version
+    error_message = "the alias `live` must point at the version just published"
+  }
+
+  assert {
+    condition     = output.invoke_arn == aws_lambda_alias.live.invoke_arn && output.alias_name == "live"
+    error_message = "the HTTP API integration must invoke the alias, not $LATEST"
+  }
+
+  assert {
+    condition     = length(aws_lambda_provisioned_concurrency_config.live) == 0 && output.provisioned_concurrency == 0
+    error_message = "no provisioned concurrency unless asked for"
   }
 }
 
-run "public_function_url_gets_both_invoke_permissions" {
+run "provisioned_concurrency_attaches_to_the_live_alias" {
   variables {
-    function_url = { enabled = true }
+    provisioned_concurrency = 2
   }
 
   assert {
-    condition     = aws_lambda_function_url.this[0].authorization_type == "NONE"
-    error_message = "the Function URL is public"
+    condition     = aws_lambda_provisioned_concurrency_config.live[0].qualifier == "live" && aws_lambda_provisioned_concurrency_config.live[0].provisioned_concurrent_executions == 2
+    error_message = "provisioned concurrency must be configured on the alias `live`"
+  }
+}
+
+run "logs_are_json" {
+  assert {
+    condition     = aws_lambda_function.this.logging_config[0].log_format == "JSON" && output.log_format == "JSON"
+    error_message = "the function's log format must be JSON (platform records next to the app's JSON lines)"
+  }
+}
+
+run "refuses_a_fractional_or_negative_provisioned_concurrency" {
+  command = plan
+
+  variables {
+    provisioned_concurrency = -1
   }
 
-  assert {
-    condition     = toset(output.function_url_permission_actions) == toset(["lambda:InvokeFunctionUrl", "lambda:InvokeFunction"])
-    error_message = "a public Function URL needs both lambda:InvokeFunctionUrl and lambda:InvokeFunction"
-  }
-
-  assert {
-    condition = alltrue([
-      for p in concat(aws_lambda_permission.function_url, aws_lambda_permission.function_url_invoke) :
-      p.principal == "*" && p.function_url_auth_type == "NONE"
-    ])
-    error_message = "both statements must be limited to calls through a NONE-auth Function URL"
-  }
+  expect_failures = [var.provisioned_concurrency]
 }
 
 run "reserved_concurrency_is_applied_when_set" {

@@ -33,7 +33,7 @@ run "bucket_is_versioned_private_and_encrypted" {
   }
 
   assert {
-    condition     = jsondecode(aws_s3_bucket_policy.truststore.policy).Statement[0].Effect == "Deny"
+    condition     = jsondecode(aws_s3_bucket_policy.truststore[0].policy).Statement[0].Effect == "Deny"
     error_message = "the bucket policy must deny insecure transport"
   }
 }

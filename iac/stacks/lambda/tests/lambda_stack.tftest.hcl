@@ -5,7 +5,8 @@ mock_provider "aws" {
 variables {
   region                 = "eu-west-1"
   truststore_bucket_name = "apuntador-truststore-test"
-  domain_name            = "api.example.com"
+  public_domain_name     = "api.example.com"
+  device_domain_name     = "device.api.example.com"
   certificate_arn        = "arn:aws:acm:eu-west-1:123456789012:certificate/00000000-0000-0000-0000-000000000000"
   managed_app_secrets    = ["CONFIG_API_KEY", "GOOGLE_CLIENT_ID", "GOOGLE_CLIENT_SECRET"]
   app_environment = {
@@ -14,10 +15,15 @@ variables {
   }
 }
 
-run "first_apply_before_ca_init_has_no_custom_domain" {
+run "first_apply_before_ca_init_opens_only_the_public_door" {
   assert {
-    condition     = output.api_url == null && output.dns_alias_target == null
-    error_message = "the custom domain waits for the truststore version"
+    condition     = output.public_url == "https://api.example.com/" && output.device_url == null && keys(output.dns_alias_targets) == ["public"]
+    error_message = "the public door exists from the first apply; the device door waits for the truststore version"
+  }
+
+  assert {
+    condition     = module.api.mutual_tls["public"] == null
+    error_message = "the public door must not require a client certificate (new devices, browsers, expired certificates)"
   }
 
   assert {
@@ -56,24 +62,37 @@ run "second_apply_enables_mutual_tls_at_the_given_version" {
   }
 
   assert {
-    condition     = module.api.mutual_tls == { truststore_uri = "s3://apuntador-truststore-test/truststore/ca-bundle.pem", truststore_version = "3HL4kqtJlcpXroDTDmJ.rmSpXd3dIbrHY" }
-    error_message = "mutual TLS must use s3://<bucket>/truststore/ca-bundle.pem at the given version"
+    condition     = module.api.mutual_tls["device"] == { truststore_uri = "s3://apuntador-truststore-test/truststore/ca-bundle.pem", truststore_version = "3HL4kqtJlcpXroDTDmJ.rmSpXd3dIbrHY" } && module.api.mutual_tls["public"] == null
+    error_message = "only the device door requires mutual TLS"
   }
 
   assert {
-    condition     = output.api_url == "https://api.example.com/"
-    error_message = "the API is served on the custom domain"
+    condition     = output.public_url == "https://api.example.com/" && output.device_url == "https://device.api.example.com/"
+    error_message = "both doors are served by the one API"
   }
 }
 
-run "function_url_adds_both_permissions" {
+# The example tfvars used to send Google back to the mutual TLS domain, where no browser can complete the
+# handshake: the provider redirect URIs must name the public door.
+run "example_tfvars_redirect_providers_to_the_public_door" {
   variables {
-    function_url_enabled = true
+    public_domain_name = "api.example.com"
+    device_domain_name = "device.api.example.com"
+    app_environment = {
+      GOOGLE_REDIRECT_URI = "https://api.example.com/oauth/callback/googledrive"
+    }
   }
 
   assert {
-    condition     = toset(module.function.function_url_permission_actions) == toset(["lambda:InvokeFunctionUrl", "lambda:InvokeFunction"])
-    error_message = "a public Function URL needs both permissions"
+    condition     = startswith(module.function.environment["GOOGLE_REDIRECT_URI"], output.public_url)
+    error_message = "provider redirect URIs point at the public door"
+  }
+}
+
+run "no_function_url_door_and_api_gateway_invokes_the_live_alias" {
+  assert {
+    condition     = module.function.alias_name == "live" && endswith(module.function.invoke_arn, ":live/invocations")
+    error_message = "the HTTP API must invoke the alias `live` (no Function URL door)"
   }
 }
 
