@@ -15,6 +15,7 @@ mod log_capture;
 mod logging;
 mod oauth_authorize;
 mod oauth_flow;
+mod openapi;
 mod pki_support;
 mod resilience;
 #[path = "../support/attestation_vectors.rs"]
