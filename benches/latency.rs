@@ -8,7 +8,7 @@
 //!   the floor: routing, the middleware stack and the handler, nothing else;
 //! - `lambda_handler`: the per-invocation work of `apuntador-lambda`, ids `<event kind>/<endpoint>` for
 //!   REST API (v1), HTTP API (payload 2.0) and ALB events — event JSON bytes → `LambdaRequest` →
-//!   `lambda_http::Adapter` over the binary's own `adapter::handler` → response serialised to the JSON
+//!   `lambda_http::Adapter` over the binary's own `adapter::handler` (as `adapter::events`) → response serialised to the JSON
 //!   the runtime posts back (the Runtime API round trips themselves are not included);
 //! - `server_loopback`: a real `apuntador::server::serve` loop on 127.0.0.1 with load shedding on, as
 //!   `apuntador-server` runs it, and one keep-alive hyper client connection reused across iterations;
@@ -53,9 +53,9 @@ use criterion::{Criterion, criterion_group, criterion_main};
 use http_body_util::{BodyExt, Full};
 use hyper::client::conn::http1::SendRequest;
 use hyper_util::rt::TokioIo;
+use lambda_http::Service as _;
 use lambda_http::lambda_runtime::{Context, LambdaEvent};
 use lambda_http::request::LambdaRequest;
-use lambda_http::{Adapter, Service as _};
 use secrecy::ExposeSecret as _;
 use serde_json::{Map, Value, json};
 use tokio::net::{TcpListener, TcpStream};
@@ -438,7 +438,7 @@ fn router_in_process(c: &mut Criterion) {
 /// One Lambda invocation's work, from the event bytes to the response bytes the runtime posts.
 async fn lambda_invocation(app: &Router, event: &[u8]) -> Vec<u8> {
     let request: LambdaRequest = serde_json::from_slice(event).expect("event deserialises");
-    let mut service = Adapter::from(adapter::handler(app.clone()));
+    let mut service = adapter::events(app.clone());
     let response = service
         .call(LambdaEvent::new(request, Context::default()))
         .await

@@ -2,9 +2,10 @@
 //!
 //! Everything is built once, before the runtime loop (Lambda INIT): configuration, stores, router.
 //! API Gateway REST (1.0), HTTP API (2.0), ALB and Function URL events all arrive as the same
-//! `http::Request`; [`adapter::handler`] removes the API Gateway stage from the path, tags the logs
-//! of each invocation with its `aws_request_id` and, with OpenTelemetry enabled, flushes the
-//! invocation's spans before its response goes back to the runtime.
+//! `http::Request` ([`adapter::events`] keeps the repeated headers of REST events);
+//! [`adapter::handler`] routes on the event's raw path without the API Gateway stage, tags the logs of
+//! each invocation with its `aws_request_id` and, with OpenTelemetry enabled, flushes the invocation's
+//! spans before its response goes back to the runtime.
 
 #[path = "lambda/adapter.rs"]
 mod adapter;
@@ -35,7 +36,7 @@ async fn main() -> ExitCode {
             return ExitCode::from(err.exit_code());
         }
     };
-    match lambda_http::run(adapter::handler(apuntador::router(state))).await {
+    match lambda_http::lambda_runtime::run(adapter::events(apuntador::router(state))).await {
         Ok(()) => ExitCode::SUCCESS,
         Err(err) => {
             tracing::error!(error = %err, "the Lambda runtime loop failed");

@@ -81,6 +81,9 @@ pub enum AttestationError {
     /// 503 or 500 from storage.
     #[error(transparent)]
     Store(#[from] StoreError),
+    /// 503: the verification could not be scheduled (`MAX_CPU_JOBS` busy, queue full).
+    #[error(transparent)]
+    Busy(#[from] crate::cpu::CpuBusy),
 }
 
 /// Verifiers built once from the configuration: `None` for a platform that is not configured (501).
@@ -177,7 +180,19 @@ pub async fn attest_android(
     let span = tracing::info_span!("attest.android", device_id = %evidence.device_id);
     async {
         let now = Utc::now();
-        let verdict = match verifier.verify(&evidence.integrity_token, &evidence.nonce, now) {
+        // Decryption and signature checks are CPU work: off the async workers.
+        let checked = {
+            let (verifier, token, nonce) = (
+                verifier.clone(),
+                evidence.integrity_token.clone(),
+                evidence.nonce.clone(),
+            );
+            state
+                .cpu
+                .run(move || verifier.verify(&token, &nonce, now))
+                .await?
+        };
+        let verdict = match checked {
             Ok(verdict) => verdict,
             Err(rejection) => {
                 return reject(
@@ -248,7 +263,15 @@ pub async fn attest_ios(
         let now = Utc::now();
         let object = decode_base64_lenient(evidence.attestation_object.trim());
         let checked = match &object {
-            Some(bytes) => verifier.verify(bytes, &evidence.key_id, &evidence.challenge, now),
+            // Certificate chain and signature checks are CPU work: off the async workers.
+            Some(bytes) => {
+                let (verifier, bytes) = (verifier.clone(), bytes.clone());
+                let (key_id, challenge) = (evidence.key_id.clone(), evidence.challenge.clone());
+                state
+                    .cpu
+                    .run(move || verifier.verify(&bytes, &key_id, &challenge, now))
+                    .await?
+            }
             None => Err(Rejection::Failed(app_attest::MALFORMED)),
         };
         if let Err(rejection) = checked {

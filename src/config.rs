@@ -22,10 +22,11 @@ use base64::engine::general_purpose::{GeneralPurpose, GeneralPurposeConfig};
 use secrecy::{ExposeSecret as _, SecretString};
 
 /// Variables only `apuntador-server` reads; the Lambda binary ignores them (SPEC §9.3).
-pub const SERVER_ONLY_VARIABLES: [&str; 4] = [
+pub const SERVER_ONLY_VARIABLES: [&str; 5] = [
     "HOST",
     "PORT",
     "MAX_CONCURRENT_REQUESTS",
+    "MAX_CONNECTIONS",
     "SHUTDOWN_GRACE_SECONDS",
 ];
 
@@ -77,6 +78,9 @@ pub struct ServerConfig {
     pub port: u16,
     /// `MAX_CONCURRENT_REQUESTS`, default 256, 1-100000: requests in flight before shedding with 503.
     pub max_concurrent_requests: usize,
+    /// `MAX_CONNECTIONS`, default 1024, 1-1000000: open client connections; beyond it a new
+    /// connection gets one 503 answer and is closed (liveness is still answered).
+    pub max_connections: usize,
     /// `SHUTDOWN_GRACE_SECONDS`, default 25 s, 0-300: time in-flight requests get after SIGTERM.
     pub shutdown_grace: Duration,
 }
@@ -94,6 +98,11 @@ pub struct HttpConfig {
     pub body_limit_bytes: usize,
     /// `REQUEST_TIMEOUT_SECONDS`, default 20 s, 1-300.
     pub request_timeout: Duration,
+    /// `MAX_CPU_JOBS`, default one fewer than the cores (at least 1), 1-1024: CPU-heavy jobs
+    /// (signatures, certificate signing, attestation checks) running at once, off the async workers.
+    pub max_cpu_jobs: usize,
+    /// `MAX_QUEUED_CPU_JOBS`, default 64, 0-100000: CPU-heavy jobs waiting for a slot; beyond it 503.
+    pub max_queued_cpu_jobs: usize,
 }
 
 /// CORS settings (SPEC §2.8).
@@ -502,7 +511,10 @@ pub const VARIABLES: &[&str] = &[
     "PROJECT_VERSION",
     "BODY_LIMIT_BYTES",
     "REQUEST_TIMEOUT_SECONDS",
+    "MAX_CPU_JOBS",
+    "MAX_QUEUED_CPU_JOBS",
     "MAX_CONCURRENT_REQUESTS",
+    "MAX_CONNECTIONS",
     "SHUTDOWN_GRACE_SECONDS",
     "ALLOWED_ORIGINS",
     "CORS_ALLOWED_METHODS",
@@ -1090,6 +1102,16 @@ const PORT_NUMBER: &str = "port number";
 const SECONDS: &str = "number of seconds";
 const BYTES: &str = "number of bytes";
 const REQUESTS: &str = "number of requests";
+const CONNECTIONS: &str = "number of connections";
+const JOBS: &str = "number of jobs";
+
+/// Default `MAX_CPU_JOBS`: one fewer than the cores this process may use, at least one, so CPU-heavy
+/// work never takes every core from the async workers.
+fn default_cpu_jobs() -> usize {
+    std::thread::available_parallelism()
+        .map_or(1, |n| n.get().saturating_sub(1))
+        .max(1)
+}
 const DAYS: &str = "number of days";
 const ATTESTATIONS: &str = "number of attestations";
 
@@ -1247,6 +1269,7 @@ impl<F: Fn(&str) -> Option<String>> Reader<F> {
                 1..=100_000,
                 REQUESTS,
             ),
+            max_connections: self.number("MAX_CONNECTIONS", 1024, 1..=1_000_000, CONNECTIONS),
             shutdown_grace: self.seconds("SHUTDOWN_GRACE_SECONDS", 25, 0..=300),
         }
     }
@@ -1264,6 +1287,8 @@ impl<F: Fn(&str) -> Option<String>> Reader<F> {
             }),
             body_limit_bytes: self.number("BODY_LIMIT_BYTES", 65_536, 1024..=1_048_576, BYTES),
             request_timeout: self.seconds("REQUEST_TIMEOUT_SECONDS", 20, 1..=300),
+            max_cpu_jobs: self.number("MAX_CPU_JOBS", default_cpu_jobs(), 1..=1024, JOBS),
+            max_queued_cpu_jobs: self.number("MAX_QUEUED_CPU_JOBS", 64, 0..=100_000, JOBS),
         }
     }
 
@@ -2330,6 +2355,9 @@ mod tests {
         assert_eq!(c.server.host, IpAddr::from([0, 0, 0, 0]));
         assert_eq!(c.server.port, 8000);
         assert_eq!(c.server.max_concurrent_requests, 256);
+        assert_eq!(c.server.max_connections, 1024);
+        assert_eq!(c.http.max_cpu_jobs, default_cpu_jobs());
+        assert_eq!(c.http.max_queued_cpu_jobs, 64);
         assert_eq!(c.server.shutdown_grace, Duration::from_secs(25));
         assert_eq!(c.http.base_path, None);
         assert!(!c.http.enable_docs);
@@ -2527,6 +2555,17 @@ mod tests {
                 "is not a number of requests (1-100000)",
             ),
             ("MAX_CONCURRENT_REQUESTS", "100001", "(1-100000)"),
+            (
+                "MAX_CONNECTIONS",
+                "0",
+                "is not a number of connections (1-1000000)",
+            ),
+            ("MAX_CPU_JOBS", "0", "is not a number of jobs (1-1024)"),
+            (
+                "MAX_QUEUED_CPU_JOBS",
+                "-1",
+                "is not a number of jobs (0-100000)",
+            ),
             (
                 "SHUTDOWN_GRACE_SECONDS",
                 "301",

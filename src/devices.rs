@@ -15,6 +15,7 @@ use chrono::{DateTime, TimeDelta, Utc};
 
 use crate::authority::CaUnavailable;
 use crate::config::Platform;
+use crate::cpu::CpuBusy;
 use crate::pki::csr::{self, CsrError};
 use crate::pki::profile::{self, IssuedCertificate, LeafSpec};
 use crate::pki::verify::{self, Rejection};
@@ -71,6 +72,9 @@ pub enum DeviceError {
     /// Anything else (500); the text is for the log only.
     #[error("{0}")]
     Internal(String),
+    /// 503: the CPU-heavy work could not be scheduled (`MAX_CPU_JOBS` busy, queue full).
+    #[error(transparent)]
+    Busy(#[from] CpuBusy),
 }
 
 /// A device that presented a valid, registered, active certificate (SPEC §5.9).
@@ -102,7 +106,14 @@ pub async fn authenticate(
     now: DateTime<Utc>,
 ) -> Result<AuthenticatedDevice, DeviceError> {
     let ca = state.ca.get().await?;
-    let presented = verify::verify_presented(&ca, der, now)?;
+    // Signature and profile checks are CPU work: off the async workers.
+    let presented = {
+        let der = der.to_vec();
+        state
+            .cpu
+            .run(move || verify::verify_presented(&ca, &der, now))
+            .await??
+    };
     let record = state
         .certificates
         .get(&presented.device_id, &presented.serial)
@@ -151,7 +162,7 @@ pub async fn enroll(state: &AppState, request: &Enrollment) -> Result<Issued, De
             return Err(DeviceError::AttestationRequired);
         }
     }
-    let csr = csr::validate(&request.csr)?;
+    let csr = validate_csr(state, &request.csr).await?;
     let ca = state.ca.get().await?;
     if attestation.enrollment_require_attestation {
         let id = request.attestation.as_deref().unwrap_or_default();
@@ -175,9 +186,14 @@ pub async fn enroll(state: &AppState, request: &Enrollment) -> Result<Issued, De
         let active = active_serials(state, &request.device_id).await?;
         let now = Utc::now();
         let certificate = sign(
+            state,
             &ca,
-            LeafSpec::profile(&request.device_id, &csr.spki_der, now, validity_days),
-        )?;
+            &request.device_id,
+            &csr.spki_der,
+            now,
+            validity_days,
+        )
+        .await?;
         let record = new_record(state, &request.device_id, request.platform, &certificate);
         match state
             .certificates
@@ -217,7 +233,7 @@ pub async fn renew(
     if !crate::pki::same_serial(old_serial, &device.serial) {
         return Err(DeviceError::SerialMismatch);
     }
-    let csr = csr::validate(csr_pem)?;
+    let csr = validate_csr(state, csr_pem).await?;
     let ca = state.ca.get().await?;
     let mut supersede = active_serials(state, &device.device_id).await?;
     if !supersede.contains(&device.serial) {
@@ -226,9 +242,14 @@ pub async fn renew(
     let now = Utc::now();
     let validity_days = state.config.pki.validity_days(device.platform);
     let certificate = sign(
+        state,
         &ca,
-        LeafSpec::profile(&device.device_id, &csr.spki_der, now, validity_days),
-    )?;
+        &device.device_id,
+        &csr.spki_der,
+        now,
+        validity_days,
+    )
+    .await?;
     let record = new_record(state, &device.device_id, device.platform, &certificate);
     match state
         .certificates
@@ -283,12 +304,36 @@ pub fn days_until_expiry(expires_at: DateTime<Utc>, now: DateTime<Utc>) -> i64 {
     (expires_at - now).num_seconds().div_euclid(86_400)
 }
 
-fn sign(
-    ca: &crate::pki::CertificateAuthority,
-    spec: LeafSpec<'_>,
+/// CSR semantics (SPEC §5.4), in the CPU pool: the self-signature check is the costly part.
+async fn validate_csr(state: &AppState, pem: &str) -> Result<csr::ValidatedCsr, DeviceError> {
+    let pem = pem.to_owned();
+    Ok(state.cpu.run(move || csr::validate(&pem)).await??)
+}
+
+/// Issues the device certificate, in the CPU pool: signing is the costly part.
+async fn sign(
+    state: &AppState,
+    ca: &std::sync::Arc<crate::pki::CertificateAuthority>,
+    device_id: &str,
+    spki_der: &[u8],
+    now: DateTime<Utc>,
+    validity_days: u32,
 ) -> Result<IssuedCertificate, DeviceError> {
-    let _span = tracing::info_span!("ca.sign").entered();
-    profile::issue(ca, &spec).map_err(DeviceError::Internal)
+    let (ca, device_id, spki_der) = (ca.clone(), device_id.to_owned(), spki_der.to_vec());
+    let span = tracing::info_span!("ca.sign");
+    // The job enters a clone; the last handle is dropped here, on the request's thread, so the span
+    // closes (and releases its parent) under the request's subscriber.
+    let in_job = span.clone();
+    let signed = state
+        .cpu
+        .run(move || {
+            let _entered = in_job.enter();
+            let spec = LeafSpec::profile(&device_id, &spki_der, now, validity_days);
+            profile::issue(&ca, &spec).map_err(DeviceError::Internal)
+        })
+        .await?;
+    drop(span);
+    signed
 }
 
 fn new_record(

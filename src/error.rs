@@ -19,6 +19,9 @@ pub type ApiResult<T> = Result<T, ApiError>;
 
 const RFC7231: &str = "https://datatracker.ietf.org/doc/html/rfc7231#section-";
 
+/// Detail of the 503 of a shed request.
+pub const OVERLOADED_DETAIL: &str = "The service is overloaded; retry later";
+
 /// Detail of every 500 problem (SPEC §2.4, kept from the previous service).
 pub const INTERNAL_DETAIL: &str = "An unexpected error occurred. Please try again later.";
 
@@ -252,7 +255,7 @@ impl Problem {
             404 => "The requested resource was not found".to_owned(),
             415 => "Content-Type must be application/json".to_owned(),
             500 => INTERNAL_DETAIL.to_owned(),
-            503 => "The service is overloaded; retry later".to_owned(),
+            503 => OVERLOADED_DETAIL.to_owned(),
             _ => status.canonical_reason().unwrap_or("Error").to_owned(),
         };
         Problem {
@@ -261,6 +264,15 @@ impl Problem {
             extensions: Map::new(),
             cause: None,
         }
+    }
+
+    /// Whether this is the 503 of a shed request (load shedding, the connection limit, a full CPU
+    /// pool), as opposed to a failure.
+    pub fn is_overload(&self) -> bool {
+        self.status == StatusCode::SERVICE_UNAVAILABLE
+            && self.cause.is_none()
+            && self.extensions.is_empty()
+            && self.detail == OVERLOADED_DETAIL
     }
 
     /// The `error` extension, when present.

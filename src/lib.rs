@@ -14,7 +14,8 @@
 //! (enrolment, renewal, revocation and client-certificate authentication over the stores). Device
 //! attestation ([`attestation`]) verifies Play Integrity tokens, App Attest objects and desktop
 //! fingerprints, and keeps the results that enrolment may require.
-//! Configuration ([`config`]) is parsed and validated once at start-up, and
+//! CPU-heavy work (signatures, certificate signing, attestation checks) runs off the async workers in
+//! the bounded pool of [`cpu`]. Configuration ([`config`]) is parsed and validated once at start-up, and
 //! [`state::AppState::build`] creates every shared client before the first request.
 //!
 //! Dependencies point inwards: `http` → domain modules → `store` traits. Only `http` touches axum
@@ -25,8 +26,11 @@ pub mod attestation;
 pub mod authority;
 pub mod config;
 pub mod cost;
+pub mod cpu;
 pub mod devices;
 pub mod error;
+#[cfg(test)]
+mod fuzz;
 pub mod http;
 pub mod oauth;
 pub mod pki;

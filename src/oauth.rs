@@ -41,6 +41,14 @@ pub fn append_query(base: &str, pairs: &[(&str, &str)]) -> String {
     out
 }
 
+/// Whether a client-supplied OAuth value (authorization code, state, refresh token, token to revoke)
+/// contains a control character: C0 (NUL, CR, LF, TAB, …), DEL or C1. No provider issues such values,
+/// and they cannot be sent on (Dropbox revocation puts the token in a header), so they are refused as a
+/// validation error before any provider call rather than turned into a provider failure.
+pub fn has_control_characters(value: &str) -> bool {
+    value.chars().any(char::is_control)
+}
+
 /// A fresh random token: 32 CSPRNG bytes, base64url without padding (43 characters, SPEC §2.2).
 pub fn random_token() -> String {
     URL_SAFE_NO_PAD.encode(rand::random::<[u8; 32]>())
@@ -57,6 +65,18 @@ mod tests {
             "a%20b%2Bc%2Fd~e.f_g-h"
         );
         assert_eq!(encode_query_value("ñ"), "%C3%B1");
+    }
+
+    #[test]
+    fn control_characters_are_found_anywhere_in_a_token_value() {
+        for bad in [
+            "a\rb", "a\nb", "\0ab", "ab\x7f", "a\tb", "a\x1bb", "a\u{85}b",
+        ] {
+            assert!(has_control_characters(bad), "{bad:?}");
+        }
+        for good in ["sl.B0aXyz-_.~+/=", "1//0gAbC", "ñandú token"] {
+            assert!(!has_control_characters(good), "{good:?}");
+        }
     }
 
     #[test]

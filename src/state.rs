@@ -13,6 +13,7 @@ use tokio::sync::Semaphore;
 use crate::attestation::Verifiers;
 use crate::authority::{self, BootstrapError, LazyCa};
 use crate::config::{Config, StorageProvider};
+use crate::cpu::CpuPool;
 use crate::oauth::client::ProviderClient;
 use crate::store::aws::AwsStores;
 use crate::store::files::{LocalBlobStore, LocalSecretStore};
@@ -65,21 +66,38 @@ pub struct Shared {
     pub ca: LazyCa,
     /// Attestation verifiers of the configured platforms (SPEC §6), built once.
     pub verifiers: Arc<Verifiers>,
+    /// Where CPU-heavy work runs: blocking threads, `MAX_CPU_JOBS` at once.
+    pub cpu: CpuPool,
 }
 
-/// Whether the process is shutting down, shared between the server loop and readiness.
+/// What the server loop shares with the app: whether the process is shutting down (readiness reports
+/// it), and the open-connection limit the loop enforces (`None`: unlimited, as in tests and on Lambda).
 #[derive(Debug, Clone, Default)]
-pub struct Lifecycle(Arc<AtomicBool>);
+pub struct Lifecycle {
+    shutting_down: Arc<AtomicBool>,
+    connections: Option<Arc<Semaphore>>,
+}
 
 impl Lifecycle {
     /// Marks the process as shutting down.
     pub fn begin_shutdown(&self) {
-        self.0.store(true, Ordering::SeqCst);
+        self.shutting_down.store(true, Ordering::SeqCst);
     }
 
     /// Whether shutdown has begun.
     pub fn is_shutting_down(&self) -> bool {
-        self.0.load(Ordering::SeqCst)
+        self.shutting_down.load(Ordering::SeqCst)
+    }
+
+    /// The same lifecycle with at most `max` open connections (`MAX_CONNECTIONS`).
+    pub fn with_connection_limit(mut self, max: usize) -> Lifecycle {
+        self.connections = Some(Arc::new(Semaphore::new(max)));
+        self
+    }
+
+    /// The open-connection limit, one permit per connection, when there is one.
+    pub fn connection_limit(&self) -> Option<&Arc<Semaphore>> {
+        self.connections.as_ref()
     }
 }
 
@@ -206,7 +224,9 @@ impl AppState {
             .expect("the outbound HTTP client builds with bundled roots");
         let ca = LazyCa::new(secrets.clone());
         let verifiers = Arc::new(Verifiers::new(&config.attestation));
+        let cpu = CpuPool::new(config.http.max_cpu_jobs, config.http.max_queued_cpu_jobs);
         let shared = Shared {
+            cpu,
             ca,
             verifiers,
             config: Arc::new(config),
@@ -236,11 +256,15 @@ impl AppState {
         Some(self)
     }
 
-    /// Enables load shedding at `MAX_CONCURRENT_REQUESTS` (the server binary does this; Lambda runs one
-    /// request per execution environment and does not).
+    /// Enables the server binary's limits: load shedding at `MAX_CONCURRENT_REQUESTS` and the
+    /// `MAX_CONNECTIONS` cap on open connections (Lambda runs one request per execution environment and
+    /// has neither).
     pub fn with_load_shedding(mut self) -> AppState {
         let permits = self.config.server.max_concurrent_requests;
-        Arc::make_mut(&mut self.shared).load_shedding = Some(Arc::new(Semaphore::new(permits)));
+        let connections = self.config.server.max_connections;
+        let shared = Arc::make_mut(&mut self.shared);
+        shared.load_shedding = Some(Arc::new(Semaphore::new(permits)));
+        shared.lifecycle = shared.lifecycle.clone().with_connection_limit(connections);
         self
     }
 }

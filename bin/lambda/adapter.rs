@@ -1,5 +1,6 @@
-//! Turns `lambda_http` requests into requests for the apuntador router: removes the API Gateway stage
-//! and hands the request context's client certificate to the library as a request extension. With
+//! Turns `lambda_http` requests into requests for the apuntador router: routes on the path exactly as
+//! the event carried it (without the API Gateway stage), never on `lambda_http`'s normalised URI, and
+//! hands the request context's client certificate to the library as a request extension. With
 //! OpenTelemetry enabled, the invocation's spans are flushed (at most 1 s) before the response is
 //! returned to the runtime, so nothing is left behind when the environment freezes (SPEC §10.5).
 //!
@@ -14,12 +15,14 @@ use apuntador::http::extract::LambdaClientCert;
 use axum::Router;
 use axum::body::Body;
 use axum::response::Response;
-use lambda_http::request::RequestContext;
-use lambda_http::{Request, RequestExt};
+use lambda_http::lambda_runtime::LambdaEvent;
+use lambda_http::request::{LambdaRequest, RequestContext};
+use lambda_http::{Adapter, Request, RequestExt};
 use tower::{Service, ServiceExt};
 use tracing::Instrument;
 
-/// The service `lambda_http::run` drives: the router behind stage removal and an invocation span.
+/// The router behind raw-path routing, the client-certificate extension and an invocation span; the
+/// inner service of [`Events`].
 #[derive(Clone)]
 pub struct Handler {
     app: Router,
@@ -45,7 +48,7 @@ impl Service<Request> for Handler {
             .map(|c| c.request_id.clone())
             .unwrap_or_default();
         let span = tracing::info_span!("invocation", aws_request_id = %request_id);
-        let req = insert_client_cert(remove_stage(req)).map(Body::new);
+        let req = insert_client_cert(route_on_raw_path(req)).map(Body::new);
         let app = self.app.clone();
         Box::pin(async move {
             let res = app.oneshot(req).instrument(span).await;
@@ -53,6 +56,46 @@ impl Service<Request> for Handler {
             apuntador::telemetry::otel::flush(apuntador::telemetry::otel::LAMBDA_FLUSH_BOUND).await;
             res
         })
+    }
+}
+
+/// The service the Lambda runtime drives: `lambda_http`'s adapter (event → `http::Request` → response
+/// JSON) around [`Handler`], with one repair of the event first.
+///
+/// REST (payload 1.0) events carry every header twice: `multiValueHeaders` with all copies and
+/// `headers` with the last one. `lambda_http` merges them so that the single value replaces the
+/// list, which would hide a repeated header (two `Authorization` or client-certificate headers) that
+/// the server binary sees and refuses. The list is kept instead.
+pub struct Events {
+    adapter: Adapter<'static, Response, Handler>,
+}
+
+/// The runtime's service for the application router.
+pub fn events(app: Router) -> Events {
+    Events {
+        adapter: Adapter::from(handler(app)),
+    }
+}
+
+impl Service<LambdaEvent<LambdaRequest>> for Events {
+    type Response =
+        <Adapter<'static, Response, Handler> as Service<LambdaEvent<LambdaRequest>>>::Response;
+    type Error = Infallible;
+    type Future =
+        <Adapter<'static, Response, Handler> as Service<LambdaEvent<LambdaRequest>>>::Future;
+
+    fn poll_ready(&mut self, cx: &mut Context<'_>) -> Poll<Result<(), Infallible>> {
+        self.adapter.poll_ready(cx)
+    }
+
+    fn call(&mut self, mut event: LambdaEvent<LambdaRequest>) -> Self::Future {
+        if let LambdaRequest::ApiGatewayV1(rest) = &mut event.payload {
+            let listed: Vec<_> = rest.multi_value_headers.keys().cloned().collect();
+            for name in listed {
+                rest.headers.remove(name);
+            }
+        }
+        self.adapter.call(event)
     }
 }
 
@@ -84,28 +127,41 @@ pub fn insert_client_cert(mut req: Request) -> Request {
     req
 }
 
-/// Removes the API Gateway stage from the path (SPEC §9.3): `lambda_http` puts it there for REST
-/// events, and HTTP API events of a named stage carry it in `rawPath`. `$default` has none.
-pub fn remove_stage(mut req: Request) -> Request {
+/// Routes on the path exactly as the event carried it, minus the API Gateway stage.
+///
+/// `lambda_http` rebuilds the request URI with `Url::parse`, which resolves dot-segments (`/x/../health`
+/// and `/x/%2e%2e/health` become `/health`), turns `\` into `/` and may re-encode: the router would see
+/// another path than the client sent, and than `apuntador-server` sees for the same request. So the path
+/// is taken from the event's raw path instead (`rawPath` of HTTP API and Function URL events, `path` of
+/// REST and ALB events); only the query of the rebuilt URI is kept. The stage prefix is removed as
+/// before (REST events of a named stage get it added by `lambda_http`, HTTP API events of a named stage
+/// carry it in `rawPath`; `$default` has none).
+///
+/// Bytes an HTTP/1.1 request target cannot carry (controls, space, `"<>\`^{|}` outside the accepted set,
+/// `?` and `#`) are percent-encoded, so the router sees a well-formed path that matches no route.
+pub fn route_on_raw_path(mut req: Request) -> Request {
     let stage = match req.request_context_ref() {
         Some(RequestContext::ApiGatewayV1(ctx)) => ctx.stage.clone(),
         Some(RequestContext::ApiGatewayV2(ctx)) => ctx.stage.clone(),
         _ => None,
     };
-    let Some(stage) = stage.filter(|s| !s.is_empty() && s != "$default") else {
-        return req;
+    let raw = req.raw_http_path();
+    let raw = match stage.filter(|s| !s.is_empty() && s != "$default") {
+        Some(stage) => match raw
+            .strip_prefix('/')
+            .and_then(|r| r.strip_prefix(stage.as_str()))
+        {
+            Some("") => "/",
+            Some(rest) if rest.starts_with('/') => rest,
+            _ => raw,
+        },
+        None => raw,
     };
-    let prefix = format!("/{stage}");
-    let path = req.uri().path();
-    let rest = match path.strip_prefix(&prefix) {
-        Some("") => "/",
-        Some(rest) if rest.starts_with('/') => rest,
-        _ => return req,
-    };
-    let path_and_query = match req.uri().query() {
-        Some(q) => format!("{rest}?{q}"),
-        None => rest.to_owned(),
-    };
+    let mut path_and_query = request_target_path(raw);
+    if let Some(query) = req.uri().query() {
+        path_and_query.push('?');
+        path_and_query.push_str(query);
+    }
     let mut parts = req.uri().clone().into_parts();
     if let Ok(pq) = path_and_query.parse() {
         parts.path_and_query = Some(pq);
@@ -114,4 +170,26 @@ pub fn remove_stage(mut req: Request) -> Request {
         }
     }
     req
+}
+
+/// `raw` as the path of a request target: a leading `/`, and every byte `http::Uri` would refuse in a
+/// path (or read as the start of a query or fragment) percent-encoded. Everything else, dot-segments,
+/// backslashes, doubled slashes and existing percent-escapes included, is kept byte for byte.
+pub fn request_target_path(raw: &str) -> String {
+    let mut out = String::with_capacity(raw.len() + 1);
+    if !raw.starts_with('/') {
+        out.push('/');
+    }
+    for c in raw.chars() {
+        // Non-ASCII is accepted as sent by `http::Uri`, as it is when hyper reads a request line.
+        let keep = !c.is_ascii()
+            || matches!(c as u8,
+                0x21 | 0x24..=0x3B | 0x3D | 0x40..=0x5F | 0x61..=0x7A | 0x7C | 0x7E | b'"' | b'{' | b'}');
+        if keep {
+            out.push(c);
+        } else {
+            out.push_str(&format!("%{:02X}", c as u8));
+        }
+    }
+    out
 }

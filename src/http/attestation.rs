@@ -57,6 +57,7 @@ impl From<AttestationError> for ApiError {
                 retry_after,
             },
             AttestationError::Store(e) => ApiError::from(e),
+            AttestationError::Busy(_) => ApiError::Overloaded,
         }
     }
 }

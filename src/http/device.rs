@@ -5,7 +5,7 @@
 //! `device_id` to the authenticated device (§5.10), and call [`crate::devices`]. The order of the
 //! extractors in each signature is the processing order of §2.6: authentication, path, body, binding.
 
-use axum::extract::{FromRequestParts, Path, State};
+use axum::extract::{FromRequestParts, MatchedPath, State};
 use axum::http::{HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post};
@@ -91,6 +91,7 @@ impl From<DeviceError> for ApiError {
             ),
             DeviceError::Store(e) => ApiError::from(e),
             DeviceError::Internal(cause) => ApiError::Internal { cause },
+            DeviceError::Busy(_) => ApiError::Overloaded,
         }
     }
 }
@@ -186,6 +187,9 @@ impl FromJsonObject for RevokeRequest {
 }
 
 /// The `device_id` path segment, validated (SPEC §2.2; 422 at `["path","device_id"]`).
+///
+/// Taken exactly as sent — the segment at the position of `{device_id}` in the matched route — since
+/// axum's `Path` would percent-decode it (`dev%2D12345` would pass as `dev-12345`).
 #[derive(Debug, Clone)]
 pub struct DeviceIdPath(pub String);
 
@@ -194,12 +198,16 @@ impl FromRequestParts<AppState> for DeviceIdPath {
 
     async fn from_request_parts(
         parts: &mut Parts,
-        state: &AppState,
+        _state: &AppState,
     ) -> Result<Self, Self::Rejection> {
-        let segment = Path::<String>::from_request_parts(parts, state)
-            .await
-            .map(|p| p.0)
-            .unwrap_or_default();
+        let position = parts
+            .extensions
+            .get::<MatchedPath>()
+            .and_then(|m| m.as_str().split('/').position(|s| s == "{device_id}"));
+        let segment = position
+            .and_then(|i| parts.uri.path().split('/').nth(i))
+            .unwrap_or_default()
+            .to_owned();
         match rules::DEVICE_ID.check_path(&segment) {
             Ok(()) => Ok(DeviceIdPath(segment)),
             Err(error) => Err(ApiError::Validation(vec![error])),

@@ -267,6 +267,14 @@ fn complete_operation(operation: &mut Value, providers: &[Value]) {
             }
         }
     }
+    if operation["operationId"] == "clear_attestation_cache" {
+        // The body is optional (empty clears everything); when sent, it is a JSON object.
+        if let Some(body) = operation.get_mut("requestBody") {
+            body["required"] = Value::from(false);
+            body["content"]["application/json"]["schema"] =
+                json!({"$ref": "#/components/schemas/ClearCacheRequest"});
+        }
+    }
     let reads_json = operation.get("requestBody").is_some();
     let bearer = operation["security"].as_array().is_some_and(|s| {
         s.iter()

@@ -45,7 +45,9 @@ pub fn is_json_content_type(headers: &HeaderMap) -> bool {
     }
 }
 
-/// Reads the whole body, at most `BODY_LIMIT_BYTES` of it (413 beyond, without buffering more).
+/// Reads the whole body, at most `BODY_LIMIT_BYTES` of it: 413 beyond the limit (without buffering
+/// more), 400 `invalid_body` when the body cannot be read to its end — broken chunked framing, or a
+/// connection that ends before the declared `Content-Length`.
 pub async fn read_body(req: Request) -> Result<bytes::Bytes, ApiError> {
     let limit = req
         .extensions()
@@ -53,7 +55,23 @@ pub async fn read_body(req: Request) -> Result<bytes::Bytes, ApiError> {
         .map_or(65_536, |c| c.body_limit);
     axum::body::to_bytes(req.into_body(), limit)
         .await
-        .map_err(|_| ApiError::PayloadTooLarge { limit })
+        .map_err(|err| body_error(&err, limit))
+}
+
+/// Sorts a body-read failure: the length limit, or anything else the transport reports.
+fn body_error(err: &axum::Error, limit: usize) -> ApiError {
+    let mut cause: Option<&(dyn std::error::Error + 'static)> = Some(err);
+    while let Some(e) = cause {
+        if e.is::<http_body_util::LengthLimitError>() {
+            return ApiError::PayloadTooLarge { limit };
+        }
+        cause = e.source();
+    }
+    tracing::debug!(error = %err, "request body could not be read");
+    ApiError::BadRequest {
+        code: "invalid_body",
+        detail: "The request body is malformed or incomplete".into(),
+    }
 }
 
 /// Parses bytes as a JSON object, with the 422 errors of SPEC §2.5.
@@ -178,8 +196,14 @@ impl<'a> Fields<'a> {
 }
 
 /// Checks `Authorization: Bearer <key>` against `expected` in constant time (SPEC §3.22).
+///
+/// An `Authorization` header sent more than once is refused as a malformed header (401
+/// `invalid_credentials`), never answered with its first value: like a repeated client-certificate
+/// header it is ambiguous, and API Gateway would join the copies with a comma — which is malformed too —
+/// so both binaries give the same answer.
 pub fn check_bearer(headers: &HeaderMap, expected: &str) -> Result<(), ApiError> {
-    let Some(value) = headers.get(header::AUTHORIZATION) else {
+    let mut values = headers.get_all(header::AUTHORIZATION).iter();
+    let Some(value) = values.next() else {
         return Err(ApiError::BearerUnauthorized {
             code: "missing_credentials",
             detail: "Missing Authorization header",
@@ -189,6 +213,9 @@ pub fn check_bearer(headers: &HeaderMap, expected: &str) -> Result<(), ApiError>
         code: "invalid_credentials",
         detail: "Invalid Authorization header format. Expected: Bearer <token>",
     };
+    if values.next().is_some() {
+        return Err(malformed);
+    }
     let Ok(text) = std::str::from_utf8(value.as_bytes()) else {
         return Err(malformed);
     };
@@ -418,6 +445,21 @@ mod tests {
             code(check_bearer(&auth("Bearer nope"), "k")),
             Some("invalid_credentials".into())
         );
+    }
+
+    #[test]
+    fn a_repeated_authorization_header_is_malformed_even_when_both_copies_are_right() {
+        let mut h = auth("Bearer k1");
+        h.append(header::AUTHORIZATION, HeaderValue::from_static("Bearer k1"));
+        let err = check_bearer(&h, "k1").unwrap_err();
+        let (problem, headers) = err.into_problem();
+        assert_eq!(problem.status, http::StatusCode::UNAUTHORIZED);
+        assert_eq!(problem.error_code(), Some("invalid_credentials"));
+        assert_eq!(
+            problem.detail,
+            "Invalid Authorization header format. Expected: Bearer <token>"
+        );
+        assert_eq!(headers[0].0, header::WWW_AUTHENTICATE);
     }
 
     #[test]

@@ -278,7 +278,7 @@ pub async fn handle(State(state): State<AppState>, mut req: Request, next: Next)
         res.headers_mut().remove(header::CONTENT_LENGTH);
     }
     if method == Method::HEAD {
-        *res.body_mut() = Body::empty();
+        head_without_body(&mut res).await;
     }
 
     let headers = res.headers_mut();
@@ -331,6 +331,30 @@ pub async fn handle(State(state): State<AppState>, mut req: Request, next: Next)
         record_completion(&span, res.status(), started, provider, device_log.get());
     }
     res
+}
+
+/// Turns the answer GET would give into the answer to HEAD: the same status and headers, including
+/// the `Content-Length` of the body GET would send (RFC 9110 §8.6), and no body. Both binaries answer
+/// through here, so HEAD looks the same on every target.
+async fn head_without_body(res: &mut Response) {
+    use axum::body::HttpBody as _;
+    let body = std::mem::replace(res.body_mut(), Body::empty());
+    let status = res.status();
+    if status.is_informational()
+        || status == StatusCode::NO_CONTENT
+        || status == StatusCode::NOT_MODIFIED
+    {
+        return;
+    }
+    let length = match body.size_hint().exact() {
+        Some(length) => length,
+        // Every body of this service is small and in memory; counting a streamed one is cheap.
+        None => axum::body::to_bytes(body, usize::MAX)
+            .await
+            .map_or(0, |bytes| bytes.len() as u64),
+    };
+    res.headers_mut()
+        .insert(header::CONTENT_LENGTH, HeaderValue::from(length));
 }
 
 /// Copies the completion fields of SPEC §10.1 onto the request span, for its OpenTelemetry attributes;
@@ -408,9 +432,12 @@ fn log_completion(
         );
     }
     let code = problem.and_then(Problem::error_code).unwrap_or("");
+    // A shed request (load, connection limit, CPU pool) is the service protecting itself, not a
+    // failure: one ERROR each would turn an overload into a log storm. Its completion line remains.
+    let shed = problem.is_some_and(Problem::is_overload);
     if matches!(status, 401 | 403) {
         tracing::warn!(status, error = code, "request rejected");
-    } else if status >= 500 {
+    } else if status >= 500 && !shed {
         let cause = problem.and_then(|p| p.cause.as_deref()).unwrap_or("");
         tracing::event!(Level::ERROR, status, error = code, cause, "request failed");
     }
@@ -457,17 +484,26 @@ fn preflight(state: &AppState, req: &Request) -> Response {
     res
 }
 
+/// Marks a request that arrived on a connection over the server's `MAX_CONNECTIONS` cap: it is answered
+/// 503 like a shed request (liveness excepted), and its connection is then closed.
+#[derive(Debug, Clone, Copy)]
+pub struct OverConnectionLimit;
+
 /// Load shedding (server binary only, SPEC §2.9): a permit while fewer than `MAX_CONCURRENT_REQUESTS`
-/// are in flight, else an immediate 503. `GET /health` and `GET /health/public` are never shed.
+/// are in flight, else an immediate 503; a request on a connection over `MAX_CONNECTIONS` is shed too.
+/// `GET /health` and `GET /health/public` are never shed.
 fn admit(state: &AppState, req: &Request) -> Result<Option<OwnedSemaphorePermit>, Overloaded> {
-    let Some(limit) = state.load_shedding.as_ref() else {
-        return Ok(None);
-    };
     let exempt = matches!(*req.method(), Method::GET | Method::HEAD)
         && matches!(req.uri().path(), "/health" | "/health/public");
     if exempt {
         return Ok(None);
     }
+    if req.extensions().get::<OverConnectionLimit>().is_some() {
+        return Err(Overloaded);
+    }
+    let Some(limit) = state.load_shedding.as_ref() else {
+        return Ok(None);
+    };
     match limit.clone().try_acquire_owned() {
         Ok(permit) => Ok(Some(permit)),
         Err(_) => Err(Overloaded),

@@ -2,7 +2,7 @@
 //! revocation, for the providers enabled in `ENABLED_CLOUD_PROVIDERS`.
 
 use axum::extract::RawQuery;
-use axum::extract::{FromRequestParts, Path, State};
+use axum::extract::{FromRequestParts, State};
 use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post};
 use axum::{Json, Router};
@@ -37,6 +37,10 @@ pub fn router() -> Router<AppState> {
 
 /// A provider path segment that names an enabled provider; anything else is 404 `provider_not_enabled`
 /// (SPEC §4.1), before the body is looked at.
+///
+/// The segment is compared exactly as sent: axum's `Path` would percent-decode it, so
+/// `/oauth/authorize/%67oogledrive` would be served as `googledrive` while every log names the path
+/// that was sent. Every OAuth route ends in `{provider}`, so it is the routed path's last segment.
 #[derive(Debug, Clone, Copy)]
 pub struct EnabledProvider(pub ProviderId);
 
@@ -47,16 +51,13 @@ impl FromRequestParts<AppState> for EnabledProvider {
         parts: &mut Parts,
         state: &AppState,
     ) -> Result<Self, Self::Rejection> {
-        let segment = Path::<String>::from_request_parts(parts, state)
-            .await
-            .map(|p| p.0)
-            .unwrap_or_default();
-        match ProviderId::parse(&segment) {
+        let segment = parts.uri.path().rsplit('/').next().unwrap_or_default();
+        match ProviderId::parse(segment) {
             Some(p) if state.config.oauth.enabled_providers.contains(&p) => Ok(EnabledProvider(p)),
             _ => Err(ApiError::NotFound {
                 code: "provider_not_enabled",
                 // The segment is echoed as documented; it is a path value, never a secret.
-                detail: format!("OAuth provider '{}' is not enabled", truncate(&segment, 64)),
+                detail: format!("OAuth provider '{}' is not enabled", truncate(segment, 64)),
             }),
         }
     }

@@ -518,12 +518,29 @@ pub const CLIENT_STATE: Field = string(
 )
 .optional();
 
+/// An OAuth value that must not contain control characters (C0, DEL or C1: what Rust's
+/// `char::is_control` accepts): a `value_error` naming the member, never a provider call.
+macro_rules! no_controls {
+    ($name:literal) => {
+        Rule::Value {
+            regex: r"^[^\x00-\x1F\x7F-\x9F]*$",
+            check: |v| {
+                if crate::oauth::has_control_characters(v) {
+                    Err(concat!($name, " must not contain control characters"))
+                } else {
+                    Ok(())
+                }
+            },
+        }
+    };
+}
+
 /// The authorization code of a token exchange.
 pub const CODE: Field = string(
     "code",
     1,
     4096,
-    Rule::Any,
+    no_controls!("code"),
     "The authorization code the provider returned (1-4096 characters).",
 );
 
@@ -532,7 +549,7 @@ pub const STATE_TOKEN: Field = string(
     "state",
     1,
     512,
-    Rule::Any,
+    no_controls!("state"),
     "The state token returned by the authorize call (1-512 characters); usable once.",
 );
 
@@ -541,7 +558,7 @@ pub const REFRESH_TOKEN: Field = string(
     "refresh_token",
     1,
     4096,
-    Rule::Any,
+    no_controls!("refresh_token"),
     "The refresh token (1-4096 characters).",
 );
 
@@ -550,7 +567,7 @@ pub const TOKEN: Field = string(
     "token",
     1,
     4096,
-    Rule::Any,
+    no_controls!("token"),
     "The access or refresh token to revoke (1-4096 characters).",
 );
 

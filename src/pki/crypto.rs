@@ -105,6 +105,21 @@ pub fn certificate_tbs_fields<'a>(signed: &SignedRaw<'a>) -> Option<Vec<AnyRef<'
     (elements.len() >= 6).then_some(elements)
 }
 
+/// The largest RSA modulus [`PublicKey`] accepts, in bits (callers enforce their own, smaller range).
+pub const MAX_RSA_BITS: usize = 16_384;
+
+/// The size in bits of a big-endian unsigned integer's bytes (leading zero bytes ignored).
+pub fn modulus_bits(be: &[u8]) -> usize {
+    let significant = be
+        .iter()
+        .position(|b| *b != 0)
+        .map_or(&[][..], |i| &be[i..]);
+    match significant.first() {
+        None => 0,
+        Some(top) => (significant.len() - 1) * 8 + (8 - top.leading_zeros() as usize),
+    }
+}
+
 /// A public key of a supported algorithm, ready to verify signatures.
 #[derive(Debug, Clone)]
 pub enum PublicKey {
@@ -140,9 +155,14 @@ impl PublicKey {
             // `RsaPublicKey::new` caps the modulus at 4096 bits; the CA and CSR rules allow 8192.
             let parsed =
                 rsa::pkcs1::RsaPublicKey::from_der(bits).map_err(|_| KeyError::Malformed)?;
+            // Counted from the encoding, before any big-number work: an oversized key is refused
+            // for the price of reading its length.
+            if modulus_bits(parsed.modulus.as_bytes()) > MAX_RSA_BITS {
+                return Err(KeyError::Unsupported);
+            }
             let n = rsa::BigUint::from_bytes_be(parsed.modulus.as_bytes());
             let e = rsa::BigUint::from_bytes_be(parsed.public_exponent.as_bytes());
-            return rsa::RsaPublicKey::new_with_max_size(n, e, 16_384)
+            return rsa::RsaPublicKey::new_with_max_size(n, e, MAX_RSA_BITS)
                 .map(PublicKey::Rsa)
                 .map_err(|_| KeyError::Malformed);
         }
@@ -171,6 +191,23 @@ impl PublicKey {
                 .map_err(|_| KeyError::Malformed);
         }
         Err(KeyError::Unsupported)
+    }
+
+    /// Whether `algorithm` is a signature algorithm this key's type can verify — a check that costs
+    /// nothing, made before the signature itself.
+    pub fn accepts_algorithm(&self, algorithm: ObjectIdentifier) -> bool {
+        match self {
+            PublicKey::Rsa(_) => [
+                oid::SHA256_WITH_RSA,
+                oid::SHA384_WITH_RSA,
+                oid::SHA512_WITH_RSA,
+            ]
+            .contains(&algorithm),
+            PublicKey::P256(_) | PublicKey::P384(_) => {
+                [oid::ECDSA_SHA256, oid::ECDSA_SHA384, oid::ECDSA_SHA512].contains(&algorithm)
+            }
+            PublicKey::Ed25519(_) => algorithm == oid::ED25519,
+        }
     }
 
     /// The RSA modulus size in bits, for RSA keys.

@@ -77,9 +77,8 @@ pub fn validate(csr: &str) -> Result<ValidatedCsr, CsrError> {
         Err(KeyError::Unsupported) => return Err(CsrError::UnsupportedKeyType),
         Err(KeyError::Malformed) => return Err(CsrError::InvalidFormat),
     };
-    if !signed.verify_with(&key) {
-        return Err(CsrError::InvalidSignature);
-    }
+    // Every cheap check before the signature, whose cost grows with the key: a CSR with a huge RSA
+    // key or a mismatched algorithm is refused without any big-number arithmetic.
     let key_type = match &key {
         PublicKey::Rsa(_) => {
             let bits = key.rsa_bits().unwrap_or(0);
@@ -92,6 +91,9 @@ pub fn validate(csr: &str) -> Result<ValidatedCsr, CsrError> {
         PublicKey::P384(_) => "ec-p384".into(),
         PublicKey::Ed25519(_) => "ed25519".into(),
     };
+    if !key.accepts_algorithm(signed.algorithm.oid) || !signed.verify_with(&key) {
+        return Err(CsrError::InvalidSignature);
+    }
     Ok(ValidatedCsr { spki_der, key_type })
 }
 
@@ -112,6 +114,30 @@ mod tests {
             check_syntax("-----BEGIN CERTIFICATE REQUEST-----\nAAAA"),
             Err("CSR must end with PEM footer")
         );
+    }
+
+    #[test]
+    fn a_key_outside_the_rsa_range_is_refused_before_its_signature_is_checked() {
+        use crate::fuzz::fake_csr::fake_rsa_csr_pem;
+        // The made-up signatures can never verify: were the signature checked first, these would be
+        // "CSR signature is invalid" after seconds of big-number work for the largest keys.
+        for bits in [1024, 16_384, 32_768] {
+            let started = std::time::Instant::now();
+            assert_eq!(
+                validate(&fake_rsa_csr_pem(bits, 0x5a)),
+                Err(CsrError::UnsupportedKeyType),
+                "{bits} bits"
+            );
+            assert!(started.elapsed() < std::time::Duration::from_millis(50));
+        }
+        // Inside the range the signature is checked (and fails).
+        for bits in [2048, 8192] {
+            assert_eq!(
+                validate(&fake_rsa_csr_pem(bits, 0x5a)),
+                Err(CsrError::InvalidSignature),
+                "{bits} bits"
+            );
+        }
     }
 
     #[test]

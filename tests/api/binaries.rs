@@ -210,3 +210,85 @@ mod raw_http {
         (status, body)
     }
 }
+
+/// Runs the server under `ulimit -n <files>` with the extra variables, waits until it answers
+/// `/health`, opens `clients` idle connections for 1.5 s, probes `/health` on a new connection, and
+/// returns the probe's status (None when it got no answer) and the server's log.
+fn under_a_file_limit(files: u32, extra: &[(&str, &str)], clients: usize) -> (Option<u16>, String) {
+    use std::io::{Read as _, Write as _};
+    let dir = tempfile::tempdir().unwrap();
+    let port = free_port();
+    let mut cmd = command("sh", dir.path());
+    cmd.arg("-c")
+        .arg(format!("ulimit -n {files} && exec \"$0\""))
+        .arg(SERVER)
+        .env("HOST", "127.0.0.1")
+        .env("PORT", port.to_string())
+        .env("LOG_LEVEL", "info")
+        .stdout(Stdio::piped());
+    for (k, v) in extra {
+        cmd.env(k, v);
+    }
+    let mut child = cmd.spawn().unwrap();
+    let started = Instant::now();
+    while std::net::TcpStream::connect(("127.0.0.1", port)).is_err()
+        || raw_http::blocking_get(port, "/health").0 != 200
+    {
+        assert!(
+            started.elapsed() < Duration::from_secs(20),
+            "the server did not start"
+        );
+        std::thread::sleep(Duration::from_millis(50));
+    }
+    let idle: Vec<_> = (0..clients)
+        .filter_map(|_| std::net::TcpStream::connect(("127.0.0.1", port)).ok())
+        .collect();
+    std::thread::sleep(Duration::from_millis(1500));
+    let probe = std::net::TcpStream::connect(("127.0.0.1", port))
+        .ok()
+        .and_then(|mut s| {
+            s.set_read_timeout(Some(Duration::from_secs(2))).ok()?;
+            s.write_all(b"GET /health HTTP/1.1\r\nHost: t\r\nConnection: close\r\n\r\n")
+                .ok()?;
+            let mut head = [0u8; 12];
+            s.read_exact(&mut head).ok()?;
+            std::str::from_utf8(&head[9..12]).ok()?.parse().ok()
+        });
+    drop(idle);
+    let _ = child.kill();
+    let mut log = String::new();
+    child
+        .stdout
+        .take()
+        .unwrap()
+        .read_to_string(&mut log)
+        .unwrap();
+    let _ = child.wait();
+    (probe, log)
+}
+
+#[test]
+fn running_out_of_file_descriptors_logs_one_accept_warning_not_a_storm() {
+    // 48 descriptors, connections capped far above: accepts fail with EMFILE for 1.5 s.
+    let (_, log) = under_a_file_limit(48, &[], 120);
+    let accept_failures: Vec<&str> = log
+        .lines()
+        .filter(|l| l.contains("accept failed"))
+        .collect();
+    assert_eq!(accept_failures.len(), 1, "{log}");
+    assert!(accept_failures[0].contains("\"failures\":1"), "{log}");
+}
+
+#[test]
+fn a_connection_cap_below_the_file_limit_keeps_liveness_answering() {
+    // 256 descriptors; 32 connections allowed: 60 idle clients fill them and 28 of the 64 refusal
+    // slots, and a liveness probe on a new connection is still answered.
+    let (probe, log) = under_a_file_limit(256, &[("MAX_CONNECTIONS", "32")], 60);
+    assert_eq!(probe, Some(200), "{log}");
+    assert!(!log.contains("accept failed"), "{log}");
+    let refusals: Vec<&str> = log
+        .lines()
+        .filter(|l| l.contains("connection limit"))
+        .collect();
+    assert_eq!(refusals.len(), 1, "{log}");
+}

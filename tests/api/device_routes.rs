@@ -113,6 +113,21 @@ async fn lifecycle(source: Source) {
     assert_eq!(s["platform"], "android");
     assert_eq!(s["revoked"], false);
     assert!(matches!(s["days_until_expiry"].as_i64(), Some(29 | 30)));
+    // The path value is taken as sent: a percent-encoded spelling of the device id is not it.
+    let encoded = call(
+        &app,
+        source,
+        &first_pem,
+        "GET",
+        "/device/status/lifecycle%2Ddevice",
+        None,
+    )
+    .await;
+    assert_eq!(encoded.status, 422, "{source:?}");
+    assert_eq!(
+        encoded.json()["errors"][0]["loc"],
+        serde_json::json!(["path", "device_id"])
+    );
 
     let renew_body = json!({
         "csr": openssl.csr(Kind::P256),

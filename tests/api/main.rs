@@ -5,9 +5,13 @@ mod attest_android;
 mod attest_desktop;
 mod attest_ios;
 mod binaries;
+mod cpu_flood;
 mod device_checklist;
 mod device_openssl;
 mod device_routes;
+mod edges;
+#[path = "../support/fake_csr.rs"]
+mod fake_csr;
 mod helpers;
 mod lifecycle;
 #[path = "../support/log_capture.rs"]

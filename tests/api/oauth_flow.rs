@@ -1021,3 +1021,67 @@ async fn oauth_bodies_are_validated_field_by_field() {
         "String should have at most 4096 characters"
     );
 }
+
+#[tokio::test]
+async fn token_values_with_control_characters_are_422_without_a_provider_call_or_an_error_log() {
+    let capture = crate::log_capture::Capture::default();
+    let subscriber = apuntador::telemetry::subscriber(
+        "debug",
+        apuntador::config::LogFormat::Json,
+        capture.clone(),
+    )
+    .unwrap();
+    crate::helpers::reliable_log_capture();
+    let _guard = tracing::subscriber::set_default(subscriber);
+    let h = Harness::start().await;
+    let state = h.authorize("dropbox", "apuntador://oauth-callback").await;
+    let mut answers = Vec::new();
+    for bad in [
+        "tok\r\nen",
+        "tok\nen",
+        "tok\0en",
+        "tok\u{7f}en",
+        "tok\ten",
+        "tok\u{1b}en",
+    ] {
+        for (route, body) in [
+            ("/oauth/revoke/dropbox", json!({"token": bad})),
+            ("/oauth/revoke/googledrive", json!({"token": bad})),
+            ("/oauth/refresh/dropbox", json!({"refresh_token": bad})),
+            (
+                "/oauth/token/dropbox",
+                json!({"code": bad, "code_verifier": VERIFIER, "state": state}),
+            ),
+            (
+                "/oauth/token/dropbox",
+                json!({"code": "auth-code-1", "code_verifier": VERIFIER, "state": format!("{state}{bad}")}),
+            ),
+        ] {
+            let a = send(&h.app, "POST", route, &JSON, Some(&body.to_string())).await;
+            answers.push((route, a.status, a.json()["errors"][0].clone()));
+        }
+    }
+    for (route, status, error) in &answers {
+        assert_eq!(*status, 422, "{route}: {error}");
+        assert_eq!(error["type"], "value_error", "{route}");
+        let field = error["loc"][1].as_str().unwrap();
+        assert_eq!(
+            error["msg"],
+            format!("Value error, {field} must not contain control characters")
+        );
+    }
+    assert!(h.requests().await.is_empty(), "a provider was called");
+    // The session was not consumed by the refused exchanges.
+    Mock::given(method("POST"))
+        .and(path("/dropbox/token"))
+        .respond_with(token_ok())
+        .mount(&h.server)
+        .await;
+    assert_eq!(h.token("dropbox", &state, VERIFIER).await.status, 200);
+    let errors: Vec<_> = capture
+        .lines()
+        .into_iter()
+        .filter(|l| l["level"] == "ERROR")
+        .collect();
+    assert!(errors.is_empty(), "{errors:?}");
+}

@@ -91,7 +91,13 @@ pub struct Exchange {
     pub headers_expected: &'static [(&'static str, &'static str)],
 }
 
-const fn ex(name: &'static str, method: &'static str, path: &'static str, status: u16) -> Exchange {
+/// A row of the standard profile without headers or body.
+pub const fn ex(
+    name: &'static str,
+    method: &'static str,
+    path: &'static str,
+    status: u16,
+) -> Exchange {
     Exchange {
         name,
         profile: Profile::Standard,
@@ -178,6 +184,38 @@ pub fn all() -> Vec<Exchange> {
         },
         ex("a trailing slash is not redirected", "GET", "/health/", 404),
         ex("paths are case-sensitive", "GET", "/HEALTH", 404),
+        // Paths match exactly as sent on every target: no dot-segment resolution, no `\` → `/`, no
+        // merging of slashes, no percent-decoding before routing.
+        Exchange {
+            body_contains: &[r#""instance":"/x/../health""#],
+            ..ex("a dot-dot segment is not resolved", "GET", "/x/../health", 404)
+        },
+        Exchange {
+            body_contains: &[r#""instance":"/x/%2e%2e/health""#],
+            ..ex("an encoded dot-dot segment is not resolved", "GET", "/x/%2e%2e/health", 404)
+        },
+        ex("an upper-case encoded dot-dot segment is not resolved", "GET", "/device/x/%2E%2E/ca-certificate", 404),
+        ex("a single dot segment is not removed", "GET", "/device/./ca-certificate", 404),
+        Exchange {
+            body_contains: &[r#""instance":"/device\\ca-certificate""#],
+            ..ex("a backslash is not a slash", "GET", "/device\\ca-certificate", 404)
+        },
+        ex("a backslash dot-dot is not resolved", "GET", "/x\\..\\health", 404),
+        ex("a doubled leading slash is not merged", "GET", "//health", 404),
+        ex("a doubled inner slash is not merged", "GET", "/device//ca-certificate", 404),
+        ex("a trailing dot is not dropped", "GET", "/health.", 404),
+        ex("a trailing dot segment is not dropped", "GET", "/health/.", 404),
+        ex("an encoded letter is not decoded before routing", "GET", "/%68ealth", 404),
+        Exchange {
+            profile: Profile::BasePath,
+            ..ex("a dot-dot segment under the base path is not resolved", "GET", "/api/x/../health", 404)
+        },
+        Exchange {
+            headers: JSON,
+            body: Some(b"{}"),
+            body_contains: &[r#""detail":"OAuth provider '%67oogledrive' is not enabled""#, r#""error":"provider_not_enabled""#],
+            ..ex("a percent-encoded provider segment is not decoded", "POST", "/oauth/authorize/%67oogledrive", 404)
+        },
         Exchange {
             body_contains: &[],
             ..ex(
@@ -250,6 +288,26 @@ pub fn all() -> Vec<Exchange> {
                 "/config/providers",
                 401,
             )
+        },
+        Exchange {
+            headers: &[
+                ("authorization", "Bearer parity-config-key-0123456789abcdef0123456789"),
+                ("authorization", "Bearer parity-config-key-0123456789abcdef0123456789"),
+            ],
+            body_contains: &[
+                r#""status":401,"detail":"Invalid Authorization header format. Expected: Bearer <token>""#,
+                r#""error":"invalid_credentials""#,
+            ],
+            headers_expected: &[("www-authenticate", "Bearer")],
+            ..ex("a repeated authorization header is refused on every target", "GET", "/config/providers", 401)
+        },
+        Exchange {
+            headers: &[
+                ("authorization", "Bearer parity-config-key-0123456789abcdef0123456789"),
+                ("authorization", "Bearer wrong"),
+            ],
+            body_contains: &[r#""error":"invalid_credentials""#],
+            ..ex("a repeated authorization header with one right key is refused", "GET", "/config/providers", 401)
         },
         Exchange {
             headers: AUTH_OK,

@@ -100,6 +100,16 @@ fn diff(a: &Normalised, b: &Normalised) -> String {
     out
 }
 
+fn has_repeated_header(ex: &Exchange) -> bool {
+    let mut names: Vec<String> = ex
+        .headers
+        .iter()
+        .map(|(k, _)| k.to_ascii_lowercase())
+        .collect();
+    names.sort();
+    names.windows(2).any(|w| w[0] == w[1])
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn every_exchange_answers_identically_on_every_transport() {
     let rows = exchanges::all();
@@ -122,6 +132,11 @@ async fn every_exchange_answers_identically_on_every_transport() {
         }
         let mut answers = vec![("tcp".to_owned(), transport::tcp(server, ex).await)];
         for kind in EventKind::ALL {
+            // An ALB without multi-value headers passes only the last copy of a repeated header: the
+            // function cannot see the repetition (docs/http-edges.md).
+            if kind == EventKind::AlbSingle && has_repeated_header(ex) {
+                continue;
+            }
             answers.push((
                 format!("lambda {kind:?}"),
                 transport::lambda(app, ex, kind).await,
@@ -204,5 +219,70 @@ async fn attestations_answer_identically_on_every_transport() {
             }
         }
     }
+    assert!(failures.is_empty(), "{}", failures.join("\n"));
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn head_answers_with_the_content_length_of_get_on_every_transport() {
+    let app = app_for(Profile::Standard);
+    let server = TcpServer::start(app.clone()).await;
+    let trace: &'static [(&str, &str)] = &[("x-amzn-trace-id", exchanges::XRAY)];
+    let mut failures = Vec::new();
+    let mut checked = 0;
+    for path in [
+        "/",
+        "/health",
+        "/device/ca-certificate",
+        "/openapi.json",
+        "/nope",
+    ] {
+        let get = Exchange {
+            headers: trace,
+            ..exchanges::ex("get", "GET", path, 200)
+        };
+        let head = Exchange {
+            method: "HEAD",
+            ..get.clone()
+        };
+        let mut answers = vec![(
+            "in-process".to_owned(),
+            transport::in_process(&app, &get).await,
+            transport::in_process(&app, &head).await,
+        )];
+        answers.push((
+            "tcp".to_owned(),
+            transport::tcp(&server, &get).await,
+            transport::tcp(&server, &head).await,
+        ));
+        for kind in EventKind::ALL {
+            answers.push((
+                format!("lambda {kind:?}"),
+                transport::lambda(&app, &get, kind).await,
+                transport::lambda(&app, &head, kind).await,
+            ));
+        }
+        for (via, get, head) in answers {
+            let length = head
+                .transport_headers
+                .get("content-length")
+                .and_then(|v| v.first())
+                .cloned();
+            checked += 1;
+            if length != Some(get.body.len().to_string()) || !head.body.is_empty() {
+                failures.push(format!(
+                    "{via} {path}: HEAD content-length {length:?}, body {} bytes; GET body {} bytes",
+                    head.body.len(),
+                    get.body.len()
+                ));
+            }
+            if head.status != get.status || head.headers != get.headers {
+                failures.push(format!(
+                    "{via} {path}: HEAD differs from GET: {}",
+                    diff(&head, &get)
+                ));
+            }
+        }
+    }
+    assert_eq!(checked, 5 * (2 + EventKind::ALL.len()));
     assert!(failures.is_empty(), "{}", failures.join("\n"));
 }

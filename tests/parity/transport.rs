@@ -12,9 +12,9 @@ use base64::Engine as _;
 use base64::engine::general_purpose::STANDARD;
 use http_body_util::{BodyExt, Full};
 use hyper_util::rt::TokioIo;
+use lambda_http::Service as _;
 use lambda_http::lambda_runtime::{Context, LambdaEvent};
 use lambda_http::request::LambdaRequest;
-use lambda_http::{Adapter, Service as _};
 use serde_json::{Map, Value, json};
 use tokio::net::{TcpListener, TcpStream};
 use tokio::sync::oneshot;
@@ -33,7 +33,7 @@ const TRANSPORT_HEADERS: [&str; 5] = [
 ];
 
 /// A response reduced to what must be equal everywhere.
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone)]
 pub struct Normalised {
     /// HTTP status.
     pub status: u16,
@@ -41,7 +41,17 @@ pub struct Normalised {
     pub headers: BTreeMap<String, Vec<String>>,
     /// Body bytes.
     pub body: Vec<u8>,
+    /// The [`TRANSPORT_HEADERS`] as received; not compared.
+    pub transport_headers: BTreeMap<String, Vec<String>>,
 }
+
+impl PartialEq for Normalised {
+    fn eq(&self, other: &Self) -> bool {
+        self.status == other.status && self.headers == other.headers && self.body == other.body
+    }
+}
+
+impl Eq for Normalised {}
 
 impl Normalised {
     fn from_pairs(
@@ -50,9 +60,11 @@ impl Normalised {
         body: Vec<u8>,
     ) -> Self {
         let mut headers: BTreeMap<String, Vec<String>> = BTreeMap::new();
+        let mut transport_headers: BTreeMap<String, Vec<String>> = BTreeMap::new();
         for (name, value) in pairs {
             let name = name.to_ascii_lowercase();
             if TRANSPORT_HEADERS.contains(&name.as_str()) {
+                transport_headers.entry(name).or_default().push(value);
                 continue;
             }
             let entry = headers.entry(name).or_default();
@@ -67,6 +79,7 @@ impl Normalised {
             status,
             headers,
             body,
+            transport_headers,
         }
     }
 
@@ -415,7 +428,7 @@ pub async fn lambda_patched(
     let mut event = event_json(ex, kind);
     patch(&mut event);
     let request: LambdaRequest = serde_json::from_value(event).expect("event deserialises");
-    let mut service = Adapter::from(adapter::handler(app.clone()));
+    let mut service = adapter::events(app.clone());
     let response = service
         .call(LambdaEvent::new(request, Context::default()))
         .await
