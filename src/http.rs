@@ -14,6 +14,7 @@ pub mod extract;
 pub mod health;
 pub mod middleware;
 pub mod oauth;
+pub mod rules;
 
 use axum::Router;
 use axum::routing::MethodRouter;

@@ -19,11 +19,10 @@ use crate::attestation::{
 };
 use crate::config::Platform;
 use crate::error::{ApiError, ApiResult, FieldError};
-use crate::http::device::{device_id_field, pattern_error};
 use crate::http::extract::{
     AdminApiKey, Fields, FromJsonObject, JsonBody, is_json_content_type, parse_object, read_body,
 };
-use crate::http::guarded;
+use crate::http::{guarded, rules};
 use crate::state::AppState;
 
 /// Routes of this module.
@@ -37,9 +36,6 @@ pub fn router() -> Router<AppState> {
             guarded(post(clear_attestation_cache)),
         )
 }
-
-const FINGERPRINT_PATTERN: &str = "^[a-f0-9]{64}$";
-const CLEAR_PLATFORM_ENUM: &str = "Input should be 'android', 'ios' or 'desktop'";
 
 impl From<AttestationError> for ApiError {
     fn from(err: AttestationError) -> Self {
@@ -73,40 +69,25 @@ fn not_configured(platform: &str) -> ApiError {
     }
 }
 
-/// Reads a required string that has an alias: the alias is used when the main name is absent.
-fn aliased_str(
-    f: &mut Fields<'_>,
-    object: &Map<String, Value>,
-    name: &str,
-    alias: &str,
-    min: usize,
-    max: usize,
-) -> Option<String> {
-    let used = if !object.contains_key(name) && object.contains_key(alias) {
-        alias
-    } else {
-        name
-    };
-    f.required_str(used, min, max)
-}
-
-/// Body of `POST /device/attest/android`.
-#[derive(Debug, ToSchema)]
+/// Body of `POST /device/attest/android` (fields and rules: [`rules::ANDROID_ATTESTATION`]).
+#[derive(Debug)]
 pub struct AndroidAttestationRequest {
-    /// The Play Integrity token (JWE compact), 100-16384 characters; alias `jws_token`.
+    /// The Play Integrity token (alias `jws_token`).
     pub integrity_token: String,
-    /// `^[A-Za-z0-9_-]{5,128}$`.
+    /// The device.
     pub device_id: String,
-    /// The nonce the app passed to the integrity request, 16-500 characters.
+    /// The nonce the app passed to the integrity request.
     pub nonce: String,
 }
+
+rules::body_schema!(AndroidAttestationRequest, rules::ANDROID_ATTESTATION);
 
 impl FromJsonObject for AndroidAttestationRequest {
     fn from_object(object: &Map<String, Value>) -> Result<Self, Vec<FieldError>> {
         let mut f = Fields::new(object);
-        let token = aliased_str(&mut f, object, "integrity_token", "jws_token", 100, 16_384);
-        let device_id = device_id_field(&mut f, "device_id");
-        let nonce = f.required_str("nonce", 16, 500);
+        let token = rules::INTEGRITY_TOKEN.read(&mut f, object);
+        let device_id = rules::DEVICE_ID.read(&mut f, object);
+        let nonce = rules::NONCE.read(&mut f, object);
         f.finish(|| {
             Some(AndroidAttestationRequest {
                 integrity_token: token?,
@@ -117,34 +98,28 @@ impl FromJsonObject for AndroidAttestationRequest {
     }
 }
 
-/// Body of `POST /device/attest/ios`.
-#[derive(Debug, ToSchema)]
+/// Body of `POST /device/attest/ios` (fields and rules: [`rules::IOS_ATTESTATION`]).
+#[derive(Debug)]
 pub struct IosAttestationRequest {
-    /// Base64 (standard or URL-safe, padding optional) of the CBOR attestation object, 100-32768
-    /// characters; alias `device_token`.
+    /// Base64 of the CBOR attestation object (alias `device_token`).
     pub attestation_object: String,
-    /// Base64 of the 32-byte key identifier, at most 1024 characters.
+    /// Base64 of the 32-byte key identifier.
     pub key_id: String,
-    /// The challenge the app passed to the attestation call, 16-1024 characters.
+    /// The challenge the app passed to the attestation call.
     pub challenge: String,
-    /// `^[A-Za-z0-9_-]{5,128}$`.
+    /// The device.
     pub device_id: String,
 }
+
+rules::body_schema!(IosAttestationRequest, rules::IOS_ATTESTATION);
 
 impl FromJsonObject for IosAttestationRequest {
     fn from_object(object: &Map<String, Value>) -> Result<Self, Vec<FieldError>> {
         let mut f = Fields::new(object);
-        let attestation_object = aliased_str(
-            &mut f,
-            object,
-            "attestation_object",
-            "device_token",
-            100,
-            32_768,
-        );
-        let key_id = f.required_str("key_id", 0, 1024);
-        let challenge = f.required_str("challenge", 16, 1024);
-        let device_id = device_id_field(&mut f, "device_id");
+        let attestation_object = rules::ATTESTATION_OBJECT.read(&mut f, object);
+        let key_id = rules::KEY_ID.read(&mut f, object);
+        let challenge = rules::CHALLENGE.read(&mut f, object);
+        let device_id = rules::DEVICE_ID.read(&mut f, object);
         f.finish(|| {
             Some(IosAttestationRequest {
                 attestation_object: attestation_object?,
@@ -156,59 +131,29 @@ impl FromJsonObject for IosAttestationRequest {
     }
 }
 
-/// Body of `POST /device/attest/desktop`.
-#[derive(Debug, ToSchema)]
+/// Body of `POST /device/attest/desktop` (fields and rules: [`rules::DESKTOP_ATTESTATION`]).
+#[derive(Debug)]
 pub struct DesktopAttestationRequest {
-    /// `^[A-Za-z0-9_-]{5,128}$`.
+    /// The device.
     pub device_id: String,
-    /// The device fingerprint, `^[a-f0-9]{64}$`.
+    /// The device fingerprint.
     pub fingerprint: String,
-    /// Any members; neither stored nor logged.
-    #[schema(value_type = Object)]
-    pub platform_details: (),
 }
+
+rules::body_schema!(DesktopAttestationRequest, rules::DESKTOP_ATTESTATION);
 
 impl FromJsonObject for DesktopAttestationRequest {
     fn from_object(object: &Map<String, Value>) -> Result<Self, Vec<FieldError>> {
         let mut f = Fields::new(object);
-        let device_id = device_id_field(&mut f, "device_id");
-        let fingerprint = f.required_str("fingerprint", 0, usize::MAX).and_then(|s| {
-            let valid = s.len() == 64 && s.bytes().all(|b| matches!(b, b'0'..=b'9' | b'a'..=b'f'));
-            if valid {
-                Some(s)
-            } else {
-                f.push(pattern_error(
-                    FieldError::body,
-                    "fingerprint",
-                    FINGERPRINT_PATTERN,
-                ));
-                None
-            }
-        });
-        let details = match object.get("platform_details") {
-            Some(Value::Object(_)) => Some(()),
-            None => {
-                f.push(FieldError::body(
-                    "platform_details",
-                    "missing",
-                    "Field required",
-                ));
-                None
-            }
-            Some(_) => {
-                f.push(FieldError::body(
-                    "platform_details",
-                    "object_type",
-                    "Input should be a valid object",
-                ));
-                None
-            }
-        };
+        let device_id = rules::DEVICE_ID.read(&mut f, object);
+        let fingerprint = rules::FINGERPRINT.read(&mut f, object);
+        // Any members; only its presence as an object is checked.
+        let details = rules::PLATFORM_DETAILS.read(&mut f, object);
         f.finish(|| {
+            details?;
             Some(DesktopAttestationRequest {
                 device_id: device_id?,
                 fingerprint: fingerprint?,
-                platform_details: details?,
             })
         })
     }
@@ -277,7 +222,9 @@ pub struct DesktopAttestationResponse {
     pub attestation_id: String,
 }
 
-/// Verifies a Play Integrity token (SPEC §3.17, §6.2).
+/// Verifies a Play Integrity token (classic request, decrypted and verified locally).
+///
+/// A valid token returns a one-time `attestation_id` that enrolment can require.
 #[utoipa::path(
     post,
     path = "/device/attest/android",
@@ -286,8 +233,6 @@ pub struct DesktopAttestationResponse {
     responses(
         (status = 200, body = AndroidAttestationResponse),
         (status = 400, description = "`invalid` or `failed`: extensions `attestation_status` and `advice`", body = crate::http::docs::ProblemDetail, content_type = "application/problem+json"),
-        (status = 415, description = "Not a JSON body", body = crate::http::docs::ProblemDetail, content_type = "application/problem+json"),
-        (status = 422, description = "Validation error", body = crate::http::docs::ProblemDetail, content_type = "application/problem+json"),
         (status = 501, description = "Android attestation is not configured (`attestation_not_configured`)", body = crate::http::docs::ProblemDetail, content_type = "application/problem+json"),
     )
 )]
@@ -306,7 +251,9 @@ pub async fn attest_android(State(state): State<AppState>, req: Request) -> ApiR
     Ok(Json(Value::Object(answer)).into_response())
 }
 
-/// Verifies an App Attest attestation object (SPEC §3.18, §6.3).
+/// Verifies an App Attest attestation object against the Apple App Attestation root.
+///
+/// A valid object returns a one-time `attestation_id` that enrolment can require.
 #[utoipa::path(
     post,
     path = "/device/attest/ios",
@@ -315,8 +262,6 @@ pub async fn attest_android(State(state): State<AppState>, req: Request) -> ApiR
     responses(
         (status = 200, body = IosAttestationResponse),
         (status = 400, description = "`invalid` or `failed`: extensions `attestation_status` and `advice`", body = crate::http::docs::ProblemDetail, content_type = "application/problem+json"),
-        (status = 415, description = "Not a JSON body", body = crate::http::docs::ProblemDetail, content_type = "application/problem+json"),
-        (status = 422, description = "Validation error", body = crate::http::docs::ProblemDetail, content_type = "application/problem+json"),
         (status = 501, description = "iOS attestation is not configured (`attestation_not_configured`)", body = crate::http::docs::ProblemDetail, content_type = "application/problem+json"),
     )
 )]
@@ -335,7 +280,9 @@ pub async fn attest_ios(State(state): State<AppState>, req: Request) -> ApiResul
     Ok(Json(Value::Object(answer)).into_response())
 }
 
-/// Binds or checks a desktop fingerprint (SPEC §3.19, §6.4).
+/// Binds a desktop device to its first fingerprint, or checks a later one against it.
+///
+/// At most DESKTOP_ATTESTATION_MAX_PER_HOUR attempts per device and clock hour.
 #[utoipa::path(
     post,
     path = "/device/attest/desktop",
@@ -344,8 +291,6 @@ pub async fn attest_ios(State(state): State<AppState>, req: Request) -> ApiResul
     responses(
         (status = 200, body = DesktopAttestationResponse),
         (status = 400, description = "`invalid` (`FINGERPRINT_MISMATCH`): extensions `attestation_status`, `advice` and `fingerprint_match`", body = crate::http::docs::ProblemDetail, content_type = "application/problem+json"),
-        (status = 415, description = "Not a JSON body", body = crate::http::docs::ProblemDetail, content_type = "application/problem+json"),
-        (status = 422, description = "Validation error", body = crate::http::docs::ProblemDetail, content_type = "application/problem+json"),
         (status = 429, description = "Too many attempts this hour (`rate_limited`); `Retry-After` gives the seconds to the next hour", body = crate::http::docs::ProblemDetail, content_type = "application/problem+json"),
         (status = 501, description = "Desktop attestation is disabled (`attestation_not_configured`)", body = crate::http::docs::ProblemDetail, content_type = "application/problem+json"),
     )
@@ -363,41 +308,24 @@ pub async fn attest_desktop(State(state): State<AppState>, req: Request) -> ApiR
     Ok(Json(Value::Object(answer)).into_response())
 }
 
-/// Optional body of `POST /device/attest/clear-cache`.
-#[derive(Debug, ToSchema)]
-pub struct ClearCacheRequest {
-    /// Clear only this device (`^[A-Za-z0-9_-]{5,128}$`).
-    pub device_id: Option<String>,
-    /// With `device_id`: only this platform (android, ios or desktop).
-    pub platform: Option<String>,
-}
+/// Optional body of `POST /device/attest/clear-cache` (fields and rules: [`rules::CLEAR_CACHE`]).
+#[derive(Debug)]
+pub struct ClearCacheRequest;
+
+rules::body_schema!(ClearCacheRequest, rules::CLEAR_CACHE);
 
 fn clear_scope(object: &Map<String, Value>) -> Result<ClearScope, Vec<FieldError>> {
     let mut f = Fields::new(object);
-    let device_id = match object.get("device_id") {
-        None | Some(Value::Null) => None,
-        Some(_) => device_id_field(&mut f, "device_id"),
-    };
-    let platform = match object.get("platform") {
-        None | Some(Value::Null) => None,
-        Some(Value::String(s)) => match Platform::parse(s) {
-            Some(p) if p != Platform::Web => Some(p),
-            _ => {
-                f.push(FieldError::body("platform", "enum", CLEAR_PLATFORM_ENUM));
-                None
-            }
-        },
-        Some(_) => {
-            f.push(FieldError::body(
-                "platform",
-                "string_type",
-                "Input should be a valid string",
-            ));
-            None
-        }
-    };
-    let device_given = !matches!(object.get("device_id"), None | Some(Value::Null));
-    if platform.is_some() && !device_given {
+    let device_field = rules::DEVICE_ID.optional();
+    let device_id = device_field.read(&mut f, object);
+    let platform = rules::ATTESTED_PLATFORM
+        .read(&mut f, object)
+        .and_then(|p| Platform::parse(&p));
+    let given = |name: &str| !matches!(object.get(name), None | Some(Value::Null));
+    if let Some(partner) = rules::ATTESTED_PLATFORM.requires
+        && platform.is_some()
+        && !given(partner)
+    {
         f.value_error("platform", "platform requires device_id");
     }
     f.finish(|| {
@@ -409,7 +337,7 @@ fn clear_scope(object: &Map<String, Value>) -> Result<ClearScope, Vec<FieldError
     })
 }
 
-/// Clears stored attestation state (SPEC §3.20, §6.6): everything (a new generation), one device, or
+/// Clears stored attestation state: everything (a new generation), one device, or
 /// one device and platform. 204 without a body.
 #[utoipa::path(
     post,
@@ -422,7 +350,6 @@ fn clear_scope(object: &Map<String, Value>) -> Result<ClearScope, Vec<FieldError
         (status = 401, description = "Bearer key missing or wrong", body = crate::http::docs::ProblemDetail, content_type = "application/problem+json"),
         (status = 403, description = "The admin API is disabled (`admin_disabled`)", body = crate::http::docs::ProblemDetail, content_type = "application/problem+json"),
         (status = 415, description = "A non-empty body that is not JSON", body = crate::http::docs::ProblemDetail, content_type = "application/problem+json"),
-        (status = 422, description = "Validation error", body = crate::http::docs::ProblemDetail, content_type = "application/problem+json"),
     )
 )]
 pub async fn clear_attestation_cache(

@@ -20,8 +20,7 @@ use crate::config::Platform;
 use crate::devices::{self, DeviceError, Enrollment};
 use crate::error::{ApiError, ApiResult, FieldError};
 use crate::http::extract::{DeviceIdentity, Fields, FromJsonObject, JsonBody};
-use crate::http::guarded;
-use crate::pki::{self, DEVICE_ID_PATTERN};
+use crate::http::{guarded, rules};
 use crate::state::AppState;
 use crate::store::timestamp;
 
@@ -41,9 +40,6 @@ pub fn router() -> Router<AppState> {
             guarded(get(get_ca_certificate_pin)),
         )
 }
-
-const OLD_SERIAL_PATTERN: &str = "^[0-9A-Fa-f]{1,40}$";
-const PLATFORM_ENUM: &str = "Input should be 'android', 'ios', 'desktop' or 'web'";
 
 impl From<DeviceError> for ApiError {
     fn from(err: DeviceError) -> Self {
@@ -111,82 +107,30 @@ impl From<DeviceError> for ApiError {
     }
 }
 
-/// Validates a `device_id` body field (SPEC §2.2).
-pub(crate) fn device_id_field(f: &mut Fields<'_>, name: &str) -> Option<String> {
-    let value = f.required_str(name, 0, usize::MAX)?;
-    if pki::is_valid_device_id(&value) {
-        Some(value)
-    } else {
-        f.push(pattern_error(FieldError::body, name, DEVICE_ID_PATTERN));
-        None
-    }
-}
-
-pub(crate) fn pattern_error(
-    at: fn(&str, &'static str, String) -> FieldError,
-    name: &str,
-    pattern: &str,
-) -> FieldError {
-    at(
-        name,
-        "string_pattern_mismatch",
-        format!("String should match pattern '{pattern}'"),
-    )
-}
-
-/// Validates the `csr` field: length, then the PEM header and footer (SPEC §5.4 syntax).
-fn csr_field(f: &mut Fields<'_>) -> Option<String> {
-    let value = f.required_str("csr", pki::csr::MIN_CHARS, pki::csr::MAX_CHARS)?;
-    match pki::csr::check_syntax(&value) {
-        Ok(()) => Some(value),
-        Err(message) => {
-            f.value_error("csr", message);
-            None
-        }
-    }
-}
-
-/// Body of `POST /device/enroll`.
-#[derive(Debug, ToSchema)]
+/// Body of `POST /device/enroll` (fields and rules: [`rules::ENROLL`]).
+#[derive(Debug)]
 pub struct EnrollRequest {
-    /// PKCS#10 CSR, PEM, 100-16384 characters (EC P-256 recommended).
+    /// PKCS#10 CSR, PEM.
     pub csr: String,
-    /// `^[A-Za-z0-9_-]{5,128}$`.
+    /// The device.
     pub device_id: String,
-    /// android, ios, desktop or web (case-insensitive).
-    #[schema(value_type = String)]
+    /// The platform.
     pub platform: Platform,
-    /// Attestation id from `/device/attest/*`; required when enrolment requires attestation.
+    /// Attestation id from `/device/attest/*`.
     pub attestation: Option<String>,
 }
+
+rules::body_schema!(EnrollRequest, rules::ENROLL);
 
 impl FromJsonObject for EnrollRequest {
     fn from_object(object: &Map<String, Value>) -> Result<Self, Vec<FieldError>> {
         let mut f = Fields::new(object);
-        let csr = csr_field(&mut f);
-        let device_id = device_id_field(&mut f, "device_id");
-        let platform = match object.get("platform") {
-            None => {
-                f.push(FieldError::body("platform", "missing", "Field required"));
-                None
-            }
-            Some(Value::String(s)) => {
-                let parsed = Platform::parse(s);
-                if parsed.is_none() {
-                    f.push(FieldError::body("platform", "enum", PLATFORM_ENUM));
-                }
-                parsed
-            }
-            Some(_) => {
-                f.push(FieldError::body(
-                    "platform",
-                    "string_type",
-                    "Input should be a valid string",
-                ));
-                None
-            }
-        };
-        let attestation = f.optional_str("attestation", usize::MAX);
+        let csr = rules::CSR.read(&mut f, object);
+        let device_id = rules::DEVICE_ID.read(&mut f, object);
+        let platform = rules::PLATFORM
+            .read(&mut f, object)
+            .and_then(|p| Platform::parse(&p));
+        let attestation = rules::ATTESTATION.read(&mut f, object);
         f.finish(|| {
             Some(EnrollRequest {
                 csr: csr?,
@@ -198,35 +142,25 @@ impl FromJsonObject for EnrollRequest {
     }
 }
 
-/// Body of `POST /device/renew`.
-#[derive(Debug, ToSchema)]
+/// Body of `POST /device/renew` (fields and rules: [`rules::RENEW`]).
+#[derive(Debug)]
 pub struct RenewRequest {
-    /// PKCS#10 CSR, PEM, 100-16384 characters.
+    /// PKCS#10 CSR, PEM.
     pub csr: String,
     /// Must equal the authenticated device.
     pub device_id: String,
-    /// Serial of the presented certificate, `^[0-9A-Fa-f]{1,40}$`.
+    /// Serial of the presented certificate.
     pub old_serial: String,
 }
+
+rules::body_schema!(RenewRequest, rules::RENEW);
 
 impl FromJsonObject for RenewRequest {
     fn from_object(object: &Map<String, Value>) -> Result<Self, Vec<FieldError>> {
         let mut f = Fields::new(object);
-        let csr = csr_field(&mut f);
-        let device_id = device_id_field(&mut f, "device_id");
-        let old_serial = f.required_str("old_serial", 0, usize::MAX).and_then(|s| {
-            let valid = (1..=40).contains(&s.len()) && s.bytes().all(|b| b.is_ascii_hexdigit());
-            if valid {
-                Some(s)
-            } else {
-                f.push(pattern_error(
-                    FieldError::body,
-                    "old_serial",
-                    OLD_SERIAL_PATTERN,
-                ));
-                None
-            }
-        });
+        let csr = rules::CSR.read(&mut f, object);
+        let device_id = rules::DEVICE_ID.read(&mut f, object);
+        let old_serial = rules::OLD_SERIAL.read(&mut f, object);
         f.finish(|| {
             Some(RenewRequest {
                 csr: csr?,
@@ -237,20 +171,23 @@ impl FromJsonObject for RenewRequest {
     }
 }
 
-/// Body of `POST /device/revoke`.
-#[derive(Debug, ToSchema)]
+/// Body of `POST /device/revoke` (fields and rules: [`rules::DEVICE_REVOKE`]); named
+/// `DeviceRevokeRequest` in the document, apart from the OAuth token revocation body.
+#[derive(Debug)]
 pub struct RevokeRequest {
     /// Must equal the authenticated device.
     pub device_id: String,
-    /// Why, at most 256 characters; `Manual revocation` when absent or blank.
+    /// Why; `Manual revocation` when absent or blank.
     pub reason: Option<String>,
 }
+
+rules::body_schema!(RevokeRequest, rules::DEVICE_REVOKE);
 
 impl FromJsonObject for RevokeRequest {
     fn from_object(object: &Map<String, Value>) -> Result<Self, Vec<FieldError>> {
         let mut f = Fields::new(object);
-        let device_id = device_id_field(&mut f, "device_id");
-        let reason = f.optional_str("reason", 256);
+        let device_id = rules::DEVICE_ID.read(&mut f, object);
+        let reason = rules::REASON.read(&mut f, object);
         f.finish(|| {
             Some(RevokeRequest {
                 device_id: device_id?,
@@ -282,14 +219,9 @@ impl FromRequestParts<AppState> for DeviceIdPath {
             .and_then(|i| parts.uri.path().split('/').nth(i))
             .unwrap_or_default()
             .to_owned();
-        if pki::is_valid_device_id(&segment) {
-            Ok(DeviceIdPath(segment))
-        } else {
-            Err(ApiError::Validation(vec![pattern_error(
-                FieldError::path,
-                "device_id",
-                DEVICE_ID_PATTERN,
-            )]))
+        match rules::DEVICE_ID.check_path(&segment) {
+            Ok(()) => Ok(DeviceIdPath(segment)),
+            Err(error) => Err(ApiError::Validation(vec![error])),
         }
     }
 }
@@ -333,8 +265,9 @@ impl From<devices::Issued> for CertificateResponse {
     }
 }
 
-/// Body of `POST /device/revoke`.
+/// Answer of `POST /device/revoke` (`DeviceRevokeResponse` in the document).
 #[derive(Debug, Serialize, ToSchema)]
+#[schema(as = DeviceRevokeResponse)]
 pub struct RevokeResponse {
     /// Whether an active certificate was revoked.
     pub success: bool,
@@ -415,9 +348,7 @@ fn cacheable(body: impl Serialize) -> Response {
         (status = 201, body = CertificateResponse),
         (status = 400, description = "Invalid CSR (`invalid_csr`)", body = crate::http::docs::ProblemDetail, content_type = "application/problem+json"),
         (status = 403, description = "Attestation policy (`attestation_required`, `attestation_unavailable`, `attestation_invalid`)", body = crate::http::docs::ProblemDetail, content_type = "application/problem+json"),
-        (status = 409, description = "The device already has an active certificate (`device_already_enrolled`), or a concurrent enrolment won twice (`enrollment_conflict`)", body = crate::http::docs::ProblemDetail, content_type = "application/problem+json"),
-        (status = 415, description = "Not a JSON body", body = crate::http::docs::ProblemDetail, content_type = "application/problem+json"),
-        (status = 422, description = "Validation error", body = crate::http::docs::ProblemDetail, content_type = "application/problem+json"),
+        (status = 409, description = "The device already has an active, unexpired certificate (`device_already_enrolled`), or a concurrent enrolment won (`enrollment_conflict`)", body = crate::http::docs::ProblemDetail, content_type = "application/problem+json"),
         (status = 503, description = "CA unavailable (`ca_unavailable`)", body = crate::http::docs::ProblemDetail, content_type = "application/problem+json"),
     )
 )]
@@ -435,7 +366,7 @@ pub async fn enroll_device(
     Ok((StatusCode::CREATED, Json(issued.into())))
 }
 
-/// Renews the presented certificate; the old one is revoked, the new one usable at once (SPEC §3.12).
+/// Renews the presented certificate; the old one is revoked, the new one usable at once.
 #[utoipa::path(
     post,
     path = "/device/renew",
@@ -448,7 +379,6 @@ pub async fn enroll_device(
         (status = 401, description = "No client certificate (`certificate_required`)", body = crate::http::docs::ProblemDetail, content_type = "application/problem+json"),
         (status = 403, description = "Certificate rejected, or `device_mismatch`", body = crate::http::docs::ProblemDetail, content_type = "application/problem+json"),
         (status = 409, description = "`serial_mismatch` or `certificate_superseded`", body = crate::http::docs::ProblemDetail, content_type = "application/problem+json"),
-        (status = 422, description = "Validation error", body = crate::http::docs::ProblemDetail, content_type = "application/problem+json"),
         (status = 503, description = "CA unavailable (`ca_unavailable`)", body = crate::http::docs::ProblemDetail, content_type = "application/problem+json"),
     )
 )]
@@ -468,7 +398,7 @@ pub async fn renew_certificate(
     }
 }
 
-/// Revokes the device's active certificates (SPEC §3.13).
+/// Revokes the device's active certificates.
 #[utoipa::path(
     post,
     path = "/device/revoke",
@@ -479,7 +409,6 @@ pub async fn renew_certificate(
         (status = 200, body = RevokeResponse),
         (status = 401, description = "No client certificate (`certificate_required`)", body = crate::http::docs::ProblemDetail, content_type = "application/problem+json"),
         (status = 403, description = "Certificate rejected, or `device_mismatch`", body = crate::http::docs::ProblemDetail, content_type = "application/problem+json"),
-        (status = 422, description = "Validation error", body = crate::http::docs::ProblemDetail, content_type = "application/problem+json"),
     )
 )]
 pub async fn revoke_certificate(
@@ -501,7 +430,7 @@ pub async fn revoke_certificate(
     }))
 }
 
-/// The device's current certificate (SPEC §3.14).
+/// The device's current certificate.
 #[utoipa::path(
     get,
     path = "/device/status/{device_id}",
@@ -535,7 +464,7 @@ pub async fn get_device_status(
     }))
 }
 
-/// The CA certificate for client truststores (SPEC §3.15).
+/// The CA certificate for client truststores, and the previous one during a CA rotation.
 #[utoipa::path(
     get,
     path = "/device/ca-certificate",
@@ -555,7 +484,7 @@ pub async fn get_ca_certificate(State(state): State<AppState>) -> ApiResult<Resp
     }))
 }
 
-/// The CA's SPKI pin for certificate pinning (SPEC §3.16, §5.11).
+/// The CA's SPKI pin for certificate pinning (SHA-256 of its SubjectPublicKeyInfo).
 #[utoipa::path(
     get,
     path = "/device/ca-certificate-pin",

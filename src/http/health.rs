@@ -98,7 +98,7 @@ pub async fn health_public() -> Json<Health> {
     })
 }
 
-/// Readiness: the backing stores answer and the CA loads (SPEC §3.4).
+/// Readiness: the backing stores answer and the CA loads, each within 2 s.
 #[utoipa::path(
     get,
     path = "/health/ready",

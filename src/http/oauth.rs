@@ -15,11 +15,11 @@ use utoipa::ToSchema;
 use crate::config::ProviderId;
 use crate::error::{ApiError, ApiResult, FieldError};
 use crate::http::extract::{Fields, FromJsonObject, JsonBody};
-use crate::http::guarded;
+use crate::http::{guarded, rules};
 use crate::oauth::authorize::{self, AuthorizeError};
 use crate::oauth::client::{OAuthError, Tokens};
 use crate::oauth::flow::{self, CallbackQuery, ExchangeError};
-use crate::oauth::{pkce, redirect};
+use crate::oauth::redirect;
 use crate::state::AppState;
 
 /// Routes of this module.
@@ -78,34 +78,25 @@ fn truncate(s: &str, max: usize) -> &str {
     }
 }
 
-/// Body of `POST /oauth/authorize/{provider}`.
-#[derive(Debug, ToSchema)]
+/// Body of `POST /oauth/authorize/{provider}` (fields and rules: [`rules::AUTHORIZE`]).
+#[derive(Debug)]
 pub struct AuthorizeRequest {
-    /// RFC 7636 verifier: 43-128 characters of `A-Z a-z 0-9 - . _ ~`.
+    /// RFC 7636 verifier.
     pub code_verifier: String,
     /// Where the app wants the result; must be allow-listed.
     pub redirect_uri: String,
-    /// Optional client state (at most 512 characters), stored, never sent to the provider.
+    /// Optional client state, stored, never sent to the provider.
     pub state: Option<String>,
 }
+
+rules::body_schema!(AuthorizeRequest, rules::AUTHORIZE);
 
 impl FromJsonObject for AuthorizeRequest {
     fn from_object(object: &Map<String, Value>) -> Result<Self, Vec<FieldError>> {
         let mut f = Fields::new(object);
-        let code_verifier = verifier_field(&mut f, object);
-        let redirect_uri = f.required_str("redirect_uri", 1, 2048);
-        let redirect_uri = match redirect_uri {
-            Some(uri) if !uri.is_ascii() => {
-                f.value_error("redirect_uri", redirect::REDIRECT_URI_ASCII_RULE);
-                None
-            }
-            Some(uri) if !redirect::is_absolute_without_fragment(&uri) => {
-                f.value_error("redirect_uri", redirect::REDIRECT_URI_RULE);
-                None
-            }
-            other => other,
-        };
-        let state = f.optional_str("state", 512);
+        let code_verifier = rules::CODE_VERIFIER.read(&mut f, object);
+        let redirect_uri = rules::REDIRECT_URI.read(&mut f, object);
+        let state = rules::CLIENT_STATE.read(&mut f, object);
         f.finish(|| {
             Some(AuthorizeRequest {
                 code_verifier: code_verifier?,
@@ -130,14 +121,12 @@ pub struct AuthorizeResponse {
     post,
     path = "/oauth/authorize/{provider}",
     tag = "oauth",
-    params(("provider" = String, Path, description = "googledrive, dropbox or onedrive")),
+    params(("provider" = String, Path, description = "An OAuth provider this deployment serves")),
     request_body(content = AuthorizeRequest, content_type = "application/json"),
     responses(
         (status = 200, body = AuthorizeResponse),
         (status = 400, description = "redirect_uri not allowed (`invalid_redirect_uri`)", body = crate::http::docs::ProblemDetail, content_type = "application/problem+json"),
         (status = 404, description = "Provider not enabled", body = crate::http::docs::ProblemDetail, content_type = "application/problem+json"),
-        (status = 415, description = "Not a JSON body", body = crate::http::docs::ProblemDetail, content_type = "application/problem+json"),
-        (status = 422, description = "Validation error", body = crate::http::docs::ProblemDetail, content_type = "application/problem+json"),
     )
 )]
 pub async fn authorize_oauth(
@@ -180,7 +169,7 @@ pub async fn authorize_oauth(
 }
 
 /// The provider's redirect back to this service: always a 302 to the app (or to the fallback URI), with
-/// every value percent-encoded (SPEC §3.6, §4.9). It never answers 422.
+/// every value percent-encoded. It never answers 422.
 ///
 /// `HEAD` answers exactly like `GET` but changes nothing: a link checker or prefetcher that probes the
 /// callback URL never deletes the session a provider error would delete. The `Location` is ASCII only;
@@ -191,7 +180,7 @@ pub async fn authorize_oauth(
     path = "/oauth/callback/{provider}",
     tag = "oauth",
     params(
-        ("provider" = String, Path, description = "googledrive, dropbox or onedrive"),
+        ("provider" = String, Path, description = "An OAuth provider this deployment serves"),
         ("code" = Option<String>, Query, description = "Authorization code"),
         ("state" = Option<String>, Query, description = "State token"),
         ("error" = Option<String>, Query, description = "Provider error code"),
@@ -240,45 +229,25 @@ pub async fn oauth_callback(
     res
 }
 
-/// Body of `POST /oauth/token/{provider}`.
-#[derive(Debug, ToSchema)]
+/// Body of `POST /oauth/token/{provider}` (fields and rules: [`rules::TOKEN_EXCHANGE`]).
+#[derive(Debug)]
 pub struct TokenRequest {
-    /// The authorization code (1-4096 characters).
+    /// The authorization code.
     pub code: String,
     /// The verifier sent to authorize.
     pub code_verifier: String,
-    /// The state token returned by authorize (1-512 characters).
+    /// The state token returned by authorize.
     pub state: String,
 }
 
-/// `code_verifier`: required, and an RFC 7636 verifier (a `value_error` otherwise).
-fn verifier_field(f: &mut Fields<'_>, object: &Map<String, Value>) -> Option<String> {
-    match object.get("code_verifier") {
-        Some(Value::String(v)) if !pkce::is_valid_verifier(v) => {
-            f.value_error("code_verifier", pkce::VERIFIER_RULE);
-            None
-        }
-        _ => f.required_str("code_verifier", 0, usize::MAX),
-    }
-}
-
-/// A required OAuth value of 1-`max` characters without control characters (else a `value_error`,
-/// never a provider call).
-fn token_field(f: &mut Fields<'_>, name: &str, max: usize) -> Option<String> {
-    let value = f.required_str(name, 1, max)?;
-    if crate::oauth::has_control_characters(&value) {
-        f.value_error(name, &format!("{name} must not contain control characters"));
-        return None;
-    }
-    Some(value)
-}
+rules::body_schema!(TokenRequest, rules::TOKEN_EXCHANGE);
 
 impl FromJsonObject for TokenRequest {
     fn from_object(object: &Map<String, Value>) -> Result<Self, Vec<FieldError>> {
         let mut f = Fields::new(object);
-        let code = token_field(&mut f, "code", 4096);
-        let code_verifier = verifier_field(&mut f, object);
-        let state = token_field(&mut f, "state", 512);
+        let code = rules::CODE.read(&mut f, object);
+        let code_verifier = rules::CODE_VERIFIER.read(&mut f, object);
+        let state = rules::STATE_TOKEN.read(&mut f, object);
         f.finish(|| {
             Some(TokenRequest {
                 code: code?,
@@ -289,17 +258,19 @@ impl FromJsonObject for TokenRequest {
     }
 }
 
-/// Body of `POST /oauth/refresh/{provider}`.
-#[derive(Debug, ToSchema)]
+/// Body of `POST /oauth/refresh/{provider}` (fields and rules: [`rules::REFRESH`]).
+#[derive(Debug)]
 pub struct RefreshRequest {
-    /// The refresh token (1-4096 characters).
+    /// The refresh token.
     pub refresh_token: String,
 }
+
+rules::body_schema!(RefreshRequest, rules::REFRESH);
 
 impl FromJsonObject for RefreshRequest {
     fn from_object(object: &Map<String, Value>) -> Result<Self, Vec<FieldError>> {
         let mut f = Fields::new(object);
-        let refresh_token = token_field(&mut f, "refresh_token", 4096);
+        let refresh_token = rules::REFRESH_TOKEN.read(&mut f, object);
         f.finish(|| {
             Some(RefreshRequest {
                 refresh_token: refresh_token?,
@@ -308,22 +279,25 @@ impl FromJsonObject for RefreshRequest {
     }
 }
 
-/// Body of `POST /oauth/revoke/{provider}`.
-#[derive(Debug, ToSchema)]
+/// Body of `POST /oauth/revoke/{provider}` (fields and rules: [`rules::TOKEN_REVOKE`]); named
+/// `TokenRevokeRequest` in the document, apart from the device revocation body.
+#[derive(Debug)]
 pub struct RevokeRequest {
-    /// The token to revoke (1-4096 characters).
+    /// The token to revoke.
     pub token: String,
 }
+
+rules::body_schema!(RevokeRequest, rules::TOKEN_REVOKE);
 
 impl FromJsonObject for RevokeRequest {
     fn from_object(object: &Map<String, Value>) -> Result<Self, Vec<FieldError>> {
         let mut f = Fields::new(object);
-        let token = token_field(&mut f, "token", 4096);
+        let token = rules::TOKEN.read(&mut f, object);
         f.finish(|| Some(RevokeRequest { token: token? }))
     }
 }
 
-/// Tokens returned to the app (SPEC §3.7).
+/// Tokens returned to the app.
 #[derive(Debug, Serialize, ToSchema)]
 pub struct TokenResponse {
     /// The access token.
@@ -347,8 +321,9 @@ impl From<Tokens> for TokenResponse {
     }
 }
 
-/// Body of `POST /oauth/revoke/{provider}`.
+/// Answer of `POST /oauth/revoke/{provider}` (`TokenRevokeResponse` in the document).
 #[derive(Debug, Serialize, ToSchema)]
+#[schema(as = TokenRevokeResponse)]
 pub struct RevokeResponse {
     /// Whether the provider confirmed the revocation.
     pub success: bool,
@@ -399,12 +374,14 @@ fn provider_failure(provider: ProviderId, err: OAuthError) -> ApiError {
     }
 }
 
-/// Exchanges the authorization code for tokens, consuming the one-time session (SPEC §3.7, §4.7).
+/// Exchanges the authorization code for tokens, consuming the one-time session.
+///
+/// The session is consumed whatever happens next: a failed exchange needs a new authorization.
 #[utoipa::path(
     post,
     path = "/oauth/token/{provider}",
     tag = "oauth",
-    params(("provider" = String, Path, description = "googledrive, dropbox or onedrive")),
+    params(("provider" = String, Path, description = "An OAuth provider this deployment serves")),
     request_body(content = TokenRequest, content_type = "application/json"),
     responses(
         (status = 200, body = TokenResponse),
@@ -448,12 +425,12 @@ pub async fn exchange_token(
     }
 }
 
-/// Refreshes an access token (SPEC §3.8).
+/// Refreshes an access token.
 #[utoipa::path(
     post,
     path = "/oauth/refresh/{provider}",
     tag = "oauth",
-    params(("provider" = String, Path, description = "googledrive, dropbox or onedrive")),
+    params(("provider" = String, Path, description = "An OAuth provider this deployment serves")),
     request_body(content = RefreshRequest, content_type = "application/json"),
     responses(
         (status = 200, body = TokenResponse),
@@ -476,12 +453,14 @@ pub async fn refresh_token(
         .map_err(|err| provider_failure(provider, err))
 }
 
-/// Revokes a token at the provider (SPEC §3.9).
+/// Revokes a token at the provider.
+///
+/// OneDrive offers no revocation: its answer is `success: false` without a provider call.
 #[utoipa::path(
     post,
     path = "/oauth/revoke/{provider}",
     tag = "oauth",
-    params(("provider" = String, Path, description = "googledrive, dropbox or onedrive")),
+    params(("provider" = String, Path, description = "An OAuth provider this deployment serves")),
     request_body(content = RevokeRequest, content_type = "application/json"),
     responses(
         (status = 200, body = RevokeResponse),

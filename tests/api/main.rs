@@ -25,6 +25,7 @@ mod logging;
 mod oauth_authorize;
 mod oauth_flow;
 mod oauth_redirect_rules;
+mod openapi;
 #[path = "../support/openssl_csr.rs"]
 mod openssl_csr;
 mod pki_support;
