@@ -1,28 +1,37 @@
-//! Cold start of both binaries (SPEC §12.3): spawn → first answer, and peak RSS, repeated.
+//! Cold start of both binaries against their floors (SPEC §12.3): spawn → first answer, and peak RSS,
+//! repeated, every variant alternated within each round so a noisy neighbour's burst spreads over all.
 //!
 //! - `apuntador-server`: spawn → first `200` on `GET /health` over 127.0.0.1 (the client polls the port
-//!   every millisecond), with a fresh temporary `DATA_DIR` and working directory each time;
+//!   every millisecond), with a fresh temporary `DATA_DIR` and working directory each time; its floor is
+//!   the `bare-axum` example (benches/bare_axum.rs), measured the same way;
 //! - `apuntador-lambda`: spawn → the response to its first event (one HTTP API v2 `GET /health`) through
 //!   the in-repo Rust Lambda Runtime API emulator (tests/support/runtime_api.rs), a fresh emulator and
-//!   `DATA_DIR` each time.
-//!
+//!   `DATA_DIR` each time, in local mode (SQLite) and in **AWS mode** (`INFRASTRUCTURE_PROVIDER=aws`
+//!   against a moto server the bench starts, which is what deployments run); its floor is the
+//!   `bare-lambda` example (benches/bare_lambda.rs, a `lambda_http` hello-world);
 //! - `apuntador-lambda` with OpenTelemetry (`OTEL_ENABLED=true`, OTLP/HTTP to a live in-bench receiver
 //!   on loopback): the same, so the difference is what telemetry adds to a cold start (building the
 //!   exporter and the batch thread during INIT, and the first invocation's flush).
 //!
-//! Peak RSS is `VmHWM` from `/proc/<pid>/status` read right after the first answer. Every process is
-//! killed by its own PID (the child handle) after each repetition.
+//! Every figure is reported as a median with its spread (min, p25, p75, max) and as a ratio to its floor
+//! (the ratio of the medians). Peak RSS is `VmHWM` from `/proc/<pid>/status` read right after the first
+//! answer. Every process is killed by its own PID (the child handle) after each repetition.
 //!
 //! `cargo bench --bench cold_start` measures the release binaries in `target/release` (or
-//! `$APUNTADOR_RELEASE_DIR`), `$COLD_START_REPETITIONS` times (default 20, at least 20 for a report),
-//! prints medians and spread (min, p25, p75, max) and writes
-//! `target/measurements/results-<unix time>.json`: the machine, the commit, every figure, and a
-//! `measurements` object for `apuntador-cost --measurements` (`lambda_init_ms`, `lambda_peak_rss_mb`,
-//! and `lambda_handler_ms` from criterion's `lambda_handler/http_v2/*` estimates when they exist; the
-//! server throughput and mean response size are merged in by `scripts/bench`).
+//! `$APUNTADOR_RELEASE_DIR`; build them with `cargo build --release --bins --example bare-axum
+//! --example bare-lambda`), `$COLD_START_REPETITIONS` times (default 20, at least 20 for a report). AWS
+//! mode uses `$AWS_ENDPOINT_URL` when it is set (`scripts/with-moto` sets it), else the bench installs
+//! moto if needed (through `scripts/with-moto`) and starts its own server on a free loopback port. It
+//! prints the figures and writes `target/measurements/results-<unix time>.json`: the machine, the
+//! commit, every figure, and a `measurements` object for `apuntador-cost --measurements`
+//! (`lambda_init_ms` and `lambda_peak_rss_mb` of AWS mode, and `lambda_handler_ms` from criterion's
+//! `lambda_handler/http_v2/*` estimates when they exist; the server throughput and mean response size
+//! are merged in by `scripts/bench`).
 //!
 //! Without `--bench` (that is, under `cargo test --benches`), it runs one repetition of each against the
-//! debug binaries Cargo built for this bench (`CARGO_BIN_EXE_*`) as a smoke test and writes nothing.
+//! debug binaries Cargo built for this bench (`CARGO_BIN_EXE_*`, and the floors in
+//! `target/debug/examples` when they were built) as a smoke test and writes nothing; AWS mode runs when
+//! `$AWS_ENDPOINT_URL` names an emulator.
 
 #[path = "../tests/support/runtime_api.rs"]
 mod runtime_api;
@@ -46,60 +55,139 @@ struct Sample {
     peak_rss_kib: u64,
 }
 
+/// One measured variant: its name in the report and results file, and its floor's.
+struct Variant {
+    key: &'static str,
+    label: &'static str,
+    floor: Option<&'static str>,
+    samples: Vec<Sample>,
+}
+
 fn main() {
     let bench_mode = std::env::args().any(|a| a == "--bench");
-    let (server, lambda, repetitions) = if bench_mode {
+    let (dir, repetitions) = if bench_mode {
         let dir = std::env::var_os("APUNTADOR_RELEASE_DIR")
             .map(PathBuf::from)
             .unwrap_or_else(|| target_dir().join("release"));
-        let server = dir.join("apuntador-server");
-        let lambda = dir.join("apuntador-lambda");
-        for binary in [&server, &lambda] {
-            if !binary.is_file() {
-                eprintln!(
-                    "cold_start: {} is not built; run `cargo build --release --bin apuntador-server \
-                     --bin apuntador-lambda` first (or set APUNTADOR_RELEASE_DIR)",
-                    binary.display()
-                );
-                std::process::exit(2);
-            }
-        }
         let repetitions = std::env::var("COLD_START_REPETITIONS")
             .ok()
             .and_then(|v| v.parse::<usize>().ok())
             .unwrap_or(20)
             .max(1);
-        (server, lambda, repetitions)
+        (dir, repetitions)
     } else {
         println!(
             "cold_start: test mode (no --bench): one repetition against the debug binaries, no results file"
         );
+        (target_dir().join("debug"), 1)
+    };
+    let (server, lambda) = if bench_mode {
+        (dir.join("apuntador-server"), dir.join("apuntador-lambda"))
+    } else {
         (
             PathBuf::from(env!("CARGO_BIN_EXE_apuntador-server")),
             PathBuf::from(env!("CARGO_BIN_EXE_apuntador-lambda")),
-            1,
         )
     };
+    let bare_axum = dir.join("examples/bare-axum");
+    let bare_lambda = dir.join("examples/bare-lambda");
+    for binary in [&server, &lambda, &bare_axum, &bare_lambda] {
+        if !binary.is_file() {
+            if bench_mode {
+                eprintln!(
+                    "cold_start: {} is not built; run `cargo build --release --bins --example bare-axum \
+                     --example bare-lambda` first (or set APUNTADOR_RELEASE_DIR)",
+                    binary.display()
+                );
+                std::process::exit(2);
+            }
+            println!(
+                "cold_start: {} is not built (cargo test builds the examples with --all-targets); \
+                 its figures are skipped",
+                binary.display()
+            );
+        }
+    }
 
     let rt = tokio::runtime::Builder::new_multi_thread()
         .worker_threads(1)
         .enable_all()
         .build()
         .expect("tokio runtime");
-    let mut server_samples = Vec::with_capacity(repetitions);
-    let mut lambda_samples = Vec::with_capacity(repetitions);
-    let mut lambda_otel_samples = Vec::with_capacity(repetitions);
     let receiver = rt.block_on(otlp_receiver());
     let otel_env = [
         ("OTEL_ENABLED", "true"),
         ("OTEL_EXPORTER_OTLP_PROTOCOL", "http/protobuf"),
         ("OTEL_EXPORTER_OTLP_ENDPOINT", receiver.as_str()),
     ];
-    // Alternate the binaries so a noisy neighbour's burst spreads over all of them.
+    let moto = Moto::start(bench_mode);
+    let aws_env: Vec<(&str, String)> = match &moto {
+        Some(moto) => vec![
+            ("INFRASTRUCTURE_PROVIDER", "aws".to_owned()),
+            ("AWS_ENDPOINT_URL", moto.endpoint.clone()),
+            ("AWS_ACCESS_KEY_ID", "testing".to_owned()),
+            ("AWS_SECRET_ACCESS_KEY", "testing".to_owned()),
+            ("AWS_EC2_METADATA_DISABLED", "true".to_owned()),
+        ],
+        None => Vec::new(),
+    };
+    let aws_env: Vec<(&str, &str)> = aws_env.iter().map(|(k, v)| (*k, v.as_str())).collect();
+
+    let mut variants = vec![
+        Variant {
+            key: "server",
+            label: "apuntador-server spawn → first 200",
+            floor: Some("bare_axum"),
+            samples: Vec::new(),
+        },
+        Variant {
+            key: "bare_axum",
+            label: "bare-axum (floor) spawn → first 200",
+            floor: None,
+            samples: Vec::new(),
+        },
+        Variant {
+            key: "lambda",
+            label: "apuntador-lambda local mode → first response",
+            floor: Some("bare_lambda"),
+            samples: Vec::new(),
+        },
+        Variant {
+            key: "lambda_aws",
+            label: "apuntador-lambda AWS mode → first response",
+            floor: Some("bare_lambda"),
+            samples: Vec::new(),
+        },
+        Variant {
+            key: "bare_lambda",
+            label: "bare-lambda (floor) → first response",
+            floor: None,
+            samples: Vec::new(),
+        },
+        Variant {
+            key: "lambda_otel",
+            label: "apuntador-lambda local, OTel on → first response",
+            floor: Some("bare_lambda"),
+            samples: Vec::new(),
+        },
+    ];
     for round in 0..repetitions {
-        server_samples.push(server_cold_start(&server));
-        lambda_samples.push(rt.block_on(lambda_cold_start(&lambda, &[])));
-        lambda_otel_samples.push(rt.block_on(lambda_cold_start(&lambda, &otel_env)));
+        for variant in &mut variants {
+            let sample = match variant.key {
+                "server" => Some(server_cold_start(&server)),
+                "bare_axum" => bare_axum.is_file().then(|| server_cold_start(&bare_axum)),
+                "lambda" => Some(rt.block_on(lambda_cold_start(&lambda, &[]))),
+                "lambda_aws" => {
+                    (!aws_env.is_empty()).then(|| rt.block_on(lambda_cold_start(&lambda, &aws_env)))
+                }
+                "bare_lambda" => bare_lambda
+                    .is_file()
+                    .then(|| rt.block_on(lambda_cold_start(&bare_lambda, &[]))),
+                "lambda_otel" => Some(rt.block_on(lambda_cold_start(&lambda, &otel_env))),
+                _ => None,
+            };
+            variant.samples.extend(sample);
+        }
         if bench_mode {
             eprint!("\rcold_start: {}/{repetitions}", round + 1);
         }
@@ -107,64 +195,88 @@ fn main() {
     if bench_mode {
         eprintln!();
     }
-    let server_ms = stats(server_samples.iter().map(|s| s.ms).collect());
-    let lambda_ms = stats(lambda_samples.iter().map(|s| s.ms).collect());
-    let server_rss = stats(
-        server_samples
-            .iter()
-            .map(|s| s.peak_rss_kib as f64 / 1024.0)
-            .collect(),
-    );
-    let lambda_rss = stats(
-        lambda_samples
-            .iter()
-            .map(|s| s.peak_rss_kib as f64 / 1024.0)
-            .collect(),
-    );
-    let lambda_otel_ms = stats(lambda_otel_samples.iter().map(|s| s.ms).collect());
-    let lambda_otel_rss = stats(
-        lambda_otel_samples
-            .iter()
-            .map(|s| s.peak_rss_kib as f64 / 1024.0)
-            .collect(),
-    );
-    for (name, value) in [
-        ("apuntador-server spawn → first 200 (ms)", &server_ms),
-        ("apuntador-server peak RSS (MiB)", &server_rss),
-        ("apuntador-lambda spawn → first response (ms)", &lambda_ms),
-        ("apuntador-lambda peak RSS (MiB)", &lambda_rss),
-        (
-            "apuntador-lambda, OTel on: → first response (ms)",
-            &lambda_otel_ms,
-        ),
-        (
-            "apuntador-lambda, OTel on: peak RSS (MiB)",
-            &lambda_otel_rss,
-        ),
-    ] {
-        println!(
-            "{name:<50} median {:>8.2}  min {:>8.2}  p25 {:>8.2}  p75 {:>8.2}  max {:>8.2}  (n = {})",
-            value["median"].as_f64().unwrap_or_default(),
-            value["min"].as_f64().unwrap_or_default(),
-            value["p25"].as_f64().unwrap_or_default(),
-            value["p75"].as_f64().unwrap_or_default(),
-            value["max"].as_f64().unwrap_or_default(),
-            value["n"]
+    drop(moto);
+
+    // Per variant: time and peak RSS with spread, and the ratios of the medians to the floor's.
+    let mut figures = serde_json::Map::new();
+    for variant in &variants {
+        if variant.samples.is_empty() {
+            continue;
+        }
+        let ms = stats(variant.samples.iter().map(|s| s.ms).collect());
+        let rss = stats(
+            variant
+                .samples
+                .iter()
+                .map(|s| s.peak_rss_kib as f64 / 1024.0)
+                .collect(),
+        );
+        figures.insert(
+            variant.key.to_owned(),
+            json!({"label": variant.label, "ms": ms, "peak_rss_mib": rss, "floor": variant.floor}),
         );
     }
+    let median = |key: &str, what: &str| figures.get(key).and_then(|f| f[what]["median"].as_f64());
+    println!(
+        "{:<50} {:>8} {:>8} {:>8} {:>8} {:>8}  {:>6} {:>9}  {:>7}",
+        "cold start (ms)", "median", "min", "p25", "p75", "max", "ratio", "RSS MiB", "ratio"
+    );
+    for variant in &variants {
+        let Some(figure) = figures.get(variant.key) else {
+            continue;
+        };
+        let ratio = |what: &str| {
+            let floor = median(variant.floor?, what)?;
+            Some(median(variant.key, what)? / floor)
+        };
+        let show = |r: Option<f64>| r.map_or("-".to_owned(), |r| format!("{r:.2}"));
+        let ms = &figure["ms"];
+        println!(
+            "{:<50} {:>8.2} {:>8.2} {:>8.2} {:>8.2} {:>8.2}  {:>6} {:>9.2}  {:>7}   (n = {})",
+            variant.label,
+            ms["median"].as_f64().unwrap_or_default(),
+            ms["min"].as_f64().unwrap_or_default(),
+            ms["p25"].as_f64().unwrap_or_default(),
+            ms["p75"].as_f64().unwrap_or_default(),
+            ms["max"].as_f64().unwrap_or_default(),
+            show(ratio("ms")),
+            figure["peak_rss_mib"]["median"]
+                .as_f64()
+                .unwrap_or_default(),
+            show(ratio("peak_rss_mib")),
+            ms["n"],
+        );
+    }
+    println!("(ratio = median over the median of the variant's floor in this run)");
     if !bench_mode {
         return;
     }
 
+    let mut ratios = serde_json::Map::new();
+    for variant in &variants {
+        if let Some(floor) = variant.floor {
+            for what in ["ms", "peak_rss_mib"] {
+                if let (Some(a), Some(b)) = (median(variant.key, what), median(floor, what)) {
+                    ratios.insert(format!("{}_{what}_over_{floor}", variant.key), json!(a / b));
+                }
+            }
+        }
+    }
     let machine = machine();
     let now = SystemTime::now()
         .duration_since(UNIX_EPOCH)
         .expect("clock after 1970")
         .as_secs();
+    // The cost model takes AWS mode, what deployments run (local mode when no emulator was available).
+    let lambda_key = if figures.contains_key("lambda_aws") {
+        "lambda_aws"
+    } else {
+        "lambda"
+    };
     let mut measurements = json!({
         "sample": false,
-        "lambda_init_ms": lambda_ms["median"],
-        "lambda_peak_rss_mb": lambda_rss["median"],
+        "lambda_init_ms": median(lambda_key, "ms"),
+        "lambda_peak_rss_mb": median(lambda_key, "peak_rss_mib"),
         "machine": format!("{} cores, {}", machine["cores"], machine["cpu_model"].as_str().unwrap_or("unknown")),
         "commit": machine["git_commit"],
     });
@@ -175,25 +287,18 @@ fn main() {
         "schema": "apuntador-bench-results/1",
         "created_unix": now,
         "machine": machine,
-        "binaries": {"server": server.display().to_string(), "lambda": lambda.display().to_string()},
+        "binaries": {
+            "server": server.display().to_string(),
+            "lambda": lambda.display().to_string(),
+            "bare_axum": bare_axum.display().to_string(),
+            "bare_lambda": bare_lambda.display().to_string(),
+        },
         "measurements": measurements,
         "cold_start": {
             "repetitions": repetitions,
-            "server": {
-                "what": "spawn to first 200 on GET /health over 127.0.0.1",
-                "spawn_to_first_200_ms": server_ms,
-                "peak_rss_mib": server_rss,
-            },
-            "lambda": {
-                "what": "spawn to the response of one HTTP API v2 GET /health event via the Rust Runtime API emulator",
-                "spawn_to_first_response_ms": lambda_ms,
-                "peak_rss_mib": lambda_rss,
-            },
-            "lambda_otel": {
-                "what": "as lambda, with OTEL_ENABLED=true exporting OTLP/HTTP to a live receiver on 127.0.0.1 (the first invocation's flush included)",
-                "spawn_to_first_response_ms": lambda_otel_ms,
-                "peak_rss_mib": lambda_otel_rss,
-            },
+            "what": "server variants: spawn to first 200 on GET /health over 127.0.0.1; lambda variants: spawn to the response of one HTTP API v2 GET /health event via the Rust Runtime API emulator; lambda_aws: INFRASTRUCTURE_PROVIDER=aws against moto; lambda_otel: OTEL_ENABLED=true exporting OTLP/HTTP to a live receiver on 127.0.0.1 (the first invocation's flush included); peak RSS is VmHWM after the first answer",
+            "figures": figures,
+            "ratios_of_medians": ratios,
         },
     });
     let out_dir = target_dir().join("measurements");
@@ -205,6 +310,79 @@ fn main() {
     )
     .expect("write the results file");
     println!("cold_start: wrote {}", out.display());
+}
+
+/// The moto server AWS mode runs against: the caller's (`$AWS_ENDPOINT_URL`) or one started here.
+struct Moto {
+    endpoint: String,
+    child: Option<std::process::Child>,
+}
+
+impl Moto {
+    /// `None` (AWS mode skipped) only in test mode without an emulator.
+    fn start(bench_mode: bool) -> Option<Moto> {
+        if let Ok(endpoint) = std::env::var("AWS_ENDPOINT_URL")
+            && !endpoint.is_empty()
+        {
+            return Some(Moto {
+                endpoint,
+                child: None,
+            });
+        }
+        let root = Path::new(env!("CARGO_MANIFEST_DIR"));
+        let server = root.join("target/tools/moto/bin/moto_server");
+        if !server.is_file() {
+            if !bench_mode {
+                println!("cold_start: no AWS_ENDPOINT_URL and no moto installed: AWS mode skipped");
+                return None;
+            }
+            // scripts/with-moto installs the pinned moto (and runs `true` against it).
+            let status = Command::new("bash")
+                .arg(root.join("scripts/with-moto"))
+                .arg("true")
+                .status()
+                .expect("run scripts/with-moto");
+            assert!(status.success(), "scripts/with-moto could not install moto");
+        }
+        let port = free_port();
+        let log = std::fs::File::create(target_dir().join(format!("moto-cold-start-{port}.log")))
+            .expect("moto log file");
+        let child = Command::new(&server)
+            .args(["-H", "127.0.0.1", "-p", &port.to_string()])
+            .stdin(Stdio::null())
+            .stdout(log.try_clone().expect("log file"))
+            .stderr(log)
+            .spawn()
+            .expect("start moto_server");
+        let mut moto = Moto {
+            endpoint: format!("http://127.0.0.1:{port}"),
+            child: Some(child),
+        };
+        let addr = SocketAddr::from(([127, 0, 0, 1], port));
+        let started = Instant::now();
+        while http_status(addr, "/moto-api/") != Some(200) {
+            if let Some(child) = moto.child.as_mut()
+                && let Ok(Some(status)) = child.try_wait()
+            {
+                panic!("moto_server exited during start-up ({status})");
+            }
+            assert!(
+                started.elapsed() < START_TIMEOUT,
+                "moto_server did not answer within {START_TIMEOUT:?}"
+            );
+            std::thread::sleep(Duration::from_millis(50));
+        }
+        Some(moto)
+    }
+}
+
+impl Drop for Moto {
+    fn drop(&mut self) {
+        if let Some(child) = self.child.as_mut() {
+            let _ = child.kill();
+            let _ = child.wait();
+        }
+    }
 }
 
 /// `$CARGO_TARGET_DIR`, or `target` under the package.
@@ -222,12 +400,16 @@ fn free_port() -> u16 {
 
 /// One `GET /health` on a fresh connection; the status code, if the server answered.
 fn health_status(addr: SocketAddr) -> Option<u16> {
+    http_status(addr, "/health")
+}
+
+/// One `GET path` on a fresh connection; the status code, if the server answered.
+fn http_status(addr: SocketAddr, path: &str) -> Option<u16> {
     let mut stream = TcpStream::connect_timeout(&addr, Duration::from_millis(100)).ok()?;
     stream.set_nodelay(true).ok()?;
     stream.set_read_timeout(Some(Duration::from_secs(5))).ok()?;
-    stream
-        .write_all(b"GET /health HTTP/1.1\r\nHost: 127.0.0.1\r\nConnection: close\r\n\r\n")
-        .ok()?;
+    let request = format!("GET {path} HTTP/1.1\r\nHost: 127.0.0.1\r\nConnection: close\r\n\r\n");
+    stream.write_all(request.as_bytes()).ok()?;
     let mut head = [0u8; 12];
     stream.read_exact(&mut head).ok()?;
     std::str::from_utf8(&head[9..12]).ok()?.parse().ok()
@@ -276,12 +458,18 @@ fn server_cold_start(binary: &Path) -> Sample {
         }
         if let Some(status) = child.try_wait().expect("poll the server") {
             let log = std::fs::read_to_string(dir.path().join("server.log")).unwrap_or_default();
-            panic!("apuntador-server exited ({status}) before answering:\n{log}");
+            panic!(
+                "{} exited ({status}) before answering:\n{log}",
+                binary.display()
+            );
         }
         if started.elapsed() > START_TIMEOUT {
             let _ = child.kill();
             let _ = child.wait();
-            panic!("apuntador-server did not answer 200 on /health within {START_TIMEOUT:?}");
+            panic!(
+                "{} did not answer 200 on /health within {START_TIMEOUT:?}",
+                binary.display()
+            );
         }
         std::thread::sleep(Duration::from_millis(1));
     };
@@ -347,13 +535,16 @@ async fn lambda_cold_start(binary: &Path, extra_env: &[(&str, &str)]) -> Sample 
     let answer = match answer {
         Ok(answer) => answer,
         Err(error) => panic!(
-            "apuntador-lambda gave no response: {error:?}\nstderr:\n{}",
+            "{} gave no response: {error:?}\nstderr:\n{}",
+            binary.display(),
             process.stderr()
         ),
     };
     assert_eq!(
-        answer["statusCode"], 200,
-        "apuntador-lambda answered {answer}"
+        answer["statusCode"],
+        200,
+        "{} answered {answer}",
+        binary.display()
     );
     let peak = peak_rss_kib(process.id());
     drop(process);

@@ -2,15 +2,19 @@
 //!
 //! Every line carries `timestamp` (RFC 3339 UTC, milliseconds), `level`, `target`, `message`, the fields
 //! of every enclosing span (so `trace_id`, `method` and `route` of the request span appear on every line
-//! logged while handling a request) and the event's own fields. Writes are synchronous: nothing is lost
-//! when a Lambda environment freezes. What must never be logged (SPEC §10.2) is kept out at the source:
-//! no handler or middleware records headers, bodies or query strings.
+//! logged while handling a request) and the event's own fields. The per-request completion event has a
+//! purpose-built JSON writer ([`completion`]). On Lambda writes are synchronous: nothing is lost when an
+//! environment freezes. The server queues completion events for a background writer thread and writes
+//! every other line at once ([`writer`]). What must never be logged (SPEC §10.2) is kept out at the
+//! source: no handler or middleware records headers, bodies or query strings.
 //!
 //! With `OTEL_ENABLED=true`, [`init_with_otel`] adds the OpenTelemetry layer of [`otel`] and every line
 //! inside an exported span also carries that span's `span_id`. Span fields named `otel.*` steer the
 //! OpenTelemetry span (name, kind, status) and are never written to log lines.
 
+pub mod completion;
 pub mod otel;
+pub mod writer;
 
 use std::fmt::Write as _;
 use std::sync::{Arc, OnceLock};
@@ -43,17 +47,27 @@ pub fn init(level: &str, format: LogFormat) -> Result<(), String> {
 /// pipeline, adds its layer to the global subscriber and makes it the process-wide pipeline that
 /// [`otel::flush`] and [`otel::shutdown`] act on. Must run inside a tokio runtime when enabled. With
 /// OpenTelemetry disabled this is exactly [`init`]: no exporter, no thread, no layer.
+///
+/// The server (`target` [`otel::Target::Server`]) writes through [`writer::LogWriter::buffered`]; Lambda
+/// writes every line at once.
 pub fn init_with_otel(config: &Config, target: otel::Target) -> Result<(), String> {
     let telemetry = &config.telemetry;
     let format = telemetry.log_format.resolve(
         config.is_production(),
         std::io::IsTerminal::is_terminal(&std::io::stdout()),
     );
+    let log_writer = match target {
+        otel::Target::Server => writer::LogWriter::buffered(),
+        otel::Target::Lambda => writer::LogWriter::Stdout,
+    };
     if !telemetry.otel_enabled {
-        return init(&telemetry.log_level, format);
+        let subscriber = subscriber(&telemetry.log_level, format, log_writer)?;
+        tracing::subscriber::set_global_default(subscriber).map_err(|e| e.to_string())?;
+        install_panic_hook();
+        return Ok(());
     }
     let pipeline = otel::Pipeline::new(config, target)?;
-    let dispatch = otel_dispatch(&telemetry.log_level, format, std::io::stdout, &pipeline)?;
+    let dispatch = otel_dispatch(&telemetry.log_level, format, log_writer, &pipeline)?;
     tracing::dispatcher::set_global_default(dispatch).map_err(|e| e.to_string())?;
     install_panic_hook();
     otel::install_global(pipeline);
@@ -78,6 +92,7 @@ where
         .map_err(|e| format!("LOG_LEVEL: {e}"))?;
     let own_dispatch = Arc::new(OnceLock::new());
     let fmt = tracing_subscriber::fmt::layer()
+        .fmt_fields(NoFieldText)
         .event_format(LineFormat {
             format,
             otel: Some(own_dispatch.clone()),
@@ -115,6 +130,7 @@ where
         .parse(level)
         .map_err(|e| format!("LOG_LEVEL: {e}"))?;
     let fmt = tracing_subscriber::fmt::layer()
+        .fmt_fields(NoFieldText)
         .event_format(LineFormat { format, otel: None })
         .with_writer(writer);
     Ok(Registry::default()
@@ -123,17 +139,53 @@ where
         .with(fmt))
 }
 
-/// The recorded fields of one span, kept in its extensions.
+/// The recorded fields of one span, kept in its extensions: names as `tracing` gives them (static, so
+/// no key is allocated per span), values as JSON, in recording order.
 #[derive(Default)]
-struct SpanFields(Map<String, Value>);
+struct SpanFields(Vec<(&'static str, Value)>);
+
+impl Visit for SpanFields {
+    fn record_f64(&mut self, field: &Field, value: f64) {
+        self.set(field, Value::from(value));
+    }
+    fn record_i64(&mut self, field: &Field, value: i64) {
+        self.set(field, Value::from(value));
+    }
+    fn record_u64(&mut self, field: &Field, value: u64) {
+        self.set(field, Value::from(value));
+    }
+    fn record_bool(&mut self, field: &Field, value: bool) {
+        self.set(field, Value::from(value));
+    }
+    fn record_str(&mut self, field: &Field, value: &str) {
+        self.set(field, Value::from(value));
+    }
+    fn record_debug(&mut self, field: &Field, value: &dyn std::fmt::Debug) {
+        self.set(field, Value::from(format!("{value:?}")));
+    }
+}
+
+impl SpanFields {
+    fn set(&mut self, field: &Field, value: Value) {
+        // `otel.name`, `otel.kind`, `otel.status_code` are instructions to the OpenTelemetry layer.
+        let name = field.name();
+        if name.starts_with("otel.") {
+            return;
+        }
+        match self.0.iter_mut().find(|(n, _)| *n == name) {
+            Some((_, old)) => *old = value,
+            None => self.0.push((name, value)),
+        }
+    }
+}
 
 /// Records span fields as JSON values so every event can repeat them.
 struct SpanFieldsLayer;
 
 impl<S: Subscriber + for<'a> LookupSpan<'a>> Layer<S> for SpanFieldsLayer {
     fn on_new_span(&self, attrs: &Attributes<'_>, id: &Id, ctx: Context<'_, S>) {
-        let mut fields = SpanFields::default();
-        attrs.record(&mut JsonVisitor(&mut fields.0));
+        let mut fields = SpanFields(Vec::with_capacity(attrs.fields().len()));
+        attrs.record(&mut fields);
         if let Some(span) = ctx.span(id) {
             span.extensions_mut().insert(fields);
         }
@@ -143,8 +195,23 @@ impl<S: Subscriber + for<'a> LookupSpan<'a>> Layer<S> for SpanFieldsLayer {
         if let Some(span) = ctx.span(id)
             && let Some(fields) = span.extensions_mut().get_mut::<SpanFields>()
         {
-            values.record(&mut JsonVisitor(&mut fields.0));
+            values.record(fields);
         }
+    }
+}
+
+/// The fmt layer's field formatter: writes nothing. The fmt layer would otherwise format every span's
+/// fields into a text copy when the span is created (one allocation and a `Debug` pass per field),
+/// which [`LineFormat`] never reads: it takes the fields from [`SpanFields`].
+struct NoFieldText;
+
+impl<'w> FormatFields<'w> for NoFieldText {
+    fn format_fields<R: tracing_subscriber::field::RecordFields>(
+        &self,
+        _writer: Writer<'w>,
+        _fields: R,
+    ) -> std::fmt::Result {
+        Ok(())
     }
 }
 
@@ -219,12 +286,25 @@ where
     ) -> std::fmt::Result {
         let meta = event.metadata();
         let span_id = self.span_id(ctx);
+        if self.format == LogFormat::Json && completion::is_completion(meta) {
+            let spans: Vec<_> = ctx
+                .event_scope()
+                .into_iter()
+                .flat_map(|s| s.from_root())
+                .collect();
+            let extensions: Vec<_> = spans.iter().map(|span| span.extensions()).collect();
+            let span_fields = extensions
+                .iter()
+                .filter_map(|ext| ext.get::<SpanFields>())
+                .flat_map(|fields| fields.0.iter().map(|(k, v)| (*k, v)));
+            return completion::write_json(&mut writer, event, span_fields, span_id.as_deref());
+        }
         let mut fields = Map::new();
         if let Some(scope) = ctx.event_scope() {
             for span in scope.from_root() {
                 if let Some(span_fields) = span.extensions().get::<SpanFields>() {
                     for (k, v) in &span_fields.0 {
-                        fields.insert(k.clone(), v.clone());
+                        fields.insert((*k).to_owned(), v.clone());
                     }
                 }
             }

@@ -229,11 +229,12 @@ pub async fn handle(State(state): State<AppState>, mut req: Request, next: Next)
 
     // The `otel.*` fields and the completion fields are recorded only for OpenTelemetry (SPEC §10.3);
     // log lines never show `otel.*` fields, and the completion fields are recorded after the last line.
+    // `as_str` values are recorded as strings as they are; `%` would format each into a new `String`.
     let span = tracing::info_span!(
         "request",
-        trace_id = %trace_id.0,
-        method = %method,
-        route = %route,
+        trace_id = trace_id.0.as_str(),
+        method = method.as_str(),
+        route = route.as_str(),
         otel.name = tracing::field::Empty,
         otel.kind = tracing::field::Empty,
         otel.status_code = tracing::field::Empty,
@@ -417,11 +418,20 @@ fn log_completion(
     let latency_ms = (latency_ms * 1000.0).round() / 1000.0;
     let status = status.as_u16();
     let quiet = matches!(route, "/health" | "/health/public" | "/health/ready");
+    // The event name routes the line to its purpose-built writer (`telemetry::completion`).
     if quiet {
-        tracing::debug!(method = %method, route, status, latency_ms, "request completed");
+        tracing::debug!(
+            name: crate::telemetry::completion::NAME,
+            method = method.as_str(),
+            route,
+            status,
+            latency_ms,
+            "request completed"
+        );
     } else {
         tracing::info!(
-            method = %method,
+            name: crate::telemetry::completion::NAME,
+            method = method.as_str(),
             route,
             status,
             latency_ms,

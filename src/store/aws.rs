@@ -15,7 +15,8 @@ pub mod dynamodb;
 pub mod s3;
 pub mod secrets_manager;
 
-use std::sync::Arc;
+use std::borrow::Cow;
+use std::sync::{Arc, OnceLock};
 use std::time::Duration;
 
 use aws_config::meta::region::RegionProviderChain;
@@ -24,7 +25,12 @@ use aws_config::timeout::TimeoutConfig;
 use aws_config::{BehaviorVersion, Region, SdkConfig};
 use aws_sdk_dynamodb::config::http::HttpResponse;
 use aws_sdk_dynamodb::error::{DisplayErrorContext, ProvideErrorMetadata, SdkError};
-use aws_smithy_http_client::tls::{self, rustls_provider::CryptoMode};
+use aws_smithy_http_client::tls::{self, TrustStore, rustls_provider::CryptoMode};
+use aws_smithy_runtime_api::client::connector_metadata::ConnectorMetadata;
+use aws_smithy_runtime_api::client::http::{
+    HttpClient, HttpConnectorSettings, SharedHttpClient, SharedHttpConnector,
+};
+use aws_smithy_runtime_api::client::runtime_components::RuntimeComponents;
 use secrecy::SecretString;
 
 pub use dynamodb::{DynamoDbCertificateStore, DynamoDbSessionStore};
@@ -68,13 +74,75 @@ const RETRYABLE_CODES: &[&str] = &[
     "RequestTimeoutException",
 ];
 
+/// The SDK's HTTPS client (rustls with *ring*), built when the first AWS request is sent, trusting the
+/// compiled-in Mozilla roots.
+///
+/// The SDK's own hyper client loads the system root store (every file of `/etc/ssl/certs`) as soon as a
+/// service client is created, that is during Lambda INIT, although most first requests (`/health`,
+/// OAuth authorize) never call AWS. Deferring the build and using bundled roots means no file is read
+/// for TLS at start-up, nor later; AWS endpoints chain to roots in the Mozilla set.
+#[derive(Debug, Default)]
+struct LazyHttpsClient {
+    inner: OnceLock<SharedHttpClient>,
+}
+
+impl LazyHttpsClient {
+    fn client(&self) -> &SharedHttpClient {
+        self.inner.get_or_init(|| {
+            let roots = TrustStore::empty().with_pem_certificate(bundled_roots_pem());
+            // `build` has no failing case (it returns `Ok` unconditionally); the PEM is parsed when the
+            // connector is made, and every bundled root parses (they are what webpki itself trusts).
+            let context = tls::TlsContext::builder()
+                .with_trust_store(roots)
+                .build()
+                .expect("a TLS context with a trust store always builds");
+            aws_smithy_http_client::Builder::new()
+                .tls_provider(tls::Provider::Rustls(CryptoMode::Ring))
+                .tls_context(context)
+                .build_https()
+        })
+    }
+}
+
+impl HttpClient for LazyHttpsClient {
+    fn http_connector(
+        &self,
+        settings: &HttpConnectorSettings,
+        components: &RuntimeComponents,
+    ) -> SharedHttpConnector {
+        self.client().http_connector(settings, components)
+    }
+
+    // `validate_base_client_config` keeps its default (nothing): the hyper client's version builds a
+    // connector, and so loads the trust store, whenever a service client is created.
+
+    fn connector_metadata(&self) -> Option<ConnectorMetadata> {
+        // What the hyper client reports (the user agent's `md/http#hyper-1.x`), without building it.
+        Some(ConnectorMetadata::new("hyper", Some(Cow::Borrowed("1.x"))))
+    }
+}
+
+/// The Mozilla root certificates compiled into the binary (`webpki-root-certs`), as one PEM bundle.
+fn bundled_roots_pem() -> Vec<u8> {
+    use base64::Engine as _;
+    let mut pem = Vec::with_capacity(webpki_root_certs::TLS_SERVER_ROOT_CERTS.len() * 2048);
+    for cert in webpki_root_certs::TLS_SERVER_ROOT_CERTS {
+        let b64 = base64::engine::general_purpose::STANDARD.encode(cert.as_ref());
+        pem.extend_from_slice(b"-----BEGIN CERTIFICATE-----\n");
+        for line in b64.as_bytes().chunks(64) {
+            pem.extend_from_slice(line);
+            pem.push(b'\n');
+        }
+        pem.extend_from_slice(b"-----END CERTIFICATE-----\n");
+    }
+    pem
+}
+
 /// Loads the shared SDK configuration for `aws`: region, endpoint, timeouts, retries and an HTTPS client
-/// on rustls with *ring*. Reads the environment and profile files but performs no network I/O.
+/// on rustls with *ring* (built on first use, see [`LazyHttpsClient`]). Reads the environment and
+/// profile files but performs no network I/O and reads no certificate file.
 pub async fn sdk_config(aws: &AwsConfig) -> SdkConfig {
-    // The TLS trust store is loaded lazily, when the first request is sent.
-    let http_client = aws_smithy_http_client::Builder::new()
-        .tls_provider(tls::Provider::Rustls(CryptoMode::Ring))
-        .build_https();
+    let http_client = SharedHttpClient::new(LazyHttpsClient::default());
     // Not the SDK's default region chain: its last link asks the EC2 instance metadata service, a
     // network call (and a slow timeout outside EC2).
     let region = match &aws.region {

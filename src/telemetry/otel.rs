@@ -231,8 +231,10 @@ pub async fn flush(bound: Duration) {
     }
 }
 
-/// Flushes and stops the process-wide pipeline within `bound`, when there is one.
+/// Writes the queued log lines ([`super::writer::flush`]), then flushes and stops the process-wide
+/// pipeline within `bound`, when there is one. The server calls this once its requests are done.
 pub async fn shutdown(bound: Duration) {
+    super::writer::flush();
     if let Some(pipeline) = GLOBAL.get() {
         pipeline.shutdown(bound).await;
     }

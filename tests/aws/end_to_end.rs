@@ -19,10 +19,7 @@ use wiremock::{Mock, MockServer, ResponseTemplate};
 
 use crate::helpers::{Item, Names, attribute_types, endpoint, expected_types, sdk, unique};
 
-#[path = "../support/runtime_api.rs"]
-mod runtime_api;
-
-use runtime_api::{LambdaProcess, RuntimeApi};
+use crate::runtime_api::{LambdaProcess, RuntimeApi};
 
 const SERVER: &str = env!("CARGO_BIN_EXE_apuntador-server");
 const VERIFIER: &str = "dBjftJeZ4CVP-mB92K27uhbUJU1p1r_wW1gFWFOEjXk";

@@ -558,6 +558,18 @@ impl LambdaProcess {
         runtime_api: &str,
         extra_env: &[(&str, &str)],
     ) -> LambdaProcess {
+        LambdaProcess::spawn_program(binary, &[], runtime_api, extra_env)
+    }
+
+    /// Spawns `program args…` with the environment of [`LambdaProcess::spawn_binary`]: a Lambda binary
+    /// run through a wrapper such as `strace`, whose last argument is then the binary.
+    pub fn spawn_program(
+        program: &Path,
+        args: &[&std::ffi::OsStr],
+        runtime_api: &str,
+        extra_env: &[(&str, &str)],
+    ) -> LambdaProcess {
+        let binary = program;
         let dir = tempfile::Builder::new()
             .prefix("apuntador-lambda-")
             .tempdir()
@@ -568,6 +580,7 @@ impl LambdaProcess {
         let stderr = std::fs::File::create(dir.path().join("stderr.log")).expect("stderr file");
         let mut command = Command::new(binary);
         command
+            .args(args)
             .env_clear()
             .envs(
                 PASSED_THROUGH
@@ -631,6 +644,29 @@ impl LambdaProcess {
             }
             tokio::time::sleep(Duration::from_millis(10)).await;
         }
+    }
+
+    /// For a binary spawned through a wrapper ([`LambdaProcess::spawn_program`] with `strace`): kills
+    /// the wrapper's child processes by their pids (the wrapper then exits on its own, and `strace`
+    /// writes out its log), and waits at most 10 s for the wrapper to exit.
+    pub fn kill_traced(&mut self) -> Option<ExitStatus> {
+        let pid = self.child.id();
+        let children =
+            std::fs::read_to_string(format!("/proc/{pid}/task/{pid}/children")).unwrap_or_default();
+        for child in children.split_whitespace() {
+            let _ = Command::new("kill")
+                .args(["-KILL", child])
+                .stderr(Stdio::null())
+                .status();
+        }
+        let give_up = std::time::Instant::now() + Duration::from_secs(10);
+        while std::time::Instant::now() < give_up {
+            if let Some(status) = self.try_exit() {
+                return Some(status);
+            }
+            std::thread::sleep(Duration::from_millis(10));
+        }
+        None
     }
 
     /// Everything the process wrote to stdout so far (its JSON log lines).
