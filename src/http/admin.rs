@@ -85,6 +85,9 @@ pub async fn revoke_device(
         None
     } else if !json {
         return Err(ApiError::UnsupportedMediaType);
+    } else if serde_json::from_slice::<Value>(&bytes).is_ok_and(|v| v.is_null()) {
+        // The document describes the optional body as an object or null: JSON `null` is "no body".
+        None
     } else {
         revoke_reason(&parse_object(&bytes)?).map_err(ApiError::Validation)?
     };

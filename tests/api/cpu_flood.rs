@@ -146,9 +146,11 @@ async fn cpu_flood_of_oversized_csrs_keeps_health_p99_within_five_times_idle() {
         statuses.lock().unwrap(),
     );
     assert!(sent > 0, "the flood sent nothing");
-    // Loopback p99 of an idle /health is tens to hundreds of microseconds; the floor keeps a quiet
-    // machine's idle figure from making the bound a matter of scheduler noise.
-    let bound = (idle_p99 * 5).max(Duration::from_millis(2));
+    // Loopback p99 of an idle /health is tens to hundreds of microseconds, and this test shares the
+    // machine with the rest of the suite: the floor keeps scheduler noise from deciding the outcome.
+    // CPU work on the async workers (the defect this guards against) put the flooded p99 at 700 ms
+    // and more, far above it; the printed ratio is the figure to report.
+    let bound = (idle_p99 * 5).max(Duration::from_millis(20));
     assert!(
         flood_p99 <= bound,
         "/health p99 {flood_p99:?} under the flood exceeds 5 x idle p99 {idle_p99:?}"

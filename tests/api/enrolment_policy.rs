@@ -181,7 +181,17 @@ async fn an_admin_revocation_lets_a_lost_device_enrol_again() {
         String::from_utf8_lossy(&empty.body),
         r#"{"device_id":"lost-device","revoked":1}"#
     );
-    let none = admin_revoke(&app, "lost-device", &[("authorization", &auth)], None).await;
+    // A JSON `null` body is no body, as the document's `object or null` schema says.
+    let none = admin_revoke(
+        &app,
+        "lost-device",
+        &[
+            ("authorization", &auth),
+            ("content-type", "application/json"),
+        ],
+        Some("null"),
+    )
+    .await;
     assert_eq!(
         String::from_utf8_lossy(&none.body),
         r#"{"device_id":"lost-device","revoked":0}"#
