@@ -162,7 +162,7 @@ pub struct IosEvidence {
     pub device_id: String,
 }
 
-/// A desktop attestation request (SPEC §6.4); `platform_details` is neither kept nor logged.
+/// A desktop attestation request; `platform_details` is neither kept nor logged.
 #[derive(Debug, Clone)]
 pub struct DesktopEvidence {
     /// The device being attested.

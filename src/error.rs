@@ -249,7 +249,7 @@ pub struct Problem {
 }
 
 impl Problem {
-    /// A problem with the generic detail of `status` (SPEC §2.4).
+    /// A problem with the generic detail of `status`.
     pub fn generic(status: StatusCode) -> Self {
         let detail = match status.as_u16() {
             404 => "The requested resource was not found".to_owned(),
