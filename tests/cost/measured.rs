@@ -49,30 +49,6 @@ fn item_size(item: &HashMap<String, AttributeValue>) -> f64 {
         .sum()
 }
 
-/// Keeps every call site asking the current thread's subscriber (the capture below), whatever ran
-/// first: `tracing` caches call-site interest globally.
-struct AskEveryTime;
-
-impl tracing::Subscriber for AskEveryTime {
-    fn register_callsite(
-        &self,
-        _: &'static tracing::Metadata<'static>,
-    ) -> tracing::subscriber::Interest {
-        tracing::subscriber::Interest::sometimes()
-    }
-    fn enabled(&self, _: &tracing::Metadata<'_>) -> bool {
-        false
-    }
-    fn new_span(&self, _: &tracing::span::Attributes<'_>) -> tracing::span::Id {
-        tracing::span::Id::from_u64(1)
-    }
-    fn record(&self, _: &tracing::span::Id, _: &tracing::span::Record<'_>) {}
-    fn record_follows_from(&self, _: &tracing::span::Id, _: &tracing::span::Id) {}
-    fn event(&self, _: &tracing::Event<'_>) {}
-    fn enter(&self, _: &tracing::span::Id) {}
-    fn exit(&self, _: &tracing::span::Id) {}
-}
-
 fn unique(prefix: &str) -> String {
     let nanos = std::time::SystemTime::now()
         .duration_since(std::time::UNIX_EPOCH)
@@ -158,7 +134,7 @@ async fn item_sizes_and_log_bytes_measured_on_the_real_code_match_the_model_defa
     let sdk = apuntador::store::aws::sdk_config(&config.storage.aws).await;
     let dynamodb = aws_sdk_dynamodb::Client::new(&sdk);
 
-    let _ = tracing::subscriber::set_global_default(AskEveryTime);
+    log_capture::reliable_log_capture();
     let capture = log_capture::Capture::default();
     let subscriber = apuntador::telemetry::subscriber("info", LogFormat::Json, capture.clone())
         .expect("the service's subscriber");

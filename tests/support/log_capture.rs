@@ -42,3 +42,40 @@ impl Capture {
             .collect()
     }
 }
+
+/// Makes thread-scoped log capture (`tracing::subscriber::set_default`) reliable while other tests run
+/// in parallel threads.
+///
+/// `tracing` caches each call site's interest globally; a site first hit on a thread with no subscriber
+/// can be cached as "never" and then skip the events a capturing test expects. A global subscriber that
+/// answers "sometimes" for every site and records nothing keeps every site asking the current
+/// thread's subscriber. Call it first in every test that captures logs.
+pub fn reliable_log_capture() {
+    static INSTALL: std::sync::Once = std::sync::Once::new();
+    INSTALL.call_once(|| {
+        let _ = tracing::subscriber::set_global_default(AskEveryTime);
+    });
+}
+
+/// Records nothing, and never lets a call site's interest be cached as "never".
+struct AskEveryTime;
+
+impl tracing::Subscriber for AskEveryTime {
+    fn register_callsite(
+        &self,
+        _: &'static tracing::Metadata<'static>,
+    ) -> tracing::subscriber::Interest {
+        tracing::subscriber::Interest::sometimes()
+    }
+    fn enabled(&self, _: &tracing::Metadata<'_>) -> bool {
+        false
+    }
+    fn new_span(&self, _: &tracing::span::Attributes<'_>) -> tracing::span::Id {
+        tracing::span::Id::from_u64(1)
+    }
+    fn record(&self, _: &tracing::span::Id, _: &tracing::span::Record<'_>) {}
+    fn record_follows_from(&self, _: &tracing::span::Id, _: &tracing::span::Id) {}
+    fn event(&self, _: &tracing::Event<'_>) {}
+    fn enter(&self, _: &tracing::span::Id) {}
+    fn exit(&self, _: &tracing::span::Id) {}
+}
