@@ -16,10 +16,16 @@ use std::str::FromStr;
 use std::time::Duration;
 
 use base64::Engine as _;
-use base64::alphabet;
-use base64::engine::DecodePaddingMode;
-use base64::engine::general_purpose::{GeneralPurpose, GeneralPurposeConfig};
 use secrecy::{ExposeSecret as _, SecretString};
+
+#[cfg(test)]
+mod testing;
+mod values;
+
+use values::{
+    URL_SAFE_LENIENT, check_authority, check_endpoint, check_url, decode_base64, has_bad_chars,
+    is_https, parse_http_url, split_scheme,
+};
 
 /// Variables only `apuntador-server` reads; the Lambda binary ignores them (SPEC §9.3).
 pub const SERVER_ONLY_VARIABLES: [&str; 9] = [
@@ -1100,7 +1106,7 @@ impl Config {
         problems: Vec<ConfigProblem>,
     ) -> Result<Config, ConfigError> {
         let mut r = Reader {
-            lookup,
+            lookup: &lookup,
             production: false,
             port: 8000,
             problems,
@@ -1239,15 +1245,15 @@ const DAYS: &str = "number of days";
 const ATTESTATIONS: &str = "number of attestations";
 
 /// Reads variables through a lookup function and collects problems.
-struct Reader<F> {
-    lookup: F,
+struct Reader<'a> {
+    lookup: &'a dyn Fn(&str) -> Option<String>,
     production: bool,
     /// `PORT` once parsed: the default provider redirect URIs use it.
     port: u16,
     problems: Vec<ConfigProblem>,
 }
 
-impl<F: Fn(&str) -> Option<String>> Reader<F> {
+impl Reader<'_> {
     /// The value, or `None` when unset or empty (SPEC §8.1).
     fn raw(&self, name: &str) -> Option<String> {
         (self.lookup)(name).filter(|v| !v.is_empty())
@@ -2052,119 +2058,6 @@ fn is_token(s: &str) -> bool {
             .all(|c| c.is_ascii_alphanumeric() || "!#$%&'*+-.^_`|~".contains(c))
 }
 
-fn has_bad_chars(s: &str) -> bool {
-    s.chars().any(|c| c.is_whitespace() || c.is_control())
-}
-
-/// Splits `scheme:rest` when `scheme` is a valid RFC 3986 scheme.
-fn split_scheme(s: &str) -> Option<(&str, &str)> {
-    let (scheme, rest) = s.split_once(':')?;
-    let mut chars = scheme.chars();
-    let valid = chars.next().is_some_and(|c| c.is_ascii_alphabetic())
-        && chars.all(|c| c.is_ascii_alphanumeric() || matches!(c, '+' | '-' | '.'));
-    valid.then_some((scheme, rest))
-}
-
-fn is_https(url: &str) -> bool {
-    split_scheme(url).is_some_and(|(scheme, _)| scheme.eq_ignore_ascii_case("https"))
-}
-
-/// Checks `host[:port]` (no user information) and returns the host (`[…]` kept for IPv6).
-fn check_authority(authority: &str) -> Result<&str, &'static str> {
-    if authority.contains('@') {
-        return Err("it must not contain user information");
-    }
-    let (host, port) = if let Some(rest) = authority.strip_prefix('[') {
-        let (v6, after) = rest
-            .split_once(']')
-            .ok_or("its [IPv6] host is not closed")?;
-        v6.parse::<std::net::Ipv6Addr>()
-            .map_err(|_| "its IPv6 host is invalid")?;
-        let port = match after {
-            "" => None,
-            _ => Some(
-                after
-                    .strip_prefix(':')
-                    .ok_or("it has text after the [IPv6] host")?,
-            ),
-        };
-        (&authority[..v6.len() + 2], port)
-    } else {
-        match authority.rsplit_once(':') {
-            Some((host, port)) => (host, Some(port)),
-            None => (authority, None),
-        }
-    };
-    if host.is_empty() {
-        return Err("it has no host");
-    }
-    if !host.starts_with('[')
-        && !host
-            .chars()
-            .all(|c| c.is_ascii_alphanumeric() || matches!(c, '-' | '.' | '_' | '~' | '%'))
-    {
-        return Err("its host is invalid");
-    }
-    if let Some(port) = port
-        && !(port.bytes().all(|b| b.is_ascii_digit()) && port.parse::<u16>().is_ok_and(|n| n > 0))
-    {
-        return Err("its port is invalid");
-    }
-    Ok(host)
-}
-
-/// The facts about an absolute `http`/`https` URL that the rules need.
-struct HttpUrl {
-    has_query: bool,
-    has_fragment: bool,
-}
-
-fn parse_http_url(raw: &str) -> Result<HttpUrl, String> {
-    let fail = |why: &str| format!("{raw:?} is not an absolute http/https URL: {why}");
-    if has_bad_chars(raw) {
-        return Err(fail("it contains spaces or control characters"));
-    }
-    let Some((scheme, rest)) = split_scheme(raw) else {
-        return Err(fail("it has no scheme"));
-    };
-    if !scheme.eq_ignore_ascii_case("http") && !scheme.eq_ignore_ascii_case("https") {
-        return Err(fail("its scheme must be http or https"));
-    }
-    let Some(rest) = rest.strip_prefix("//") else {
-        return Err(fail("it has no host"));
-    };
-    let end = rest.find(['/', '?', '#']).unwrap_or(rest.len());
-    check_authority(&rest[..end]).map_err(fail)?;
-    let tail = &rest[end..];
-    let (before_fragment, fragment) = match tail.split_once('#') {
-        Some((before, _)) => (before, true),
-        None => (tail, false),
-    };
-    Ok(HttpUrl {
-        has_query: before_fragment.contains('?'),
-        has_fragment: fragment,
-    })
-}
-
-/// An absolute http/https URL without fragment (provider callback URLs, OTLP endpoint).
-fn check_url(raw: &str) -> Result<(), String> {
-    if parse_http_url(raw)?.has_fragment {
-        return Err(format!("{raw:?} must not contain a fragment (#)"));
-    }
-    Ok(())
-}
-
-/// An endpoint override (SPEC §4.11): absolute http/https URL, no query, no fragment.
-fn check_endpoint(raw: &str) -> Result<(), String> {
-    let url = parse_http_url(raw)?;
-    if url.has_query || url.has_fragment {
-        return Err(format!(
-            "{raw:?} must not contain a query (?) or a fragment (#)"
-        ));
-    }
-    Ok(())
-}
-
 /// An RFC 3986 absolute URI (scheme, no fragment); http/https ones also need a valid host.
 fn check_absolute_uri(raw: &str) -> Result<(), String> {
     let fail = |why: &str| Err(format!("{raw:?} is not an absolute URI: {why}"));
@@ -2453,20 +2346,6 @@ fn check_log_level(raw: &str) -> Result<String, String> {
         .map_err(|e| format!("{raw:?} is not a log filter directive: {e}"))
 }
 
-const LENIENT_BASE64: GeneralPurposeConfig =
-    GeneralPurposeConfig::new().with_decode_padding_mode(DecodePaddingMode::Indifferent);
-const STANDARD_LENIENT: GeneralPurpose = GeneralPurpose::new(&alphabet::STANDARD, LENIENT_BASE64);
-const URL_SAFE_LENIENT: GeneralPurpose = GeneralPurpose::new(&alphabet::URL_SAFE, LENIENT_BASE64);
-
-/// Base64 in the standard or URL-safe alphabet, padding optional, surrounding whitespace ignored.
-fn decode_base64(text: &str) -> Option<Vec<u8>> {
-    let text = text.trim();
-    STANDARD_LENIENT
-        .decode(text)
-        .or_else(|_| URL_SAFE_LENIENT.decode(text))
-        .ok()
-}
-
 /// Structural check of a DER SubjectPublicKeyInfo for an EC P-256 key (RFC 5480), uncompressed (91 bytes)
 /// or compressed (59 bytes). Whether the point is on the curve is checked where the key is used.
 fn is_p256_spki(der: &[u8]) -> bool {
@@ -2494,79 +2373,8 @@ fn is_p256_spki(der: &[u8]) -> bool {
 
 #[cfg(test)]
 mod tests {
+    use super::testing::*;
     use super::*;
-
-    const GOOD_KEY: &str = "0123456789abcdef0123456789abcdef";
-    /// Variables given to a test case.
-    type Pairs<'a> = &'a [(&'a str, &'a str)];
-
-    const ARN: &str =
-        "arn:aws:secretsmanager:eu-west-1:123456789012:secret:apuntador/config-key-AbCdEf";
-
-    fn lookup(pairs: &[(&str, &str)]) -> impl Fn(&str) -> Option<String> {
-        let map: HashMap<String, String> = pairs
-            .iter()
-            .map(|(k, v)| (k.to_string(), v.to_string()))
-            .collect();
-        move |name| map.get(name).cloned()
-    }
-
-    fn parse(pairs: &[(&str, &str)]) -> Result<Config, ConfigError> {
-        Config::from_lookup(lookup(pairs))
-    }
-
-    fn ok(pairs: &[(&str, &str)]) -> Config {
-        match parse(pairs) {
-            Ok(config) => config,
-            Err(e) => panic!("expected {pairs:?} to parse, got:\n{e}"),
-        }
-    }
-
-    fn problems(pairs: &[(&str, &str)]) -> Vec<ConfigProblem> {
-        match parse(pairs) {
-            Ok(_) => panic!("expected {pairs:?} to be refused"),
-            Err(ConfigError(problems)) => problems,
-        }
-    }
-
-    /// A production configuration that passes every refusal of SPEC §8.4.
-    fn production(extra: &[(&str, &str)]) -> Vec<(String, String)> {
-        let mut pairs: Vec<(String, String)> = [
-            ("ENVIRONMENT", "production"),
-            ("CONFIG_API_KEY", GOOD_KEY),
-            ("ENABLED_CLOUD_PROVIDERS", "dropbox"),
-            ("DROPBOX_CLIENT_ID", "dropbox-id"),
-            ("CLIENT_CERT_SOURCES", "lambda-context"),
-        ]
-        .iter()
-        .map(|(k, v)| (k.to_string(), v.to_string()))
-        .collect();
-        for (k, v) in extra {
-            pairs.retain(|(name, _)| name != k);
-            pairs.push((k.to_string(), v.to_string()));
-        }
-        pairs
-    }
-
-    fn as_refs(pairs: &[(String, String)]) -> Vec<(&str, &str)> {
-        pairs
-            .iter()
-            .map(|(k, v)| (k.as_str(), v.as_str()))
-            .collect()
-    }
-
-    fn b64(bytes: &[u8]) -> String {
-        base64::engine::general_purpose::STANDARD.encode(bytes)
-    }
-
-    fn p256_spki() -> Vec<u8> {
-        let mut der = vec![
-            0x30, 0x59, 0x30, 0x13, 0x06, 0x07, 0x2a, 0x86, 0x48, 0xce, 0x3d, 0x02, 0x01, 0x06,
-            0x08, 0x2a, 0x86, 0x48, 0xce, 0x3d, 0x03, 0x01, 0x07, 0x03, 0x42, 0x00, 0x04,
-        ];
-        der.extend([7u8; 64]);
-        der
-    }
 
     #[test]
     fn an_empty_lookup_gives_every_documented_default() {
@@ -3148,16 +2956,7 @@ mod tests {
                 "is not percent-encoded UTF-8",
             ),
         ];
-        for (variable, value, expected) in cases {
-            let found = problems(&[(variable, value)]);
-            assert_eq!(found.len(), 1, "{variable}={value:?}: {found:?}");
-            assert_eq!(found[0].variable, *variable, "{variable}={value:?}");
-            assert!(
-                found[0].message.contains(expected),
-                "{variable}={value:?}: {:?} does not contain {expected:?}",
-                found[0].message
-            );
-        }
+        assert_each_refused(cases);
     }
 
     /// Every validation rule of SPEC §8.2, accepted side.
@@ -3285,11 +3084,7 @@ mod tests {
             ("OTEL_RESOURCE_ATTRIBUTES", "team=notes,owner=a%20b"),
             ("UNKNOWN_VARIABLE", "is ignored"),
         ];
-        for (variable, value) in cases {
-            if let Err(e) = parse(&[(variable, value)]) {
-                panic!("{variable}={value:?} was refused:\n{e}");
-            }
-        }
+        assert_each_accepted(cases);
     }
 
     #[test]
@@ -3446,10 +3241,6 @@ mod tests {
             "https://login.microsoftonline.com/consumers/oauth2/v2.0/authorize"
         );
         assert_eq!(c.oauth.google.token_url, "http://127.0.0.1:9998/token");
-    }
-
-    fn variables_with_problems(pairs: &[(&str, &str)]) -> Vec<String> {
-        problems(pairs).into_iter().map(|p| p.variable).collect()
     }
 
     #[test]
@@ -3973,17 +3764,7 @@ mod tests {
                 "because onedrive is enabled",
             ),
         ];
-        for (extra, variable, expected) in cases {
-            let pairs = production(extra);
-            let found = problems(&as_refs(&pairs));
-            assert_eq!(found.len(), 1, "{extra:?}: {found:?}");
-            assert_eq!(found[0].variable, *variable, "{extra:?}");
-            assert!(
-                found[0].message.contains(expected),
-                "{extra:?}: {:?}",
-                found[0].message
-            );
-        }
+        assert_each_refused_in_production(cases);
         // The accepted side of the same rules.
         let accepted: &[&[(&str, &str)]] = &[
             &[("ADMIN_API_KEY", &long_admin)],
@@ -4013,12 +3794,7 @@ mod tests {
                 ),
             ],
         ];
-        for extra in accepted {
-            let pairs = production(extra);
-            if let Err(e) = parse(&as_refs(&pairs)) {
-                panic!("{extra:?} was refused in production:\n{e}");
-            }
-        }
+        assert_each_accepted_in_production(accepted);
     }
 
     #[test]
@@ -4457,17 +4233,6 @@ mod tests {
         for name in SECRET_VARIABLES {
             assert!(VARIABLES.contains(name), "{name}");
         }
-    }
-
-    /// `pairs` is refused with a problem on `variable` whose message contains `needle`.
-    fn assert_problem(pairs: &[(&str, &str)], variable: &str, needle: &str) {
-        let found = problems(pairs);
-        assert!(
-            found
-                .iter()
-                .any(|p| p.variable == variable && p.message.contains(needle)),
-            "{found:?}"
-        );
     }
 
     #[test]
