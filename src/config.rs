@@ -1,15 +1,14 @@
-//! Configuration: every variable of SPEC §8.2, parsed and validated once at start-up.
+//! Configuration: every environment variable the service reads, parsed and validated once at start-up.
 //!
 //! `Config::from_env()` reads the process environment (`Config::from_env_with_dotenv` adds an optional
 //! `.env` file); `Config::from_lookup(|name| ...)` is the same parser over any lookup function, so tests
-//! never touch the process environment. All problems are collected before failing (SPEC §8.5) and no
+//! never touch the process environment. All problems are collected and reported together before failing, and no
 //! secret value is ever echoed in a problem. Secrets given as Secrets Manager ARNs stay references until
 //! the start-up code resolves them and calls `Config::apply_resolved_secrets`, which runs the checks that
 //! need their values. This module depends on nothing else in the crate.
 
 use std::collections::HashMap;
 use std::fmt::Display;
-use std::net::IpAddr;
 use std::ops::RangeInclusive;
 use std::path::PathBuf;
 use std::str::FromStr;
@@ -18,27 +17,16 @@ use std::time::Duration;
 use base64::Engine as _;
 use secrecy::{ExposeSecret as _, SecretString};
 
+mod server;
 #[cfg(test)]
 mod testing;
 mod values;
+pub use server::{SERVER_ONLY_VARIABLES, ServerConfig, TlsClientAuth, TlsConfig};
 
 use values::{
     URL_SAFE_LENIENT, check_authority, check_endpoint, check_url, decode_base64, has_bad_chars,
     is_https, parse_http_url, split_scheme,
 };
-
-/// Variables only `apuntador-server` reads; the Lambda binary ignores them (SPEC §9.3).
-pub const SERVER_ONLY_VARIABLES: [&str; 9] = [
-    "HOST",
-    "PORT",
-    "MAX_CONCURRENT_REQUESTS",
-    "MAX_CONNECTIONS",
-    "SHUTDOWN_GRACE_SECONDS",
-    "TLS_CERT_FILE",
-    "TLS_KEY_FILE",
-    "TLS_CLIENT_AUTH",
-    "SHUTDOWN_DELAY_SECONDS",
-];
 
 /// The variables `apuntador-server ca init|rotate|show` reads: where the CA lives, nothing else, so a
 /// production setting it does not use (an OAuth credential, an API key) cannot stop it.
@@ -55,9 +43,9 @@ pub const CA_VARIABLES: [&str; 10] = [
     "AWS_ENDPOINT_URL",
 ];
 
-/// Development default for `CONFIG_API_KEY` (refused in production, SPEC §8.4).
+/// Development default for `CONFIG_API_KEY` (refused in production).
 pub const DEV_CONFIG_API_KEY: &str = "dev-config-api-key-change-me-in-production";
-/// The previous service's well-known default `SECRET_KEY` (refused in production, SPEC §8.4).
+/// The previous service's well-known default `SECRET_KEY` (refused in production).
 pub const LEGACY_DEV_SECRET_KEY: &str = "dev-secret-key-change-in-production-min-32-chars";
 
 /// The validated configuration tree.
@@ -69,19 +57,19 @@ pub struct Config {
     pub server: ServerConfig,
     /// HTTP conventions shared by both binaries.
     pub http: HttpConfig,
-    /// CORS (SPEC §2.8).
+    /// CORS: which browser origins, methods and headers are allowed.
     pub cors: CorsConfig,
-    /// Bearer keys (SPEC §3.22).
+    /// Bearer keys of the configuration and admin APIs.
     pub auth: AuthConfig,
-    /// OAuth proxy settings (SPEC §4).
+    /// OAuth proxy settings: providers, redirect URI rules, sessions.
     pub oauth: OAuthConfig,
-    /// Device PKI settings (SPEC §5).
+    /// Device PKI settings: certificate validity and where client certificates come from.
     pub pki: PkiConfig,
-    /// Attestation settings (SPEC §6).
+    /// Device attestation settings: Play Integrity, App Attest, desktop.
     pub attestation: AttestationConfig,
-    /// Storage backend (SPEC §7).
+    /// Storage backend: local files or AWS.
     pub storage: StorageConfig,
-    /// Logs and OpenTelemetry (SPEC §10).
+    /// Logs and OpenTelemetry.
     pub telemetry: TelemetryConfig,
 }
 
@@ -90,59 +78,11 @@ pub struct Config {
 pub enum Environment {
     /// Local development: insecure defaults allowed, missing provider credentials disable the provider.
     Development,
-    /// Production: the refusals of SPEC §8.4 apply.
+    /// Production: insecure defaults, wildcards, plain-http URLs and missing credentials are refused.
     Production,
 }
 
-/// `apuntador-server` settings; ignored by the Lambda binary (SPEC §9.3).
-#[derive(Debug, Clone)]
-pub struct ServerConfig {
-    /// `HOST`, default `0.0.0.0`: bind address (an IP literal, or `localhost` for 127.0.0.1).
-    pub host: IpAddr,
-    /// `PORT`, default 8000, 1-65535.
-    pub port: u16,
-    /// `MAX_CONCURRENT_REQUESTS`, default 256, 1-100000: requests in flight before shedding with 503.
-    pub max_concurrent_requests: usize,
-    /// `MAX_CONNECTIONS`, default 1024, 1-1000000: open client connections; beyond it a new
-    /// connection gets one 503 answer and is closed (liveness is still answered).
-    pub max_connections: usize,
-    /// `SHUTDOWN_GRACE_SECONDS`, default 25 s, 0-300: time in-flight requests get after SIGTERM.
-    pub shutdown_grace: Duration,
-    /// `SHUTDOWN_DELAY_SECONDS`, default 0 s, 0-300: after SIGTERM, how long readiness answers 503
-    /// `shutting_down` while the listener keeps serving, before draining starts (load balancer
-    /// deregistration).
-    pub shutdown_delay: Duration,
-    /// The server's own TLS door: `Some` when `TLS_CERT_FILE` and `TLS_KEY_FILE` are both set.
-    pub tls: Option<TlsConfig>,
-}
-
-/// `apuntador-server` terminating TLS itself (the self-hosted and local-development device door).
-///
-/// The same `HOST:PORT` listener then speaks HTTPS only. The files are read at start-up; a problem with
-/// them stops the server (exit 2).
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct TlsConfig {
-    /// `TLS_CERT_FILE`: the server certificate chain, PEM (leaf first).
-    pub cert_file: PathBuf,
-    /// `TLS_KEY_FILE`: the server private key, PEM (PKCS#8, PKCS#1 or SEC1), unencrypted.
-    pub key_file: PathBuf,
-    /// `TLS_CLIENT_AUTH`, default `optional`.
-    pub client_auth: TlsClientAuth,
-}
-
-/// `TLS_CLIENT_AUTH`: whether the TLS handshake asks for a device certificate.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum TlsClientAuth {
-    /// `optional` (default): asked for; a connection without one reaches the public routes, and the
-    /// device routes answer 401 `certificate_required`.
-    Optional,
-    /// `required`: a connection without a device certificate fails its handshake (a device-only door).
-    Required,
-    /// `none`: never asked for; the device routes always answer 401 (a public-only door).
-    None,
-}
-
-/// HTTP conventions (SPEC §2, §3.21, §9.1).
+/// HTTP conventions shared by both binaries: base path, docs, version, body and time limits, CPU jobs.
 #[derive(Debug, Clone)]
 pub struct HttpConfig {
     /// `BASE_PATH`, default empty: `/seg[/seg…]` stripped from request paths. `None` when empty.
@@ -163,7 +103,7 @@ pub struct HttpConfig {
     pub max_queued_cpu_jobs: usize,
 }
 
-/// CORS settings (SPEC §2.8).
+/// CORS settings.
 #[derive(Debug, Clone)]
 pub struct CorsConfig {
     /// `ALLOWED_ORIGINS`: exact origins, or any origin (`*`).
@@ -194,7 +134,7 @@ pub enum AllowedHeaders {
     List(Vec<String>),
 }
 
-/// A secret-capable value (SPEC §8.3): either the value itself or a Secrets Manager ARN to resolve at
+/// A secret-capable value: either the value itself or a Secrets Manager ARN (`arn:aws:secretsmanager:…`) to resolve at
 /// start-up.
 #[derive(Debug, Clone)]
 pub enum SecretValue {
@@ -204,7 +144,7 @@ pub enum SecretValue {
     Reference(String),
 }
 
-/// Bearer keys (SPEC §3.22).
+/// Bearer keys: `CONFIG_API_KEY` guards the configuration API, `ADMIN_API_KEY` the admin API.
 #[derive(Debug, Clone)]
 pub struct AuthConfig {
     /// Effective `CONFIG_API_KEY` (S): falls back to legacy `SECRET_KEY`, then, in development only, to
@@ -216,7 +156,7 @@ pub struct AuthConfig {
     pub admin_api_key: Option<SecretValue>,
 }
 
-/// OAuth provider ids (SPEC §4.1), in the fixed order used by `/config/providers`.
+/// OAuth provider ids, in the fixed order used by `/config/providers`.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
 pub enum ProviderId {
     /// `googledrive`
@@ -250,7 +190,7 @@ impl ProviderId {
     }
 }
 
-/// OAuth proxy settings (SPEC §4).
+/// OAuth proxy settings.
 #[derive(Debug, Clone)]
 pub struct OAuthConfig {
     /// Providers that are served: listed in `ENABLED_CLOUD_PROVIDERS` (default `googledrive,dropbox`)
@@ -259,7 +199,7 @@ pub struct OAuthConfig {
     pub enabled_providers: Vec<ProviderId>,
     /// Listed providers dropped in development for missing credentials, with the missing variable names.
     pub disabled_for_missing_credentials: Vec<(ProviderId, Vec<&'static str>)>,
-    /// `ALLOWED_REDIRECT_URIS`, default `apuntador://oauth-callback` (SPEC §4.8).
+    /// `ALLOWED_REDIRECT_URIS`, default `apuntador://oauth-callback`: the redirect URIs an app may ask for.
     pub allowed_redirect_uris: Vec<RedirectRule>,
     /// `OAUTH_FALLBACK_REDIRECT_URI`, default `apuntador://oauth-callback`.
     pub fallback_redirect_uri: String,
@@ -267,15 +207,15 @@ pub struct OAuthConfig {
     pub session_ttl: Duration,
     /// `OAUTH_HTTP_TIMEOUT_SECONDS`, default 10 s, 1-60.
     pub http_timeout: Duration,
-    /// Google Drive (SPEC §4.3).
+    /// Google Drive.
     pub google: GoogleConfig,
-    /// Dropbox (SPEC §4.4).
+    /// Dropbox.
     pub dropbox: DropboxConfig,
-    /// OneDrive (SPEC §4.5).
+    /// OneDrive (Microsoft identity platform).
     pub onedrive: OneDriveConfig,
 }
 
-/// One entry of the redirect_uri allow-list (SPEC §4.8).
+/// One entry of the redirect_uri allow-list.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum RedirectRule {
     /// Byte-wise exact match.
@@ -286,7 +226,7 @@ pub enum RedirectRule {
     Any,
 }
 
-/// Google Drive settings (SPEC §4.3).
+/// Google Drive settings.
 #[derive(Debug, Clone)]
 pub struct GoogleConfig {
     /// `GOOGLE_CLIENT_ID` (S).
@@ -303,7 +243,7 @@ pub struct GoogleConfig {
     pub revoke_url: String,
 }
 
-/// Dropbox settings (SPEC §4.4).
+/// Dropbox settings (PKCE; the client secret is optional).
 #[derive(Debug, Clone)]
 pub struct DropboxConfig {
     /// `DROPBOX_CLIENT_ID` (S).
@@ -318,7 +258,7 @@ pub struct DropboxConfig {
     pub revoke_url: String,
 }
 
-/// OneDrive settings (SPEC §4.5).
+/// OneDrive settings.
 #[derive(Debug, Clone)]
 pub struct OneDriveConfig {
     /// `ONEDRIVE_CLIENT_ID` (S).
@@ -335,7 +275,7 @@ pub struct OneDriveConfig {
     pub token_url: String,
 }
 
-/// Device platforms (SPEC §2.2).
+/// Device platforms.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 pub enum Platform {
     /// `android`
@@ -348,7 +288,7 @@ pub enum Platform {
     Web,
 }
 
-/// Client certificate sources (SPEC §5.8), in their fixed priority order.
+/// Where a device's client certificate is taken from, in the fixed priority order.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
 pub enum CertSource {
     /// `tls`: the certificate of the server's own TLS handshake (`TLS_CERT_FILE`); first of all.
@@ -363,7 +303,7 @@ pub enum CertSource {
     Xfcc,
 }
 
-/// Device PKI settings (SPEC §5).
+/// Device PKI settings.
 #[derive(Debug, Clone)]
 pub struct PkiConfig {
     /// `CERT_VALIDITY_DAYS_ANDROID`, default 30, 1-365.
@@ -384,7 +324,7 @@ pub struct PkiConfig {
     pub client_cert_sources: Vec<CertSource>,
 }
 
-/// Attestation settings (SPEC §6).
+/// Attestation settings.
 #[derive(Debug, Clone)]
 pub struct AttestationConfig {
     /// `ENROLLMENT_REQUIRE_ATTESTATION`, default false.
@@ -406,7 +346,7 @@ pub struct AttestationConfig {
     pub desktop_max_per_hour: u32,
 }
 
-/// Play Integrity settings (SPEC §6.2).
+/// Play Integrity (Android) settings.
 #[derive(Debug, Clone)]
 pub struct PlayIntegrityConfig {
     /// `PLAY_INTEGRITY_PACKAGE_NAME`.
@@ -436,7 +376,7 @@ pub enum DeviceVerdict {
     Strong,
 }
 
-/// App Attest settings (SPEC §6.3).
+/// App Attest (iOS) settings.
 #[derive(Debug, Clone)]
 pub struct AppAttestConfig {
     /// `APPLE_TEAM_ID`: 10 upper-case alphanumerics.
@@ -456,7 +396,7 @@ pub enum AppAttestEnvironment {
     Development,
 }
 
-/// Storage backend settings (SPEC §7).
+/// Storage backend settings.
 #[derive(Debug, Clone)]
 pub struct StorageConfig {
     /// `INFRASTRUCTURE_PROVIDER`, default `local`.
@@ -476,7 +416,7 @@ pub enum StorageProvider {
     Aws,
 }
 
-/// AWS settings (SPEC §7.3-7.7).
+/// AWS settings: DynamoDB tables, S3 bucket, Secrets Manager prefix, region and endpoint.
 #[derive(Debug, Clone)]
 pub struct AwsConfig {
     /// `AWS_REGION`; `None` = SDK chain, else `eu-west-1`.
@@ -495,7 +435,7 @@ pub struct AwsConfig {
     pub endpoint_url: Option<String>,
 }
 
-/// Logs and OpenTelemetry (SPEC §10).
+/// Logs and OpenTelemetry.
 #[derive(Debug, Clone)]
 pub struct TelemetryConfig {
     /// `LOG_LEVEL`, default `info`: a level or an `EnvFilter` directive (validated).
@@ -558,7 +498,7 @@ pub struct ConfigProblem {
     pub message: String,
 }
 
-/// Every problem found, reported together (SPEC §8.5).
+/// Every problem found, reported together in the order of [`VARIABLES`].
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 #[error("{}", render_problems(.0))]
 pub struct ConfigError(pub Vec<ConfigProblem>);
@@ -576,10 +516,10 @@ fn render_problems(problems: &[ConfigProblem]) -> String {
     out
 }
 
-/// Prefix that makes the value of a secret-capable variable a Secrets Manager reference (SPEC §8.3).
+/// Prefix that makes the value of a secret-capable variable a Secrets Manager reference.
 pub const SECRET_REFERENCE_PREFIX: &str = "arn:aws:secretsmanager:";
 
-/// Every variable of SPEC §8.2, in the order of its table (an alias right after its variable).
+/// Every variable the service reads, in the documented order (an alias right after its variable).
 ///
 /// Problems are reported in this order.
 pub const VARIABLES: &[&str] = &[
@@ -673,7 +613,7 @@ pub const VARIABLES: &[&str] = &[
     "OTEL_RESOURCE_ATTRIBUTES",
 ];
 
-/// The secret-capable (S) variables of SPEC §8.2: their values never appear in a problem or a warning.
+/// The secret-capable (S) variables: their values never appear in a problem or a warning.
 pub const SECRET_VARIABLES: &[&str] = &[
     "CONFIG_API_KEY",
     "SECRET_KEY",
@@ -851,7 +791,7 @@ impl ConfigProblem {
 }
 
 impl Config {
-    /// Parses and validates every variable of SPEC §8.2 read through `lookup`.
+    /// Parses and validates every variable of [`VARIABLES`] read through `lookup`.
     ///
     /// An empty value counts as unset. Every variable is checked before failing; the error lists all
     /// problems in the order of [`VARIABLES`]. Checks that need the value of a secret given as a Secrets
@@ -860,14 +800,13 @@ impl Config {
         Config::parse(lookup, Vec::new())
     }
 
-    /// Parses the process environment (SPEC §8.1), without any `.env` file.
+    /// Parses the process environment, without any `.env` file.
     pub fn from_env() -> Result<Config, ConfigError> {
         Config::parse(|name| std::env::var(name).ok(), non_unicode_problems())
     }
 
     /// Parses the process environment as the Lambda binary sees it: the server-only variables
     /// ([`SERVER_ONLY_VARIABLES`]) are ignored, so a value there can never stop a function from starting
-    /// (SPEC §9.3).
     pub fn from_env_for_lambda() -> Result<Config, ConfigError> {
         let problems = non_unicode_problems()
             .into_iter()
@@ -952,7 +891,8 @@ impl Config {
         self.environment == Environment::Production
     }
 
-    /// What to log at WARN at start-up (SPEC §4.1, §6.5, §8.2); never contains a secret value.
+    /// What to log at WARN at start-up (deprecated variables, providers disabled for missing credentials,
+    /// risky production choices); never contains a secret value.
     pub fn warnings(&self) -> Vec<String> {
         let mut warnings = Vec::new();
         if self.auth.config_api_key_from_legacy {
@@ -994,7 +934,7 @@ impl Config {
     /// Replaces references by their resolved values and runs the checks deferred at parse time.
     ///
     /// `resolved` pairs a variable name of [`Config::secret_references`] with the secret's `SecretString`;
-    /// one trailing newline is trimmed here (SPEC §8.3). Names that are not an unresolved reference are
+    /// one trailing newline is trimmed here (secrets stored from files often end with one). Names that are not an unresolved reference are
     /// ignored. A reference left unresolved, an empty value and every failed check are problems, all
     /// reported together.
     pub fn apply_resolved_secrets(
@@ -1140,7 +1080,7 @@ impl Config {
     }
 }
 
-/// Splits `.env` text into `(KEY, VALUE)` pairs, in file order (SPEC §8.1).
+/// Splits `.env` text into `(KEY, VALUE)` pairs, in file order.
 ///
 /// Blank lines and lines starting with `#` are skipped, as are lines without `=` or with a key that is not
 /// made of ASCII letters, digits and `_`. An optional `export ` prefix is accepted. Key and value are
@@ -1227,11 +1167,8 @@ fn secret_problem(variable: &str, value: &str, production: bool) -> Option<&'sta
 }
 
 // What `Reader::number` calls each kind of number in its problems.
-const PORT_NUMBER: &str = "port number";
 const SECONDS: &str = "number of seconds";
 const BYTES: &str = "number of bytes";
-const REQUESTS: &str = "number of requests";
-const CONNECTIONS: &str = "number of connections";
 const JOBS: &str = "number of jobs";
 
 /// Default `MAX_CPU_JOBS`: one fewer than the cores this process may use, at least one, so CPU-heavy
@@ -1254,7 +1191,7 @@ struct Reader<'a> {
 }
 
 impl Reader<'_> {
-    /// The value, or `None` when unset or empty (SPEC §8.1).
+    /// The value, or `None` when unset or empty (an empty value counts as unset).
     fn raw(&self, name: &str) -> Option<String> {
         (self.lookup)(name).filter(|v| !v.is_empty())
     }
@@ -1342,7 +1279,7 @@ impl Reader<'_> {
         })
     }
 
-    /// A comma list (SPEC §8.1): items trimmed, empty items dropped.
+    /// A comma list: items trimmed, empty items dropped.
     fn list(&self, name: &str, default: &str) -> Vec<String> {
         let raw = self.raw(name).unwrap_or_else(|| default.to_owned());
         raw.split(',')
@@ -1388,53 +1325,6 @@ impl Reader<'_> {
                 ),
             );
         }
-    }
-
-    fn server(&mut self) -> ServerConfig {
-        ServerConfig {
-            host: self.value("HOST", IpAddr::from([0, 0, 0, 0]), parse_ip),
-            port: self.number("PORT", 8000, 1..=65535, PORT_NUMBER),
-            max_concurrent_requests: self.number(
-                "MAX_CONCURRENT_REQUESTS",
-                256,
-                1..=100_000,
-                REQUESTS,
-            ),
-            max_connections: self.number("MAX_CONNECTIONS", 1024, 1..=1_000_000, CONNECTIONS),
-            shutdown_grace: self.seconds("SHUTDOWN_GRACE_SECONDS", 25, 0..=300),
-            tls: self.tls(),
-            shutdown_delay: self.seconds("SHUTDOWN_DELAY_SECONDS", 0, 0..=300),
-        }
-    }
-
-    /// `TLS_CERT_FILE`, `TLS_KEY_FILE` (both or neither) and `TLS_CLIENT_AUTH`.
-    fn tls(&mut self) -> Option<TlsConfig> {
-        self.all_or_nothing(&["TLS_CERT_FILE", "TLS_KEY_FILE"], "TLS");
-        let client_auth = self.choice(
-            "TLS_CLIENT_AUTH",
-            TlsClientAuth::Optional,
-            &[
-                ("optional", TlsClientAuth::Optional),
-                ("required", TlsClientAuth::Required),
-                ("none", TlsClientAuth::None),
-            ],
-        );
-        let (Some(cert_file), Some(key_file)) =
-            (self.raw("TLS_CERT_FILE"), self.raw("TLS_KEY_FILE"))
-        else {
-            if self.is_set("TLS_CLIENT_AUTH") && !self.is_set("TLS_CERT_FILE") {
-                self.problem(
-                    "TLS_CLIENT_AUTH",
-                    "has no effect without TLS_CERT_FILE and TLS_KEY_FILE (the server does not terminate TLS)",
-                );
-            }
-            return None;
-        };
-        Some(TlsConfig {
-            cert_file: PathBuf::from(cert_file),
-            key_file: PathBuf::from(key_file),
-            client_auth,
-        })
     }
 
     fn http(&mut self) -> HttpConfig {
@@ -1573,7 +1463,8 @@ impl Reader<'_> {
             token_url: self.endpoint("GOOGLE_TOKEN_URL", "https://oauth2.googleapis.com/token"),
             revoke_url: self.endpoint("GOOGLE_REVOKE_URL", "https://oauth2.googleapis.com/revoke"),
         };
-        // DROPBOX_REDIRECT_URI is accepted for compatibility and never read (SPEC §4.4).
+        // DROPBOX_REDIRECT_URI is accepted for compatibility and never read: the Dropbox flow uses the
+        // redirect URI of the authorize request.
         let dropbox = DropboxConfig {
             client_id: self.secret("DROPBOX_CLIENT_ID"),
             client_secret: self.secret("DROPBOX_CLIENT_SECRET"),
@@ -1713,7 +1604,7 @@ impl Reader<'_> {
         uri
     }
 
-    /// An endpoint override (SPEC §4.11): absolute http/https, no query, no fragment; https in production.
+    /// A provider endpoint override: absolute http/https, no query, no fragment; https in production.
     fn endpoint(&mut self, name: &str, default: &str) -> String {
         let Some(url) = self.optional(name, |raw| check_endpoint(raw).map(|()| raw.to_owned()))
         else {
@@ -2017,20 +1908,6 @@ fn parse_bool(raw: &str) -> Option<bool> {
     }
 }
 
-fn parse_ip(raw: &str) -> Result<IpAddr, String> {
-    let trimmed = raw.trim();
-    if trimmed.eq_ignore_ascii_case("localhost") {
-        return Ok(IpAddr::from([127, 0, 0, 1]));
-    }
-    let unbracketed = trimmed
-        .strip_prefix('[')
-        .and_then(|s| s.strip_suffix(']'))
-        .unwrap_or(trimmed);
-    unbracketed
-        .parse()
-        .map_err(|_| format!("{raw:?} is not an IP address"))
-}
-
 fn check_base_path(raw: &str) -> Result<String, String> {
     let why = if !raw.starts_with('/') {
         "it must start with /"
@@ -2082,7 +1959,7 @@ fn check_absolute_uri(raw: &str) -> Result<(), String> {
     Ok(())
 }
 
-/// An exact CORS origin `scheme://host[:port]` (SPEC §2.8).
+/// An exact CORS origin `scheme://host[:port]`.
 fn check_origin(raw: &str) -> Result<(), String> {
     let fail = || format!("{raw:?} is not an origin (scheme://host[:port], without path)");
     if has_bad_chars(raw) {
@@ -2101,7 +1978,8 @@ fn is_loopback_host(host: &str) -> bool {
     host.eq_ignore_ascii_case("localhost") || host == "127.0.0.1" || host == "[::1]"
 }
 
-/// One `ALLOWED_REDIRECT_URIS` entry (SPEC §4.8, §8.4).
+/// One `ALLOWED_REDIRECT_URIS` entry: an exact URI, a prefix ending in `*`, or a lone `*` (development
+/// only); http entries in production only for loopback hosts.
 fn parse_redirect_rule(entry: &str, production: bool) -> Result<RedirectRule, String> {
     if entry == "*" {
         return if production {
@@ -2373,6 +2251,8 @@ fn is_p256_spki(der: &[u8]) -> bool {
 
 #[cfg(test)]
 mod tests {
+    use std::net::IpAddr;
+
     use super::testing::*;
     use super::*;
 
@@ -2380,14 +2260,8 @@ mod tests {
     fn an_empty_lookup_gives_every_documented_default() {
         let c = ok(&[]);
         assert_eq!(c.environment, Environment::Development);
-        assert_eq!(c.server.host, IpAddr::from([0, 0, 0, 0]));
-        assert_eq!(c.server.port, 8000);
-        assert_eq!(c.server.max_concurrent_requests, 256);
-        assert_eq!(c.server.max_connections, 1024);
         assert_eq!(c.http.max_cpu_jobs, default_cpu_jobs());
         assert_eq!(c.http.max_queued_cpu_jobs, 64);
-        assert_eq!(c.server.shutdown_grace, Duration::from_secs(25));
-        assert_eq!(c.server.shutdown_delay, Duration::ZERO);
         assert_eq!(c.http.base_path, None);
         assert!(!c.http.enable_docs);
         assert_eq!(c.http.project_version, env!("CARGO_PKG_VERSION"));
@@ -2530,7 +2404,7 @@ mod tests {
         assert_eq!(c.telemetry.log_level, "info");
     }
 
-    /// Every validation rule of SPEC §8.2, refused side: (variable, value, part of the message).
+    /// Every validation rule, refused side: (variable, value, part of the message).
     #[test]
     fn each_invalid_value_is_reported_against_its_variable() {
         let cases: &[(&str, &str, &str)] = &[
@@ -2539,17 +2413,6 @@ mod tests {
                 "staging",
                 "\"staging\" is not one of: development, production",
             ),
-            (
-                "HOST",
-                "localhost.example",
-                "\"localhost.example\" is not an IP address",
-            ),
-            ("HOST", "999.0.0.1", "is not an IP address"),
-            ("PORT", "80a", "\"80a\" is not a port number (1-65535)"),
-            ("PORT", "0", "\"0\" is not a port number (1-65535)"),
-            ("PORT", "65536", "is not a port number (1-65535)"),
-            ("PORT", "-1", "is not a port number"),
-            ("PORT", "+80", "is not a port number"),
             ("BASE_PATH", "api", "must start with /"),
             ("BASE_PATH", "/api/", "must not end with /"),
             ("BASE_PATH", "/", "must not end with /"),
@@ -2583,29 +2446,12 @@ mod tests {
                 "is not a number of seconds (1-300)",
             ),
             ("REQUEST_TIMEOUT_SECONDS", "301", "(1-300)"),
-            (
-                "MAX_CONCURRENT_REQUESTS",
-                "0",
-                "is not a number of requests (1-100000)",
-            ),
-            ("MAX_CONCURRENT_REQUESTS", "100001", "(1-100000)"),
-            (
-                "MAX_CONNECTIONS",
-                "0",
-                "is not a number of connections (1-1000000)",
-            ),
             ("MAX_CPU_JOBS", "0", "is not a number of jobs (1-1024)"),
             (
                 "MAX_QUEUED_CPU_JOBS",
                 "-1",
                 "is not a number of jobs (0-100000)",
             ),
-            (
-                "SHUTDOWN_GRACE_SECONDS",
-                "301",
-                "is not a number of seconds (0-300)",
-            ),
-            ("SHUTDOWN_GRACE_SECONDS", "2.5", "(0-300)"),
             (
                 "ALLOWED_ORIGINS",
                 "http://localhost:3000/",
@@ -2959,19 +2805,11 @@ mod tests {
         assert_each_refused(cases);
     }
 
-    /// Every validation rule of SPEC §8.2, accepted side.
+    /// Every validation rule, accepted side.
     #[test]
     fn each_valid_value_is_accepted() {
         let cases: &[(&str, &str)] = &[
             ("ENVIRONMENT", "Development"),
-            ("HOST", "127.0.0.1"),
-            ("HOST", "::"),
-            ("HOST", "[::1]"),
-            ("HOST", "localhost"),
-            ("HOST", "LocalHost"),
-            ("PORT", "1"),
-            ("PORT", "65535"),
-            ("PORT", " 8080 "),
             ("BASE_PATH", "/api"),
             ("BASE_PATH", "/prod/apuntador-v1"),
             ("ENABLE_DOCS", "TRUE"),
@@ -2979,9 +2817,6 @@ mod tests {
             ("BODY_LIMIT_BYTES", "1024"),
             ("BODY_LIMIT_BYTES", "1048576"),
             ("REQUEST_TIMEOUT_SECONDS", "300"),
-            ("MAX_CONCURRENT_REQUESTS", "100000"),
-            ("SHUTDOWN_GRACE_SECONDS", "0"),
-            ("SHUTDOWN_DELAY_SECONDS", "300"),
             ("ALLOWED_ORIGINS", "*"),
             (
                 "ALLOWED_ORIGINS",
@@ -3310,41 +3145,6 @@ mod tests {
     }
 
     #[test]
-    fn tls_files_go_together_and_tls_client_auth_needs_them_and_a_known_value() {
-        assert_eq!(
-            variables_with_problems(&[("TLS_CERT_FILE", "/c.pem")]),
-            ["TLS_KEY_FILE"]
-        );
-        assert_eq!(
-            variables_with_problems(&[("TLS_KEY_FILE", "/k.pem")]),
-            ["TLS_CERT_FILE"]
-        );
-        assert_eq!(
-            variables_with_problems(&[("TLS_CLIENT_AUTH", "required")]),
-            ["TLS_CLIENT_AUTH"]
-        );
-        let found = problems(&[
-            ("TLS_CERT_FILE", "/c.pem"),
-            ("TLS_KEY_FILE", "/k.pem"),
-            ("TLS_CLIENT_AUTH", "sometimes"),
-        ]);
-        assert_eq!(found.len(), 1);
-        assert!(
-            found[0].message.contains("optional, required, none"),
-            "{found:?}"
-        );
-        assert!(ok(&[]).server.tls.is_none());
-    }
-
-    #[test]
-    fn the_lambda_binary_ignores_the_tls_variables() {
-        for name in ["TLS_CERT_FILE", "TLS_KEY_FILE", "TLS_CLIENT_AUTH"] {
-            assert!(SERVER_ONLY_VARIABLES.contains(&name), "{name}");
-            assert!(VARIABLES.contains(&name), "{name}");
-        }
-    }
-
-    #[test]
     fn client_cert_sources_are_sorted_into_priority_order_and_deduplicated() {
         let c = ok(&[("CLIENT_CERT_SOURCES", "xfcc,header,Header,lambda-context")]);
         assert_eq!(
@@ -3591,7 +3391,7 @@ mod tests {
         assert_eq!(c.oauth.enabled_providers, [ProviderId::Dropbox]);
     }
 
-    /// Every refusal of SPEC §8.4: (extra variables over a valid production base, variable, message part).
+    /// Every production-only refusal: (extra variables over a valid production base, variable, message part).
     #[test]
     fn each_production_refusal_is_a_problem() {
         let long_admin = "a".repeat(32);
@@ -4236,14 +4036,6 @@ mod tests {
     }
 
     #[test]
-    fn host_localhost_binds_the_ipv4_loopback() {
-        assert_eq!(
-            ok(&[("HOST", "localhost")]).server.host,
-            IpAddr::from([127, 0, 0, 1])
-        );
-    }
-
-    #[test]
     fn enabled_cloud_providers_none_turns_oauth_off_even_in_production() {
         assert!(
             ok(&[("ENABLED_CLOUD_PROVIDERS", "none")])
@@ -4270,21 +4062,6 @@ mod tests {
         assert_eq!(
             c.oauth.onedrive.redirect_uri,
             "http://localhost:9123/oauth/callback/onedrive"
-        );
-    }
-
-    #[test]
-    fn shutdown_delay_seconds_is_bounded() {
-        assert_eq!(
-            ok(&[("SHUTDOWN_DELAY_SECONDS", "15")])
-                .server
-                .shutdown_delay,
-            Duration::from_secs(15)
-        );
-        assert_problem(
-            &[("SHUTDOWN_DELAY_SECONDS", "301")],
-            "SHUTDOWN_DELAY_SECONDS",
-            "(0-300)",
         );
     }
 

@@ -108,7 +108,7 @@ pub(super) fn check_url(raw: &str) -> Result<(), String> {
     Ok(())
 }
 
-/// An endpoint override (SPEC §4.11): absolute http/https URL, no query, no fragment.
+/// An endpoint override (provider or AWS endpoint): absolute http/https URL, no query, no fragment.
 pub(super) fn check_endpoint(raw: &str) -> Result<(), String> {
     let url = parse_http_url(raw)?;
     if url.has_query || url.has_fragment {
