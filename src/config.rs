@@ -17,11 +17,15 @@ use std::time::Duration;
 use base64::Engine as _;
 use secrecy::{ExposeSecret as _, SecretString};
 
+mod auth;
 mod http;
 mod server;
 #[cfg(test)]
 mod testing;
 mod values;
+pub use auth::{
+    AuthConfig, DEV_CONFIG_API_KEY, LEGACY_DEV_SECRET_KEY, SECRET_REFERENCE_PREFIX, SecretValue,
+};
 pub use http::{AllowedHeaders, AllowedOrigins, CorsConfig, HttpConfig};
 pub use server::{SERVER_ONLY_VARIABLES, ServerConfig, TlsClientAuth, TlsConfig};
 
@@ -44,11 +48,6 @@ pub const CA_VARIABLES: [&str; 10] = [
     "AUTO_CREATE_RESOURCES",
     "AWS_ENDPOINT_URL",
 ];
-
-/// Development default for `CONFIG_API_KEY` (refused in production).
-pub const DEV_CONFIG_API_KEY: &str = "dev-config-api-key-change-me-in-production";
-/// The previous service's well-known default `SECRET_KEY` (refused in production).
-pub const LEGACY_DEV_SECRET_KEY: &str = "dev-secret-key-change-in-production-min-32-chars";
 
 /// The validated configuration tree.
 #[derive(Debug, Clone)]
@@ -82,28 +81,6 @@ pub enum Environment {
     Development,
     /// Production: insecure defaults, wildcards, plain-http URLs and missing credentials are refused.
     Production,
-}
-
-/// A secret-capable value: either the value itself or a Secrets Manager ARN (`arn:aws:secretsmanager:…`) to resolve at
-/// start-up.
-#[derive(Debug, Clone)]
-pub enum SecretValue {
-    /// The secret itself.
-    Plain(SecretString),
-    /// `arn:aws:secretsmanager:…`, resolved before the router is built.
-    Reference(String),
-}
-
-/// Bearer keys: `CONFIG_API_KEY` guards the configuration API, `ADMIN_API_KEY` the admin API.
-#[derive(Debug, Clone)]
-pub struct AuthConfig {
-    /// Effective `CONFIG_API_KEY` (S): falls back to legacy `SECRET_KEY`, then, in development only, to
-    /// [`DEV_CONFIG_API_KEY`].
-    pub config_api_key: SecretValue,
-    /// True when the key came from legacy `SECRET_KEY` (a WARN is logged at start).
-    pub config_api_key_from_legacy: bool,
-    /// `ADMIN_API_KEY` (S): `None` disables the admin API. At least 32 characters when set.
-    pub admin_api_key: Option<SecretValue>,
 }
 
 /// OAuth provider ids, in the fixed order used by `/config/providers`.
@@ -466,9 +443,6 @@ fn render_problems(problems: &[ConfigProblem]) -> String {
     out
 }
 
-/// Prefix that makes the value of a secret-capable variable a Secrets Manager reference.
-pub const SECRET_REFERENCE_PREFIX: &str = "arn:aws:secretsmanager:";
-
 /// Every variable the service reads, in the documented order (an alias right after its variable).
 ///
 /// Problems are reported in this order.
@@ -579,33 +553,12 @@ pub const SECRET_VARIABLES: &[&str] = &[
 ];
 
 const DEFAULT_REDIRECT_URI: &str = "apuntador://oauth-callback";
-/// Minimum length, in characters, of `CONFIG_API_KEY` (production) and `ADMIN_API_KEY`.
-const MIN_KEY_CHARS: usize = 32;
-
 impl Environment {
     /// The lower-case name, as used for `deployment.environment.name`.
     pub fn as_str(self) -> &'static str {
         match self {
             Environment::Development => "development",
             Environment::Production => "production",
-        }
-    }
-}
-
-impl SecretValue {
-    /// The secret itself, or `None` for a Secrets Manager reference not resolved yet.
-    pub fn expose(&self) -> Option<&str> {
-        match self {
-            SecretValue::Plain(secret) => Some(secret.expose_secret()),
-            SecretValue::Reference(_) => None,
-        }
-    }
-
-    fn from_raw(value: String) -> SecretValue {
-        if value.starts_with(SECRET_REFERENCE_PREFIX) {
-            SecretValue::Reference(value)
-        } else {
-            SecretValue::Plain(SecretString::from(value))
         }
     }
 }
@@ -1090,27 +1043,13 @@ fn finish(mut problems: Vec<ConfigProblem>) -> Result<(), ConfigError> {
 /// The check of a secret's value that cannot run on an unresolved reference; `None` when it passes.
 fn secret_problem(variable: &str, value: &str, production: bool) -> Option<&'static str> {
     match variable {
-        "CONFIG_API_KEY" | "SECRET_KEY" if production => {
-            if value == DEV_CONFIG_API_KEY {
-                Some("must not be the development default in production")
-            } else if value == LEGACY_DEV_SECRET_KEY {
-                Some("must not be the well-known legacy default in production")
-            } else if value.chars().count() < MIN_KEY_CHARS {
-                Some("must be at least 32 characters in production")
-            } else {
-                None
-            }
-        }
-        "ADMIN_API_KEY" => {
-            (value.chars().count() < MIN_KEY_CHARS).then_some("must be at least 32 characters")
-        }
         "PLAY_INTEGRITY_DECRYPTION_KEY" => decode_base64(value)
             .is_none_or(|key| key.len() != 32)
             .then_some("is not the base64 of a 32-byte AES key"),
         "PLAY_INTEGRITY_VERIFICATION_KEY" => decode_base64(value)
             .is_none_or(|der| !is_p256_spki(&der))
             .then_some("is not the base64 of a DER SubjectPublicKeyInfo of an EC P-256 key"),
-        _ => None,
+        _ => auth::key_problem(variable, value, production),
     }
 }
 
@@ -1262,32 +1201,6 @@ impl Reader<'_> {
                     set.join(" and ")
                 ),
             );
-        }
-    }
-
-    fn auth(&mut self) -> AuthConfig {
-        let (variable, value) = match (self.raw("CONFIG_API_KEY"), self.raw("SECRET_KEY")) {
-            (Some(key), _) => ("CONFIG_API_KEY", Some(key)),
-            (None, Some(legacy)) => ("SECRET_KEY", Some(legacy)),
-            (None, None) => ("CONFIG_API_KEY", None),
-        };
-        let config_api_key = match value {
-            Some(raw) => {
-                let key = SecretValue::from_raw(raw);
-                self.check_secret(variable, &key);
-                key
-            }
-            None => {
-                if self.production {
-                    self.problem("CONFIG_API_KEY", "must be set in production");
-                }
-                SecretValue::Plain(SecretString::from(DEV_CONFIG_API_KEY))
-            }
-        };
-        AuthConfig {
-            config_api_key,
-            config_api_key_from_legacy: variable == "SECRET_KEY",
-            admin_api_key: self.secret("ADMIN_API_KEY"),
         }
     }
 
@@ -2072,9 +1985,6 @@ mod tests {
     fn an_empty_lookup_gives_every_documented_default() {
         let c = ok(&[]);
         assert_eq!(c.environment, Environment::Development);
-        assert_eq!(c.auth.config_api_key.expose(), Some(DEV_CONFIG_API_KEY));
-        assert!(!c.auth.config_api_key_from_legacy);
-        assert!(c.auth.admin_api_key.is_none());
         assert!(c.oauth.enabled_providers.is_empty());
         assert_eq!(
             c.oauth.disabled_for_missing_credentials,
@@ -2197,11 +2107,6 @@ mod tests {
                 "ENVIRONMENT",
                 "staging",
                 "\"staging\" is not one of: development, production",
-            ),
-            (
-                "ADMIN_API_KEY",
-                "short-admin-key",
-                "must be at least 32 characters",
             ),
             (
                 "ENABLED_CLOUD_PROVIDERS",
@@ -2494,9 +2399,6 @@ mod tests {
     fn each_valid_value_is_accepted() {
         let cases: &[(&str, &str)] = &[
             ("ENVIRONMENT", "Development"),
-            ("CONFIG_API_KEY", "short-is-fine-in-development"),
-            ("SECRET_KEY", "legacy"),
-            ("ADMIN_API_KEY", GOOD_KEY),
             ("ENABLED_CLOUD_PROVIDERS", "GoogleDrive, ONEDRIVE"),
             ("ENABLED_CLOUD_PROVIDERS", ","),
             ("ENABLED_CLOUD_PROVIDERS", "None"),
@@ -2875,25 +2777,6 @@ mod tests {
     }
 
     #[test]
-    fn secret_key_is_used_when_config_api_key_is_unset() {
-        let c = ok(&[("SECRET_KEY", "legacy-key")]);
-        assert_eq!(c.auth.config_api_key.expose(), Some("legacy-key"));
-        assert!(c.auth.config_api_key_from_legacy);
-        assert!(
-            c.warnings()
-                .iter()
-                .any(|w| w.contains("SECRET_KEY is deprecated"))
-        );
-    }
-
-    #[test]
-    fn config_api_key_wins_over_secret_key() {
-        let c = ok(&[("SECRET_KEY", "legacy-key"), ("CONFIG_API_KEY", "new-key")]);
-        assert_eq!(c.auth.config_api_key.expose(), Some("new-key"));
-        assert!(!c.auth.config_api_key_from_legacy);
-    }
-
-    #[test]
     fn a_complete_play_integrity_group_is_configured() {
         let key = b64(&[1u8; 32]);
         let spki = b64(&p256_spki());
@@ -3053,46 +2936,7 @@ mod tests {
     /// Every production-only refusal: (extra variables over a valid production base, variable, message part).
     #[test]
     fn each_production_refusal_is_a_problem() {
-        let long_admin = "a".repeat(32);
         let cases: &[(Pairs, &str, &str)] = &[
-            (
-                &[("CONFIG_API_KEY", "")],
-                "CONFIG_API_KEY",
-                "must be set in production",
-            ),
-            (
-                &[("CONFIG_API_KEY", "0123456789")],
-                "CONFIG_API_KEY",
-                "must be at least 32 characters in production",
-            ),
-            (
-                &[("CONFIG_API_KEY", DEV_CONFIG_API_KEY)],
-                "CONFIG_API_KEY",
-                "must not be the development default",
-            ),
-            (
-                &[("CONFIG_API_KEY", LEGACY_DEV_SECRET_KEY)],
-                "CONFIG_API_KEY",
-                "must not be the well-known legacy",
-            ),
-            (
-                &[
-                    ("CONFIG_API_KEY", ""),
-                    ("SECRET_KEY", LEGACY_DEV_SECRET_KEY),
-                ],
-                "SECRET_KEY",
-                "must not be the well-known legacy",
-            ),
-            (
-                &[("CONFIG_API_KEY", ""), ("SECRET_KEY", "short")],
-                "SECRET_KEY",
-                "at least 32 characters",
-            ),
-            (
-                &[("ADMIN_API_KEY", "0123456789")],
-                "ADMIN_API_KEY",
-                "must be at least 32 characters",
-            ),
             (
                 &[("ALLOWED_REDIRECT_URIS", "*")],
                 "ALLOWED_REDIRECT_URIS",
@@ -3221,8 +3065,6 @@ mod tests {
         assert_each_refused_in_production(cases);
         // The accepted side of the same rules.
         let accepted: &[&[(&str, &str)]] = &[
-            &[("ADMIN_API_KEY", &long_admin)],
-            &[("CONFIG_API_KEY", ""), ("SECRET_KEY", GOOD_KEY)],
             &[(
                 "ALLOWED_REDIRECT_URIS",
                 "http://localhost:3000/cb,http://127.0.0.1/*,http://[::1]:8080/cb",
@@ -3501,35 +3343,6 @@ mod tests {
         assert!(
             !rendered.contains("VerifyKeyValue654") && !rendered.contains("AdminS3cr3t"),
             "{rendered}"
-        );
-    }
-
-    #[test]
-    fn a_legacy_secret_key_reference_is_resolved_under_its_own_name() {
-        let pairs = production(&[("CONFIG_API_KEY", ""), ("SECRET_KEY", ARN)]);
-        let mut c = ok(&as_refs(&pairs));
-        assert_eq!(c.secret_references(), [("SECRET_KEY", ARN.to_owned())]);
-        let error = c
-            .apply_resolved_secrets(vec![(
-                "SECRET_KEY",
-                SecretString::from(LEGACY_DEV_SECRET_KEY),
-            )])
-            .unwrap_err();
-        assert_eq!(error.0[0].variable, "SECRET_KEY");
-        assert!(error.0[0].message.contains("legacy default"));
-    }
-
-    #[test]
-    fn development_checks_only_the_length_of_a_resolved_admin_key() {
-        let mut c = ok(&[("CONFIG_API_KEY", ARN), ("ADMIN_API_KEY", ARN)]);
-        c.apply_resolved_secrets(vec![
-            ("CONFIG_API_KEY", SecretString::from("short")),
-            ("ADMIN_API_KEY", SecretString::from(GOOD_KEY)),
-        ])
-        .expect("development accepts a short config key");
-        assert_eq!(
-            c.auth.admin_api_key.as_ref().and_then(SecretValue::expose),
-            Some(GOOD_KEY)
         );
     }
 
