@@ -222,8 +222,8 @@ mod tests {
     use std::path::PathBuf;
 
     use super::*;
-    use crate::config::testing::*;
     use crate::config::Config;
+    use crate::config::testing::*;
 
     #[test]
     fn an_empty_lookup_gives_every_documented_pki_default() {
