@@ -2,10 +2,19 @@
 //!
 //! `Config::from_env()` reads the process environment (`Config::from_env_with_dotenv` adds an optional
 //! `.env` file); `Config::from_lookup(|name| ...)` is the same parser over any lookup function, so tests
-//! never touch the process environment. All problems are collected and reported together before failing, and no
-//! secret value is ever echoed in a problem. Secrets given as Secrets Manager ARNs stay references until
-//! the start-up code resolves them and calls `Config::apply_resolved_secrets`, which runs the checks that
-//! need their values. This module depends on nothing else in the crate.
+//! never touch the process environment. All problems are collected and reported together, in the order
+//! of [`VARIABLES`], before failing, and no secret value is ever echoed in a problem. Secrets given as
+//! Secrets Manager ARNs stay references until the start-up code resolves them and calls
+//! `Config::apply_resolved_secrets`, which runs the checks that need their values.
+//!
+//! This file holds the tree's root ([`Config`], [`Environment`]), the shared `Reader` (lookup, typed
+//! values, problem collection), the error report and the `.env` parser. Each area has its own file with
+//! its types, defaults, rules and parsing side by side, re-exported here: `server` (bind address, limits,
+//! shutdown, TLS door), `http` (HTTP conventions and CORS), `auth` (bearer keys, secret-capable values),
+//! `oauth` (providers and redirect URIs), `pki` (certificate validity and sources), `attestation` (Play
+//! Integrity, App Attest, desktop), `storage` (local or AWS) and `telemetry` (logs, OpenTelemetry);
+//! `values` holds the URL and base64 checks several areas share. This module depends on nothing else in
+//! the crate.
 
 use std::collections::HashMap;
 use std::fmt::Display;
@@ -26,6 +35,7 @@ mod telemetry;
 #[cfg(test)]
 mod testing;
 mod values;
+
 pub use attestation::{
     AppAttestConfig, AppAttestEnvironment, AttestationConfig, DeviceVerdict, PlayIntegrityConfig,
 };
@@ -586,9 +596,14 @@ fn secret_problem(variable: &str, value: &str, production: bool) -> Option<&'sta
         .or_else(|| attestation::play_integrity_key_problem(variable, value))
 }
 
-// What `Reader::number` calls each kind of number in its problems.
+// What `Reader::number` calls a number of seconds in its problems (each area names its own numbers).
 const SECONDS: &str = "number of seconds";
+
 /// Reads variables through a lookup function and collects problems.
+///
+/// The typed readers shared by every area are here; each area's file adds an `impl Reader` with the
+/// method that parses its settings (`server`, `http`, `cors`, `auth`, `oauth`, `pki`, `attestation`,
+/// `storage`, `telemetry`), which [`Config`]'s parser calls in the order of [`VARIABLES`].
 struct Reader<'a> {
     lookup: &'a dyn Fn(&str) -> Option<String>,
     production: bool,
@@ -735,10 +750,7 @@ impl Reader<'_> {
     }
 }
 
-// ---------------------------------------------------------------------------------------------------------
-// Value checks. Each returns the problem message; only non-secret values are quoted.
-// ---------------------------------------------------------------------------------------------------------
-
+/// A boolean: `true`/`false`, `1`/`0`, `yes`/`no` or `on`/`off`, case-insensitively.
 fn parse_bool(raw: &str) -> Option<bool> {
     match raw.trim().to_ascii_lowercase().as_str() {
         "true" | "1" | "yes" | "on" => Some(true),
@@ -903,7 +915,7 @@ mod tests {
     }
 
     #[test]
-    fn two_bad_variables_are_reported_together_as_in_the_spec() {
+    fn two_bad_variables_are_reported_together_in_one_message() {
         let mut pairs = production(&[("CONFIG_API_KEY", "0123456789")]);
         pairs.push(("PORT".into(), "80a".into()));
         let error = parse(&as_refs(&pairs)).map(|_| ()).unwrap_err();

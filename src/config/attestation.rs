@@ -124,9 +124,11 @@ pub enum AppAttestEnvironment {
     Development,
 }
 
+// What `Reader::number` calls this area's numbers in its problems.
 const ATTESTATIONS: &str = "number of attestations";
 
 impl Reader<'_> {
+    /// The attestation settings, each group checked all-or-nothing.
     pub(super) fn attestation(&mut self) -> AttestationConfig {
         AttestationConfig {
             enrollment_require_attestation: self.boolean("ENROLLMENT_REQUIRE_ATTESTATION", false),
@@ -149,6 +151,7 @@ impl Reader<'_> {
         }
     }
 
+    /// Play Integrity: `None` unless its package name and both keys are set and valid.
     fn play_integrity(&mut self) -> Option<PlayIntegrityConfig> {
         const GROUP: [&str; 3] = [
             "PLAY_INTEGRITY_PACKAGE_NAME",
@@ -195,6 +198,7 @@ impl Reader<'_> {
         })
     }
 
+    /// App Attest: `None` unless both `APPLE_TEAM_ID` and `APPLE_BUNDLE_ID` are set and valid.
     fn app_attest(&mut self) -> Option<AppAttestConfig> {
         let team_id = self.optional("APPLE_TEAM_ID", check_team_id);
         let bundle_id = self.optional("APPLE_BUNDLE_ID", check_bundle_id);
@@ -237,6 +241,7 @@ fn check_package_name(raw: &str) -> Result<String, String> {
     }
 }
 
+/// An Apple team id: 10 upper-case letters or digits.
 fn check_team_id(raw: &str) -> Result<String, String> {
     if raw.len() == 10
         && raw

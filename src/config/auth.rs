@@ -59,6 +59,8 @@ impl SecretValue {
 }
 
 impl Reader<'_> {
+    /// The bearer keys: `CONFIG_API_KEY`, else the legacy `SECRET_KEY`, else (development only) the
+    /// development default; `ADMIN_API_KEY` when set.
     pub(super) fn auth(&mut self) -> AuthConfig {
         let (variable, value) = match (self.raw("CONFIG_API_KEY"), self.raw("SECRET_KEY")) {
             (Some(key), _) => ("CONFIG_API_KEY", Some(key)),

@@ -58,8 +58,11 @@ pub enum AllowedHeaders {
     List(Vec<String>),
 }
 
+/// Default `ALLOWED_ORIGINS`: local web development servers and the Capacitor and Tauri shells.
 const DEFAULT_ALLOWED_ORIGINS: &str =
     "http://localhost:3000,http://localhost:5173,capacitor://localhost,tauri://localhost";
+
+// What `Reader::number` calls this area's numbers in its problems.
 const BYTES: &str = "number of bytes";
 const JOBS: &str = "number of jobs";
 
@@ -72,6 +75,7 @@ fn default_cpu_jobs() -> usize {
 }
 
 impl Reader<'_> {
+    /// The HTTP conventions: `BASE_PATH` to `MAX_QUEUED_CPU_JOBS`.
     pub(super) fn http(&mut self) -> HttpConfig {
         HttpConfig {
             base_path: self.optional("BASE_PATH", check_base_path),
@@ -94,6 +98,7 @@ impl Reader<'_> {
         }
     }
 
+    /// The CORS rules: `ALLOWED_ORIGINS` (`*` alone, refused in production) and `CORS_*`.
     pub(super) fn cors(&mut self) -> CorsConfig {
         let origins = self.list("ALLOWED_ORIGINS", DEFAULT_ALLOWED_ORIGINS);
         let allowed_origins = if origins.iter().any(|o| o == "*") {
@@ -157,6 +162,7 @@ impl Reader<'_> {
     }
 }
 
+/// `BASE_PATH`: `/seg[/seg…]`, no empty segment, no trailing `/`, no `*`, `?`, `#` or spaces.
 fn check_base_path(raw: &str) -> Result<String, String> {
     let why = if !raw.starts_with('/') {
         "it must start with /"

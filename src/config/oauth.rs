@@ -130,9 +130,12 @@ pub struct OneDriveConfig {
     pub token_url: String,
 }
 
+/// Default `ALLOWED_REDIRECT_URIS` and `OAUTH_FALLBACK_REDIRECT_URI`: the app's own callback.
 const DEFAULT_REDIRECT_URI: &str = "apuntador://oauth-callback";
 
 impl Reader<'_> {
+    /// The OAuth settings; a listed provider without its credentials is dropped in development and a
+    /// problem in production.
     pub(super) fn oauth(&mut self) -> OAuthConfig {
         let listed = self.providers();
         let allowed_redirect_uris = self.redirect_rules();
@@ -269,6 +272,7 @@ impl Reader<'_> {
         providers
     }
 
+    /// `ALLOWED_REDIRECT_URIS`: each entry parsed by [`parse_redirect_rule`].
     fn redirect_rules(&mut self) -> Vec<RedirectRule> {
         let mut rules = Vec::new();
         for entry in self.list("ALLOWED_REDIRECT_URIS", DEFAULT_REDIRECT_URI) {
@@ -337,6 +341,7 @@ fn check_absolute_uri(raw: &str) -> Result<(), String> {
     Ok(())
 }
 
+/// The hosts for which a plain-http redirect URI is accepted in production.
 fn is_loopback_host(host: &str) -> bool {
     host.eq_ignore_ascii_case("localhost") || host == "127.0.0.1" || host == "[::1]"
 }
@@ -424,6 +429,7 @@ fn check_tenant(raw: &str) -> Result<String, String> {
     }
 }
 
+/// A GUID in its 8-4-4-4-12 hexadecimal form.
 fn is_guid(s: &str) -> bool {
     s.len() == 36
         && s.char_indices().all(|(i, c)| {
@@ -435,6 +441,7 @@ fn is_guid(s: &str) -> bool {
         })
 }
 
+/// A DNS name of two or more labels whose last label has a letter.
 fn is_domain(s: &str) -> bool {
     let labels: Vec<&str> = s.split('.').collect();
     s.len() <= 253

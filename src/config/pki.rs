@@ -129,9 +129,11 @@ impl PkiConfig {
     }
 }
 
+// What `Reader::number` calls this area's numbers in its problems.
 const DAYS: &str = "number of days";
 
 impl Reader<'_> {
+    /// The PKI settings; `tls_client_auth` is `Some` when the server terminates TLS itself.
     pub(super) fn pki(&mut self, tls_client_auth: Option<TlsClientAuth>) -> PkiConfig {
         PkiConfig {
             validity_days_android: self.number("CERT_VALIDITY_DAYS_ANDROID", 30, 1..=365, DAYS),

@@ -76,6 +76,7 @@ const REQUESTS: &str = "number of requests";
 const CONNECTIONS: &str = "number of connections";
 
 impl Reader<'_> {
+    /// The server settings, TLS door included.
     pub(super) fn server(&mut self) -> ServerConfig {
         ServerConfig {
             host: self.value("HOST", IpAddr::from([0, 0, 0, 0]), parse_ip),
@@ -124,6 +125,7 @@ impl Reader<'_> {
     }
 }
 
+/// `HOST`: an IPv4 or IPv6 literal (brackets allowed), or `localhost` for 127.0.0.1.
 fn parse_ip(raw: &str) -> Result<IpAddr, String> {
     let trimmed = raw.trim();
     if trimmed.eq_ignore_ascii_case("localhost") {

@@ -62,6 +62,7 @@ pub struct AwsConfig {
 }
 
 impl Reader<'_> {
+    /// The storage settings; `DATA_DIR` falls back to the legacy `INFRASTRUCTURE_BASE_DIR`.
     pub(super) fn storage(&mut self) -> StorageConfig {
         let provider = self.choice(
             "INFRASTRUCTURE_PROVIDER",
@@ -109,6 +110,7 @@ impl Reader<'_> {
     }
 }
 
+/// An AWS region name: lower-case letters, digits and inner `-`.
 fn check_region(raw: &str) -> Result<String, String> {
     let valid = !raw.starts_with('-')
         && !raw.ends_with('-')

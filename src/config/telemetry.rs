@@ -59,6 +59,7 @@ pub enum OtlpProtocol {
 }
 
 impl Reader<'_> {
+    /// The log and OpenTelemetry settings.
     pub(super) fn telemetry(&mut self) -> TelemetryConfig {
         TelemetryConfig {
             log_level: self.value("LOG_LEVEL", "info".to_owned(), check_log_level),

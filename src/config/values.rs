@@ -6,6 +6,7 @@ use base64::alphabet;
 use base64::engine::DecodePaddingMode;
 use base64::engine::general_purpose::{GeneralPurpose, GeneralPurposeConfig};
 
+/// True when `s` has whitespace or control characters.
 pub(super) fn has_bad_chars(s: &str) -> bool {
     s.chars().any(|c| c.is_whitespace() || c.is_control())
 }
@@ -19,6 +20,7 @@ pub(super) fn split_scheme(s: &str) -> Option<(&str, &str)> {
     valid.then_some((scheme, rest))
 }
 
+/// True when `url`'s scheme is `https`, in any case.
 pub(super) fn is_https(url: &str) -> bool {
     split_scheme(url).is_some_and(|(scheme, _)| scheme.eq_ignore_ascii_case("https"))
 }
@@ -73,6 +75,8 @@ pub(super) struct HttpUrl {
     pub(super) has_fragment: bool,
 }
 
+/// Checks an absolute `http`/`https` URL with a valid authority and tells whether it has a query or a
+/// fragment.
 pub(super) fn parse_http_url(raw: &str) -> Result<HttpUrl, String> {
     let fail = |why: &str| format!("{raw:?} is not an absolute http/https URL: {why}");
     if has_bad_chars(raw) {
@@ -119,10 +123,11 @@ pub(super) fn check_endpoint(raw: &str) -> Result<(), String> {
     Ok(())
 }
 
-pub(super) const LENIENT_BASE64: GeneralPurposeConfig =
+/// Base64 decoding that accepts padding or its absence.
+const LENIENT_BASE64: GeneralPurposeConfig =
     GeneralPurposeConfig::new().with_decode_padding_mode(DecodePaddingMode::Indifferent);
-pub(super) const STANDARD_LENIENT: GeneralPurpose =
-    GeneralPurpose::new(&alphabet::STANDARD, LENIENT_BASE64);
+const STANDARD_LENIENT: GeneralPurpose = GeneralPurpose::new(&alphabet::STANDARD, LENIENT_BASE64);
+/// The URL-safe alphabet with [`LENIENT_BASE64`] (Play Integrity certificate digests).
 pub(super) const URL_SAFE_LENIENT: GeneralPurpose =
     GeneralPurpose::new(&alphabet::URL_SAFE, LENIENT_BASE64);
 
