@@ -315,9 +315,18 @@ fn probe_health(mut stream: impl Read + Write, addr: SocketAddr, url: &str) -> R
         .map_err(|err| format!("GET {url} got no answer within 3 s: {err}"))?;
     match &head[..] {
         b"HTTP/1.1 200" | b"HTTP/1.0 200" => Ok(()),
-        other => Err(format!(
-            "GET {url} answered {:?} instead of 200",
-            String::from_utf8_lossy(other)
-        )),
+        other => {
+            let status = String::from_utf8_lossy(other).into_owned();
+            // A TLS listener answers plain HTTP with a 400 problem document naming `https_required`.
+            let mut rest = Vec::new();
+            let _ = stream.take(4096).read_to_end(&mut rest);
+            if String::from_utf8_lossy(&rest).contains("https_required") {
+                return Err(format!(
+                    "GET {url} answered {status:?} https_required: the server terminates TLS; set \
+                     TLS_CERT_FILE to its certificate so that the probe speaks https"
+                ));
+            }
+            Err(format!("GET {url} answered {status:?} instead of 200"))
+        }
     }
 }

@@ -168,8 +168,8 @@ pub async fn authorize_oauth(
     }))
 }
 
-/// The provider's redirect back to this service: always a 302 to the app (or to the fallback URI), with
-/// every value percent-encoded. It never answers 422.
+/// The provider's redirect back to this service: for an enabled provider, always a 302 to the app (or to
+/// the fallback URI), with every value percent-encoded; it never answers 422.
 ///
 /// `HEAD` answers exactly like `GET` but changes nothing: a link checker or prefetcher that probes the
 /// callback URL never deletes the session a provider error would delete. The `Location` is ASCII only;

@@ -184,13 +184,26 @@ async fn without_a_certificate_public_routes_answer_and_device_routes_are_401_ev
         if let Some(file) = cert_file {
             cmd.env("TLS_CERT_FILE", file);
         }
-        cmd.status().unwrap().code()
+        let out = cmd.output().unwrap();
+        (
+            out.status.code(),
+            String::from_utf8_lossy(&out.stderr).into_owned(),
+        )
     };
-    assert_eq!(probe(Some(&identity.cert_file)), Some(0), "https probe");
-    assert_eq!(probe(None), Some(1), "a plain-HTTP probe gets the 400");
+    assert_eq!(probe(Some(&identity.cert_file)).0, Some(0), "https probe");
+    let (code, stderr) = probe(None);
+    assert_eq!(code, Some(1), "a plain-HTTP probe gets the 400");
+    assert!(
+        stderr.contains("https_required") && stderr.contains("set TLS_CERT_FILE"),
+        "the probe says how to reach a TLS server: {stderr}"
+    );
     let other = tempfile::tempdir().unwrap();
     let other = server_identity(other.path());
-    assert_eq!(probe(Some(&other.cert_file)), Some(1), "pinned to the file");
+    assert_eq!(
+        probe(Some(&other.cert_file)).0,
+        Some(1),
+        "pinned to the file"
+    );
     let (status, _) = get(&anonymous, server.port, "/device/ca-certificate").await;
     assert_eq!(status, 200);
     let device = enroll(&anonymous, server.port, "tls-anon-1").await;

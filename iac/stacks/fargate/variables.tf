@@ -152,6 +152,18 @@ variable "spot" {
   default = {}
 }
 
+variable "shutdown_delay_seconds" {
+  description = "SHUTDOWN_DELAY_SECONDS: after SIGTERM, seconds a task keeps serving (readiness 503) before draining, for what the ALB still sends it (a Fargate Spot interruption signals a registered task). 0-60."
+  type        = number
+  default     = 10
+}
+
+variable "shutdown_grace_seconds" {
+  description = "SHUTDOWN_GRACE_SECONDS: after the delay, seconds in-flight requests get to finish. The container's stopTimeout and the ALB deregistration delay are delay + grace + 5, at most 120."
+  type        = number
+  default     = 25
+}
+
 variable "adot_collector_enabled" {
   description = "Run the ADOT collector sidecar and export traces to X-Ray (adds the X-Ray VPC endpoint)."
   type        = bool
