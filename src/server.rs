@@ -1,4 +1,4 @@
-//! The HTTP/1.1 server loop of `apuntador-server` (SPEC §9.2): accept, serve, and shut down gracefully.
+//! The HTTP/1.1 server loop of `apuntador-server`: accept, serve, and shut down gracefully.
 //!
 //! [`serve`] takes the listener and the shutdown future as parameters so tests can drive it. On the
 //! shutdown signal readiness turns `shutting_down`, the listener is closed (new connections are
@@ -41,7 +41,7 @@ use crate::http::middleware::OverConnectionLimit;
 use crate::state::Lifecycle;
 
 /// How long a connection may take to send a request's headers. Longer than the 65 s the idle
-/// keep-alive connections must survive (SPEC §9.2), since hyper counts idle time against it.
+/// keep-alive connections must survive, since hyper counts idle time against it.
 const HEADER_READ_TIMEOUT: Duration = Duration::from_secs(75);
 
 /// Connections over `MAX_CONNECTIONS` being answered at once; beyond this they are closed unanswered.

@@ -433,7 +433,8 @@ async fn ca_rotation_reaches_the_tls_door_at_restart_and_the_previous_ca_stays_t
     let server = start(dir.path(), &identity, &[]);
     let (_, after) = get(&anonymous, server.port, "/device/ca-certificate-pin").await;
     assert_ne!(after, before, "after a restart the new CA is current");
-    // The old certificate (previous CA) and a new one (new CA) both pass the handshake and §5.9.
+    // The old certificate (previous CA) and a new one (new CA) both pass the handshake and the
+    // application's certificate checks.
     let new = enroll(&anonymous, server.port, "tls-rotate-new").await;
     for device in [&old, &new] {
         let as_device = client(&identity.cert_pem, Some(&device.identity));

@@ -1,4 +1,4 @@
-# apuntador-server on ECS Fargate behind an internal ALB (SPEC §9.2, §12.2). The ALB is reachable only
+# apuntador-server on ECS Fargate behind an internal ALB. The ALB is reachable only
 # from the API Gateway VPC link's security group; the HTTP API in front of it terminates mutual TLS and
 # writes the verified client certificate over CLIENT_CERT_HEADER, so the app reads only that header
 # (CLIENT_CERT_SOURCES=header).
@@ -17,7 +17,7 @@ locals {
   # deregistration delay: both wait this long, so neither cuts a request the app is still allowed to finish.
   shutdown_budget_seconds = var.shutdown_delay_seconds + var.shutdown_grace_seconds + 5
 
-  # Every value is plain configuration or a Secrets Manager ARN (SPEC §8.3); never a secret value.
+  # Every value is plain configuration or a Secrets Manager ARN; never a secret value.
   app_environment = merge(
     var.environment,
     var.secret_arns,
@@ -47,7 +47,7 @@ locals {
     portMappings           = [{ containerPort = var.port, protocol = "tcp" }]
     environment            = [for name in sort(keys(local.app_environment)) : { name = name, value = local.app_environment[name] }]
     stopTimeout            = local.shutdown_budget_seconds
-    # The distroless image has no shell: the binary probes itself (SPEC §9.2).
+    # The distroless image has no shell: the binary probes itself.
     healthCheck = {
       command     = ["CMD", "/apuntador-server", "--healthcheck"]
       interval    = 15
@@ -89,7 +89,7 @@ locals {
 }
 
 resource "aws_cloudwatch_log_group" "service" {
-  #checkov:skip=CKV_AWS_158:The app never logs secrets (SPEC 10.2); the service-managed encryption of CloudWatch Logs applies.
+  #checkov:skip=CKV_AWS_158:The app never logs secrets, tokens or keys; the service-managed encryption of CloudWatch Logs applies.
   #checkov:skip=CKV_AWS_338:Retention is an operator choice (log_retention_days, default 90 days), not a fixed year.
   name              = "/ecs/${var.name}"
   retention_in_days = var.log_retention_days
@@ -280,7 +280,7 @@ resource "aws_vpc_security_group_egress_rule" "task_https" {
 }
 
 resource "aws_lb" "this" {
-  #checkov:skip=CKV_AWS_91:No ALB access logs: every request is already in the HTTP API access log and the app's request log (SPEC 10.1).
+  #checkov:skip=CKV_AWS_91:No ALB access logs: every request is already in the HTTP API access log and the app's request log (one completion line per request).
   #checkov:skip=CKV2_AWS_28:Internal ALB reachable only from the VPC link. HTTP APIs cannot carry a WAF; a WAF for the public door goes on a CloudFront distribution in front of it (docs/deployment.md).
   #checkov:skip=CKV2_AWS_20:Internal ALB behind the API Gateway VPC link: TLS with mutual TLS terminates at the HTTP API custom domain, so there is no HTTPS listener to redirect to.
   name                       = var.name

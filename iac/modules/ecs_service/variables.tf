@@ -116,7 +116,7 @@ variable "environment" {
       "ONEDRIVE_CLIENT_ID", "ONEDRIVE_CLIENT_SECRET",
       "PLAY_INTEGRITY_DECRYPTION_KEY", "PLAY_INTEGRITY_VERIFICATION_KEY",
     ], name)])
-    error_message = "environment must not carry secret-capable variables (SPEC §8.2 (S)); pass them through secret_arns as Secrets Manager ARNs."
+    error_message = "environment must not carry secret-capable variables (API keys, OAuth client ids and secrets, Play Integrity keys); pass them through secret_arns as Secrets Manager ARNs."
   }
 
   validation {
@@ -126,7 +126,7 @@ variable "environment" {
 }
 
 variable "secret_arns" {
-  description = "Secret-capable variable => Secrets Manager secret ARN; the ARN is the variable's value and the app resolves it at start-up (SPEC §8.3)."
+  description = "Secret-capable variable => Secrets Manager secret ARN; the ARN is the variable's value and the app resolves it at start-up."
   type        = map(string)
   default     = {}
 

@@ -113,7 +113,7 @@ variable "memory" {
 }
 
 variable "app_environment" {
-  description = "Plain settings of the app (SPEC §8.2): ALLOWED_ORIGINS, ALLOWED_REDIRECT_URIS, ENABLED_CLOUD_PROVIDERS, *_REDIRECT_URI, ... Secret-capable variables are refused here."
+  description = "Plain settings of the app: ALLOWED_ORIGINS, ALLOWED_REDIRECT_URIS, ENABLED_CLOUD_PROVIDERS, *_REDIRECT_URI, ... Secret-capable variables are refused here."
   type        = map(string)
   default     = {}
 }
