@@ -1,4 +1,4 @@
-//! Cost of attestation verification (SPEC §6), on evidence built once with real cryptography by the
+//! Cost of attestation verification, on evidence built once with real cryptography by the
 //! test vectors (`tests/support/attestation_vectors.rs`):
 //!
 //! - `attestation/play_integrity_verify`: checks 1–7 of a Play Integrity token alone — AES key unwrap,

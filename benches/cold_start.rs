@@ -1,4 +1,4 @@
-//! Cold start of both binaries against their floors (SPEC §12.3): spawn → first answer, and peak RSS,
+//! Cold start of both binaries against their floors: spawn → first answer, and peak RSS,
 //! repeated, every variant alternated within each round so a noisy neighbour's burst spreads over all.
 //!
 //! - `apuntador-server`: spawn → first `200` on `GET /health` over 127.0.0.1 (the client polls the port

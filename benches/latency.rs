@@ -1,4 +1,4 @@
-//! Per-request latency of the apuntador router on each way a request reaches it (SPEC §12.3), for the
+//! Per-request latency of the apuntador router on each way a request reaches it, for the
 //! exchanges of the parity suite: `GET /health`, `GET /config/providers` (bearer key),
 //! `POST /oauth/authorize/googledrive` (allowed redirect URI), `POST /device/enroll` (EC P-256 CSR made
 //! once with the `openssl` CLI) and `GET /device/status/{id}` (client certificate enrolled once at start,

@@ -1,4 +1,4 @@
-//! `apuntador-lambda`: the apuntador router on AWS Lambda through `lambda_http` (SPEC §9.3).
+//! `apuntador-lambda`: the apuntador router on AWS Lambda through `lambda_http`.
 //!
 //! Everything is built once, before the runtime loop (Lambda INIT): configuration, stores, router.
 //! API Gateway REST (1.0), HTTP API (2.0), ALB and Function URL events all arrive as the same

@@ -105,7 +105,8 @@ fn run() -> ExitCode {
         let app = apuntador::router(state);
         let shutdown = server::delay_after(server::shutdown_signal(), lifecycle.clone(), delay);
         server::serve_door(listener, app, lifecycle, shutdown, grace, tls).await;
-        // SPEC §9.2: telemetry is flushed once the in-flight requests are done.
+        // Telemetry is flushed only once the in-flight requests are done, so their spans are
+        // exported.
         apuntador::telemetry::otel::shutdown(std::time::Duration::from_secs(5)).await;
         tracing::info!("apuntador-server stopped");
         ExitCode::SUCCESS

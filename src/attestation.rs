@@ -1,4 +1,4 @@
-//! Device attestation (SPEC §6): Android Play Integrity, iOS App Attest and desktop fingerprint binding.
+//! Device attestation: Android Play Integrity, iOS App Attest and desktop fingerprint binding.
 //!
 //! The submodules verify evidence and are pure (no I/O, no clock of their own): [`play_integrity`]
 //! decrypts and checks verdict tokens, [`app_attest`] checks attestation objects against the embedded
@@ -25,7 +25,7 @@ use crate::state::AppState;
 use crate::store::timestamp;
 use crate::store::{AttestationRecord, AttestationStore, StoreError};
 
-/// The four outcomes of a verification (SPEC §6.1), as written in bodies and stored records.
+/// The four outcomes of a verification, as written in bodies and stored records.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Status {
     /// Evidence verified and every check passed.
@@ -48,7 +48,7 @@ impl Status {
 }
 
 /// Why a verification did not pass: the fixed `failed` message or the `invalid` advice code of
-/// SPEC §6.2–6.4. Never raw library text.
+/// each platform. Never raw library text.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Rejection {
     /// `failed` with its fixed message, e.g. `token decryption failed`.
@@ -60,7 +60,7 @@ pub enum Rejection {
 /// What an attestation request ends with when it is not `valid`.
 #[derive(Debug, thiserror::Error)]
 pub enum AttestationError {
-    /// 400: `invalid` or `failed`, with the problem extensions of SPEC §6.1.
+    /// 400: `invalid` or `failed`, with the problem extensions `attestation_status` and `advice`.
     #[error("attestation {}: {}", .status.as_str(), .advice.unwrap_or("no advice"))]
     Rejected {
         /// `invalid` or `failed`.
@@ -72,7 +72,7 @@ pub enum AttestationError {
         /// `fingerprint_match`, desktop only.
         fingerprint_match: Option<bool>,
     },
-    /// 429: the desktop rate limit (SPEC §6.4); retry after this many seconds.
+    /// 429: the desktop rate limit; retry after this many seconds.
     #[error("desktop attestation rate limit reached")]
     RateLimited {
         /// Seconds to the next UTC clock hour (at least 1).
@@ -89,17 +89,17 @@ pub enum AttestationError {
 /// Verifiers built once from the configuration: `None` for a platform that is not configured (501).
 #[derive(Debug, Clone)]
 pub struct Verifiers {
-    /// Play Integrity (SPEC §6.2).
+    /// Play Integrity.
     pub play_integrity: Option<play_integrity::PlayIntegrity>,
-    /// App Attest (SPEC §6.3).
+    /// App Attest.
     pub app_attest: Option<app_attest::AppAttest>,
-    /// Whether desktop attestation is enabled (SPEC §6.4).
+    /// Whether desktop attestation is enabled.
     pub desktop_enabled: bool,
 }
 
 impl Verifiers {
     /// Builds the verifiers of the configured platforms. Key material was validated with the
-    /// configuration (SPEC §8.2, including resolved secret references), so a key that still does not
+    /// configuration (including resolved secret references), so a key that still does not
     /// parse leaves its platform unconfigured and is logged once at ERROR.
     pub fn new(config: &AttestationConfig) -> Verifiers {
         let play_integrity = config.play_integrity.as_ref().and_then(|play| {
@@ -132,13 +132,13 @@ pub fn decode_base64_lenient(text: &str) -> Option<Vec<u8>> {
         .ok()
 }
 
-/// A fresh attestation id: 32 CSPRNG bytes, base64url without padding (SPEC §2.2).
+/// A fresh attestation id: 32 CSPRNG bytes, base64url without padding.
 fn new_attestation_id() -> String {
     let bytes: [u8; 32] = rand::random();
     base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(bytes)
 }
 
-/// An Android attestation request (SPEC §6.2).
+/// An Android attestation request.
 #[derive(Debug, Clone)]
 pub struct AndroidEvidence {
     /// The encrypted verdict token (JWE compact).
@@ -149,7 +149,7 @@ pub struct AndroidEvidence {
     pub nonce: String,
 }
 
-/// An iOS attestation request (SPEC §6.3).
+/// An iOS attestation request.
 #[derive(Debug, Clone)]
 pub struct IosEvidence {
     /// Base64 of the CBOR attestation object.
@@ -171,7 +171,7 @@ pub struct DesktopEvidence {
     pub fingerprint: String,
 }
 
-/// Verifies a Play Integrity token (SPEC §6.2) and stores the result; the 200 body on `valid`.
+/// Verifies a Play Integrity token and stores the result; the 200 body on `valid`.
 pub async fn attest_android(
     state: &AppState,
     verifier: &play_integrity::PlayIntegrity,
@@ -252,7 +252,7 @@ pub async fn attest_android(
     .await
 }
 
-/// Verifies an App Attest attestation object (SPEC §6.3) and stores the result; the 200 body on `valid`.
+/// Verifies an App Attest attestation object and stores the result; the 200 body on `valid`.
 pub async fn attest_ios(
     state: &AppState,
     verifier: &app_attest::AppAttest,
@@ -310,7 +310,7 @@ pub async fn attest_ios(
     .await
 }
 
-/// Rate-limits, then binds or compares the desktop fingerprint (SPEC §6.4); the 200 body on `valid`.
+/// Rate-limits, then binds or compares the desktop fingerprint; the 200 body on `valid`.
 pub async fn attest_desktop(
     state: &AppState,
     evidence: &DesktopEvidence,
@@ -352,7 +352,7 @@ pub async fn attest_desktop(
     .await
 }
 
-/// What `POST /device/attest/clear-cache` clears (SPEC §6.6).
+/// What `POST /device/attest/clear-cache` clears.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum ClearScope {
     /// Everything stored so far: the generation is bumped (O(1), no scan).
@@ -363,7 +363,7 @@ pub enum ClearScope {
     DevicePlatform(String, Platform),
 }
 
-/// Clears stored attestation state (SPEC §6.6).
+/// Clears stored attestation state.
 pub async fn clear(state: &AppState, scope: &ClearScope) -> Result<(), StoreError> {
     let store: &dyn AttestationStore = state.attestations.as_ref();
     match scope {
@@ -396,7 +396,7 @@ fn body_head(status: Status, device_id: &str, now: DateTime<Utc>) -> Map<String,
     body
 }
 
-/// The desktop body (SPEC §6.4): `valid` when the fingerprint matched the binding, else `invalid`.
+/// The desktop body: `valid` when the fingerprint matched the binding, else `invalid`.
 fn desktop_body(status: Status, device_id: &str, now: DateTime<Utc>) -> Map<String, Value> {
     let matched = status == Status::Valid;
     let mut body = body_head(status, device_id, now);
@@ -411,7 +411,7 @@ fn desktop_body(status: Status, device_id: &str, now: DateTime<Utc>) -> Map<Stri
     body
 }
 
-/// Advice when the same evidence is submitted again (SPEC §6.1).
+/// Advice when the same evidence is submitted again.
 pub const EVIDENCE_REUSED: &str = "EVIDENCE_REUSED";
 
 fn android_detail(rejection: Rejection) -> String {
@@ -428,7 +428,8 @@ fn ios_detail(rejection: Rejection) -> String {
     }
 }
 
-/// Records the evidence digest; whether it was new (SPEC §6.1 replay).
+/// Records the evidence digest; whether it was new, so the same evidence submitted again is
+/// refused as a replay.
 async fn first_seen(
     state: &AppState,
     platform: Platform,
@@ -502,7 +503,7 @@ async fn accept(
     Ok(body)
 }
 
-/// Stores the latest result of (platform, device) under the current generation (SPEC §6.1, §6.6).
+/// Stores the latest result of (platform, device) under the current generation.
 async fn store(
     state: &AppState,
     platform: Platform,

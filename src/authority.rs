@@ -1,4 +1,4 @@
-//! The certificate authority as the running service sees it (SPEC §5.1–5.3): loaded lazily from the
+//! The certificate authority as the running service sees it: loaded lazily from the
 //! [`SecretStore`], the development CA created at start-up, and `apuntador-server ca init`.
 //!
 //! [`LazyCa`] loads the CA on first need — enrolment, renewal, the CA endpoints, device
@@ -19,7 +19,7 @@ use crate::pki::ca::{self, CaSubject, CertificateAuthority, KeyType};
 use crate::pki::verify::Pin;
 use crate::store::{BlobStore, CaMaterial, SecretStore, StoreError};
 
-/// The blob key of the truststore bundle (SPEC §7.2, §7.6).
+/// The blob key of the truststore bundle.
 pub const TRUSTSTORE_BUNDLE_KEY: &str = "truststore/ca-bundle.pem";
 
 /// How long a failed load is remembered before the next need retries it.
@@ -40,7 +40,7 @@ pub enum CaUnavailable {
 }
 
 impl CaUnavailable {
-    /// The readiness check value (SPEC §3.4).
+    /// The readiness check value.
     pub fn readiness_value(self) -> &'static str {
         match self {
             CaUnavailable::Missing => "missing",
@@ -97,7 +97,7 @@ impl LazyCa {
         self.inner.loaded.get().is_some()
     }
 
-    /// The CA, loading it on first need (SPEC §5.1).
+    /// The CA, loading it on first need.
     pub async fn get(&self) -> Result<Arc<CertificateAuthority>, CaUnavailable> {
         if let Some(ca) = self.inner.loaded.get() {
             return Ok(ca.clone());
@@ -188,7 +188,7 @@ impl LazyCa {
     }
 }
 
-/// The truststore bundle: the current CA certificate, then the previous one (SPEC §5.3).
+/// The truststore bundle: the current CA certificate, then the previous one.
 pub fn truststore_bundle(material: &CaMaterial) -> String {
     let mut bundle = material.cert_pem.trim_end().to_owned();
     bundle.push('\n');
@@ -318,7 +318,7 @@ pub async fn prepare_local_ca(
     ensure_development_ca(production, secrets, blobs).await
 }
 
-/// Local mode start-up step (SPEC §5.2): in development, creates the development CA when none exists,
+/// Local mode start-up step: in development, creates the development CA when none exists,
 /// writes it and the truststore bundle, and logs a WARN; in production, a missing CA is an error.
 /// A stored but unreadable CA is left alone: it makes the CA unavailable, reported on first need.
 pub async fn ensure_development_ca(
@@ -369,7 +369,7 @@ pub enum ExistingCa {
     Refuse,
     /// `--force`: replace it; no previous CA is kept.
     Replace,
-    /// `--rotate`: the current certificate becomes the previous CA (SPEC §5.3).
+    /// `--rotate`: the current certificate becomes the previous CA.
     Rotate,
 }
 
@@ -382,7 +382,7 @@ pub enum InitBackend {
     Aws,
 }
 
-/// Parsed `ca init` arguments (SPEC §5.2).
+/// Parsed `ca init` arguments.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct CaInitArgs {
     /// `--local` / `--aws`; `None` = `INFRASTRUCTURE_PROVIDER`.
@@ -450,7 +450,7 @@ pub struct CaInitReport {
     pub key_type: KeyType,
     /// notAfter of the new certificate.
     pub not_after: DateTime<Utc>,
-    /// The SPKI pin (SPEC §5.11).
+    /// The SPKI pin.
     pub pin: Pin,
     /// Whether a previous CA is kept (rotation).
     pub rotated: bool,
@@ -489,7 +489,7 @@ pub fn describe_existing(existing: &CaMaterial) -> ReplacedCa {
     }
 }
 
-/// `ca init` (SPEC §5.2–5.3): creates a CA, writes it to `secrets` and publishes the bundle to `blobs`.
+/// `ca init`: creates a CA, writes it to `secrets` and publishes the bundle to `blobs`.
 pub async fn init_ca(
     secrets: &dyn SecretStore,
     blobs: &dyn BlobStore,

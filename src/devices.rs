@@ -1,4 +1,4 @@
-//! Device certificate lifecycle (SPEC §5.7, §5.9 steps 7–9, §6.5): enrol, renew, revoke, the
+//! Device certificate lifecycle: enrol (with its attestation policy), renew, revoke, the
 //! administrator's revocation of a lost device, and client-certificate authentication, over the store
 //! traits and the lazily loaded CA.
 //!
@@ -63,7 +63,7 @@ pub enum DeviceError {
     /// 409 `certificate_superseded`.
     #[error("the presented certificate is no longer active")]
     Superseded,
-    /// 403: steps 2–6 of SPEC §5.9.
+    /// 403: one of steps 2–6 of [`crate::pki::verify`] failed.
     #[error("certificate rejected: {0}")]
     Rejected(#[from] Rejection),
     /// 403 `certificate_unknown` (step 7); carries the serial text.
@@ -86,7 +86,7 @@ pub enum DeviceError {
     Busy(#[from] CpuBusy),
 }
 
-/// A device that presented a valid, registered, active certificate (SPEC §5.9).
+/// A device that presented a valid, registered, active certificate.
 #[derive(Debug, Clone)]
 pub struct AuthenticatedDevice {
     /// The certificate's device id.
@@ -108,7 +108,8 @@ pub struct Issued {
     pub ca_certificate_pem: String,
 }
 
-/// Steps 2–9 of SPEC §5.9 for a decoded certificate `der`.
+/// Steps 2–9 of [`crate::pki::verify`] for a decoded certificate `der`: the checks that need no
+/// storage, then one point read of the record (registered, not revoked, same fingerprint).
 pub async fn authenticate(
     state: &AppState,
     der: &[u8],
@@ -146,7 +147,7 @@ pub async fn authenticate(
     })
 }
 
-/// An enrolment request that passed the field rules (SPEC §3.11).
+/// An enrolment request that passed the field rules.
 #[derive(Debug, Clone)]
 pub struct Enrollment {
     /// The device id.
@@ -159,7 +160,7 @@ pub struct Enrollment {
     pub attestation: Option<String>,
 }
 
-/// Enrols a device (SPEC §5.7): attestation policy, CSR semantics, the re-enrolment policy, consume
+/// Enrols a device: attestation policy, CSR semantics, the re-enrolment policy, consume
 /// the attestation, issue, and persist-and-supersede as one atomic write, with one retry on a lost
 /// condition.
 ///
@@ -257,7 +258,7 @@ async fn enrolment_view(
     Ok(active)
 }
 
-/// Renews the authenticated device's certificate (SPEC §5.7): the presented certificate — which must
+/// Renews the authenticated device's certificate: the presented certificate — which must
 /// still be the device's active one — is superseded in the same atomic write that stores the new one;
 /// the new certificate is usable at once. A lost race is [`DeviceError::Superseded`], nothing written.
 pub async fn renew(
@@ -313,7 +314,7 @@ pub async fn renew(
     })
 }
 
-/// Revokes every active record of `device_id` (SPEC §5.7); returns whether anything was revoked.
+/// Revokes every active record of `device_id`; returns whether anything was revoked.
 pub async fn revoke(
     state: &AppState,
     device_id: &str,
@@ -376,12 +377,12 @@ fn revocation_reason(reason: Option<&str>) -> &str {
         .unwrap_or(MANUAL_REVOCATION)
 }
 
-/// Whole days until `expires_at`, floored (negative once expired), SPEC §3.14.
+/// Whole days until `expires_at`, floored (negative once expired).
 pub fn days_until_expiry(expires_at: DateTime<Utc>, now: DateTime<Utc>) -> i64 {
     (expires_at - now).num_seconds().div_euclid(86_400)
 }
 
-/// CSR semantics (SPEC §5.4), in the CPU pool: the self-signature check is the costly part.
+/// CSR semantics, in the CPU pool: the self-signature check is the costly part.
 async fn validate_csr(state: &AppState, pem: &str) -> Result<csr::ValidatedCsr, DeviceError> {
     let pem = pem.to_owned();
     Ok(state.cpu.run(move || csr::validate(&pem)).await??)

@@ -1,4 +1,4 @@
-//! Errors as RFC 9457 problem documents (SPEC §2.3-2.5).
+//! Errors as RFC 9457 problem documents.
 //!
 //! Handlers and extractors return [`ApiError`]. Its `IntoResponse` builds a response carrying a
 //! [`Problem`] in the response extensions and no body; the outermost middleware
@@ -22,7 +22,7 @@ const RFC7231: &str = "https://datatracker.ietf.org/doc/html/rfc7231#section-";
 /// Detail of the 503 of a shed request.
 pub const OVERLOADED_DETAIL: &str = "The service is overloaded; retry later";
 
-/// Detail of every 500 problem (SPEC §2.4, kept from the previous service).
+/// Detail of every 500 problem (kept from the previous service).
 pub const INTERNAL_DETAIL: &str = "An unexpected error occurred. Please try again later.";
 
 /// Every error the API answers with, one variant per kind of failure.
@@ -37,7 +37,7 @@ pub enum ApiError {
         detail: String,
     },
     /// 400 Bad Request: an OAuth provider rejected the request; `code` is the provider's (safe) error
-    /// code or `provider_error` (SPEC §4.10).
+    /// code or `provider_error`.
     #[error("provider rejected the request: {code}")]
     ProviderRejected {
         /// The `error` extension.
@@ -45,7 +45,7 @@ pub enum ApiError {
         /// Human-readable detail.
         detail: String,
     },
-    /// 400 Bad Request: attestation evidence was `invalid` or `failed` (SPEC §6.1). Extensions
+    /// 400 Bad Request: attestation evidence was `invalid` or `failed`. Extensions
     /// `attestation_status`, `advice` (null for `failed`) and, on desktop, `fingerprint_match`.
     #[error("attestation {status}")]
     AttestationRejected {
@@ -66,7 +66,7 @@ pub enum ApiError {
         /// Human-readable detail.
         detail: &'static str,
     },
-    /// 401 Unauthorized without `WWW-Authenticate` (client certificates, SPEC §5.9).
+    /// 401 Unauthorized without `WWW-Authenticate` (client certificates).
     #[error("authentication required: {code}")]
     Unauthorized {
         /// Machine code.
@@ -118,7 +118,7 @@ pub enum ApiError {
     /// 415 Unsupported Media Type: a JSON route without a JSON content type.
     #[error("unsupported media type")]
     UnsupportedMediaType,
-    /// 422 Validation Error with the `errors` list (SPEC §2.5).
+    /// 422 Validation Error with the `errors` list.
     #[error("validation failed ({} errors)", .0.len())]
     Validation(Vec<FieldError>),
     /// 429 Too Many Requests; `retry_after` seconds become `Retry-After`.
@@ -198,7 +198,7 @@ impl From<StoreError> for ApiError {
     }
 }
 
-/// One item of a 422 `errors` list (SPEC §2.5).
+/// One item of a 422 `errors` list.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 pub struct FieldError {
     /// Location: `["body"]`, `["body","<field>"]` or `["path","<param>"]`.
@@ -280,7 +280,8 @@ impl Problem {
         self.extensions.get("error").and_then(Value::as_str)
     }
 
-    /// Renders the JSON body, members in the order of SPEC §2.3.
+    /// Renders the JSON body, members in a fixed order: `type`, `title`, `status`, `detail`,
+    /// `instance`, `trace_id`, then the extensions.
     pub fn to_body(&self, instance: &str, trace_id: &str) -> String {
         let (type_uri, title) = type_and_title(self.status);
         let mut doc = Map::with_capacity(6 + self.extensions.len());
@@ -297,7 +298,7 @@ impl Problem {
     }
 }
 
-/// The `type` URI and `title` of a status (SPEC §2.4).
+/// The `type` URI and `title` of a status.
 pub fn type_and_title(status: StatusCode) -> (String, &'static str) {
     let (section, title) = match status.as_u16() {
         400 => ("6.5.1", "Bad Request"),

@@ -38,8 +38,8 @@ pub fn router(state: AppState) -> Router {
 }
 
 /// Wraps a route's method router with the per-route guards that must run after routing (so that 404
-/// and 405 answer first) but before authentication: the declared `Content-Length` check (SPEC §2.6
-/// step 4). Every feature router wraps its routes with it.
+/// and 405 answer first) but before authentication: the declared `Content-Length` check. Every
+/// feature router wraps its routes with it.
 pub fn guarded(methods: MethodRouter<AppState>) -> MethodRouter<AppState> {
     methods.route_layer(middleware::DeclaredLengthLayer)
 }

@@ -1,4 +1,4 @@
-//! The OAuth 2.0 proxy (SPEC §4): PKCE, the redirect_uri allow-list, one-time sessions and the
+//! The OAuth 2.0 proxy: PKCE, the redirect_uri allow-list, one-time sessions and the
 //! provider-specific authorization URLs. Client secrets stay on the server; the client's PKCE verifier
 //! is stored in the session and never leaves the server.
 //!
@@ -14,7 +14,7 @@ use base64::Engine as _;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use percent_encoding::{AsciiSet, NON_ALPHANUMERIC, utf8_percent_encode};
 
-/// Everything outside the RFC 3986 unreserved set (`A-Z a-z 0-9 - . _ ~`) is percent-encoded (SPEC §4.6).
+/// Everything outside the RFC 3986 unreserved set (`A-Z a-z 0-9 - . _ ~`) is percent-encoded.
 const QUERY_VALUE: &AsciiSet = &NON_ALPHANUMERIC
     .remove(b'-')
     .remove(b'.')
@@ -49,7 +49,7 @@ pub fn has_control_characters(value: &str) -> bool {
     value.chars().any(char::is_control)
 }
 
-/// A fresh random token: 32 CSPRNG bytes, base64url without padding (43 characters, SPEC §2.2).
+/// A fresh random token: 32 CSPRNG bytes, base64url without padding (43 characters).
 pub fn random_token() -> String {
     URL_SAFE_NO_PAD.encode(rand::random::<[u8; 32]>())
 }

@@ -1,11 +1,12 @@
-//! The device PKI (SPEC §5), as pure functions over bytes and times: no I/O, no axum, no store.
+//! The device PKI, as pure functions over bytes and times: no I/O, no axum, no store.
 //!
-//! - [`ca`]: CA material — key and certificate loading with the load-time checks of §5.1, the CA
-//!   certificate profile and key generation of `ca init` and the development CA (§5.2);
-//! - [`csr`]: the syntax (422) and semantic (400) rules for PKCS#10 requests (§5.4);
-//! - [`profile`]: the device certificate profile (§5.5) and issuance;
-//! - [`source`]: decoding client certificates from the places an edge delivers them (§5.8);
-//! - [`verify`]: verification steps 2–6 and 9 of §5.9, and the SPKI pin (§5.11);
+//! - [`ca`]: CA material — key and certificate loading with its load-time checks, the CA
+//!   certificate profile and key generation of `ca init` and the development CA;
+//! - [`csr`]: the syntax (422) and semantic (400) rules for PKCS#10 requests;
+//! - [`profile`]: the device certificate profile and issuance;
+//! - [`source`]: decoding client certificates from the places an edge delivers them;
+//! - [`verify`]: the client certificate checks that need no storage, the fingerprint match against
+//!   the stored record, and the SPKI pin;
 //! - [`crypto`]: key handling, signature verification and raw DER helpers shared by the others.
 //!
 //! Callers supply the current time, so every rule is testable at any instant. Loading the CA from
@@ -26,11 +27,11 @@ pub use csr::CsrError;
 pub use profile::IssuedCertificate;
 pub use verify::{Pin, PresentedCertificate, Rejection};
 
-/// The `device_id` pattern of SPEC §2.2, as reported in validation messages.
+/// The `device_id` pattern, as reported in validation messages.
 pub const DEVICE_ID_PATTERN: &str = "^[A-Za-z0-9_-]{5,128}$";
 
-/// Whether `value` is a valid `device_id` (SPEC §2.2): 5–128 of `A-Z a-z 0-9 _ -`. No `/`, `.`, space
-/// or anything else, so a valid id can never traverse a path or a key space (checklist item 42).
+/// Whether `value` is a valid `device_id`: 5–128 of `A-Z a-z 0-9 _ -`. No `/`, `.`, space
+/// or anything else, so a valid id can never traverse a path or a key space.
 pub fn is_valid_device_id(value: &str) -> bool {
     (5..=128).contains(&value.len())
         && value
@@ -38,7 +39,7 @@ pub fn is_valid_device_id(value: &str) -> bool {
             .all(|b| b.is_ascii_alphanumeric() || b == b'_' || b == b'-')
 }
 
-/// Serial text (SPEC §2.2) of a big-endian unsigned serial: upper-case hex, leading zero bytes
+/// Serial text of a big-endian unsigned serial: upper-case hex, leading zero bytes
 /// dropped, zero-padded to at least 32 digits.
 pub fn serial_text(bytes: &[u8]) -> String {
     let first = bytes.iter().position(|b| *b != 0).unwrap_or(bytes.len());
@@ -47,7 +48,8 @@ pub fn serial_text(bytes: &[u8]) -> String {
 }
 
 /// Whether two serial texts denote the same unsigned integer: case and leading zeros are
-/// insignificant (SPEC §5.7 renewal). Non-hex text never matches.
+/// insignificant, as renewal compares a body serial with the presented one. Non-hex text never
+/// matches.
 pub fn same_serial(a: &str, b: &str) -> bool {
     fn normalised(s: &str) -> Option<String> {
         if s.is_empty() || !s.bytes().all(|c| c.is_ascii_hexdigit()) {
@@ -59,12 +61,12 @@ pub fn same_serial(a: &str, b: &str) -> bool {
     matches!((normalised(a), normalised(b)), (Some(x), Some(y)) if x == y)
 }
 
-/// Lower-case hex SHA-256 of `der` (the certificate fingerprint of SPEC §5.6).
+/// Lower-case hex SHA-256 of `der` (the certificate fingerprint kept in each record).
 pub fn fingerprint_sha256(der: &[u8]) -> String {
     hex::encode(Sha256::digest(der))
 }
 
-/// PEM text of `der` under `label`: 64-character lines, LF endings, trailing newline (SPEC §3.11).
+/// PEM text of `der` under `label`: 64-character lines, LF endings, trailing newline.
 pub fn pem_encode(label: &str, der: &[u8]) -> String {
     use base64::Engine as _;
     let b64 = base64::engine::general_purpose::STANDARD.encode(der);

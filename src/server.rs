@@ -1,4 +1,4 @@
-//! The HTTP/1.1 server loop of `apuntador-server` (SPEC §9.2): accept, serve, and shut down gracefully.
+//! The HTTP/1.1 server loop of `apuntador-server`: accept, serve, and shut down gracefully.
 //!
 //! [`serve`] takes the listener and the shutdown future as parameters so tests can drive it. On the
 //! shutdown signal readiness turns `shutting_down`, the listener is closed (new connections are
@@ -41,7 +41,7 @@ use crate::http::middleware::OverConnectionLimit;
 use crate::state::Lifecycle;
 
 /// How long a connection may take to send a request's headers. Longer than the 65 s the idle
-/// keep-alive connections must survive (SPEC §9.2), since hyper counts idle time against it.
+/// keep-alive connections must survive, since hyper counts idle time against it.
 const HEADER_READ_TIMEOUT: Duration = Duration::from_secs(75);
 
 /// Connections over `MAX_CONNECTIONS` being answered at once; beyond this they are closed unanswered.
@@ -315,9 +315,18 @@ fn probe_health(mut stream: impl Read + Write, addr: SocketAddr, url: &str) -> R
         .map_err(|err| format!("GET {url} got no answer within 3 s: {err}"))?;
     match &head[..] {
         b"HTTP/1.1 200" | b"HTTP/1.0 200" => Ok(()),
-        other => Err(format!(
-            "GET {url} answered {:?} instead of 200",
-            String::from_utf8_lossy(other)
-        )),
+        other => {
+            let status = String::from_utf8_lossy(other).into_owned();
+            // A TLS listener answers plain HTTP with a 400 problem document naming `https_required`.
+            let mut rest = Vec::new();
+            let _ = stream.take(4096).read_to_end(&mut rest);
+            if String::from_utf8_lossy(&rest).contains("https_required") {
+                return Err(format!(
+                    "GET {url} answered {status:?} https_required: the server terminates TLS; set \
+                     TLS_CERT_FILE to its certificate so that the probe speaks https"
+                ));
+            }
+            Err(format!("GET {url} answered {status:?} instead of 200"))
+        }
     }
 }

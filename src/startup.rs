@@ -1,5 +1,5 @@
-//! The start-up sequence shared by both binaries (SPEC §9.1): validate the configuration, resolve
-//! secret references, initialise logging, build the state. Each failure knows its exit code (SPEC §9.2):
+//! The start-up sequence shared by both binaries: validate the configuration, resolve
+//! secret references, initialise logging, build the state. Each failure knows its exit code:
 //! 2 for configuration problems, 1 for runtime failures.
 
 use crate::config::{Config, ConfigError, ConfigProblem, LogFormat};
@@ -34,7 +34,7 @@ impl StartupError {
     }
 }
 
-/// Resolves every secret reference of `config` (SPEC §8.3), in both storage modes: all ARNs are read
+/// Resolves every secret reference of `config`, in both storage modes: all ARNs are read
 /// together through Secrets Manager (at most 20 per call) and applied with
 /// [`Config::apply_resolved_secrets`]. A reference that cannot be resolved is a configuration problem
 /// naming the variable and the ARN (exit code 2). Values are never logged. Without references nothing is
@@ -75,7 +75,7 @@ fn reason(error: &StoreError) -> &str {
     }
 }
 
-/// Reports a configuration error as SPEC §8.5 asks: on stderr, and as one ERROR log line.
+/// Reports a configuration error on stderr, and as one ERROR log line (never a secret value).
 pub fn report_config_error(err: &ConfigError) {
     eprintln!("{err}");
     if let Ok(subscriber) = telemetry::subscriber("error", LogFormat::Json, std::io::stdout) {
@@ -86,7 +86,7 @@ pub fn report_config_error(err: &ConfigError) {
 }
 
 /// Runs the shared start-up sequence on an already parsed configuration, for the binary `target`
-/// (which decides how OpenTelemetry exports, SPEC §10.4-10.5).
+/// (which decides how OpenTelemetry exports).
 pub async fn start(mut config: Config, target: Target) -> Result<AppState, StartupError> {
     resolve_secret_references(&mut config).await?;
     telemetry::init_with_otel(&config, target).map_err(StartupError::Telemetry)?;

@@ -46,11 +46,11 @@ impl std::ops::Deref for AppState {
 pub struct Shared {
     /// The validated configuration.
     pub config: Arc<Config>,
-    /// Certificate records (SPEC §5.6).
+    /// Certificate records.
     pub certificates: Arc<dyn CertificateStore>,
-    /// OAuth sessions (SPEC §4.7).
+    /// OAuth sessions.
     pub sessions: Arc<dyn OAuthSessionStore>,
-    /// Attestation results, bindings and counters (SPEC §6).
+    /// Attestation results, bindings and counters.
     pub attestations: Arc<dyn AttestationStore>,
     /// CA material and secret references.
     pub secrets: Arc<dyn SecretStore>,
@@ -58,13 +58,13 @@ pub struct Shared {
     pub blobs: Arc<dyn BlobStore>,
     /// Set when graceful shutdown begins; readiness then reports `shutting_down`.
     pub lifecycle: Lifecycle,
-    /// In-flight request limit; `Some` only in the server binary (SPEC §2.9).
+    /// In-flight request limit; `Some` only in the server binary.
     pub load_shedding: Option<Arc<Semaphore>>,
-    /// The outbound HTTP client for OAuth provider calls, built once (SPEC §4.2).
+    /// The outbound HTTP client for OAuth provider calls, built once.
     pub providers: ProviderClient,
-    /// The device CA, loaded from `secrets` on first need (SPEC §5.1).
+    /// The device CA, loaded from `secrets` on first need.
     pub ca: LazyCa,
-    /// Attestation verifiers of the configured platforms (SPEC §6), built once.
+    /// Attestation verifiers of the configured platforms, built once.
     pub verifiers: Arc<Verifiers>,
     /// Where CPU-heavy work runs: blocking threads, `MAX_CPU_JOBS` at once.
     pub cpu: CpuPool,
@@ -112,7 +112,7 @@ pub enum BuildError {
         /// The store's error.
         source: StoreError,
     },
-    /// The development CA could not be created, or production local mode has no CA (SPEC §5.2).
+    /// The development CA could not be created, or production local mode has no CA.
     #[error(transparent)]
     CertificateAuthority(#[from] BootstrapError),
 }
@@ -150,7 +150,7 @@ impl AppState {
                 ))
             }
             StorageProvider::Aws => {
-                // Clients only: no network I/O unless AUTO_CREATE_RESOURCES asks for it (SPEC §7.7, §9.1).
+                // Clients only: no network I/O unless AUTO_CREATE_RESOURCES asks for it.
                 let aws = AwsStores::new(&config.storage.aws).await;
                 if config.storage.aws.auto_create_resources {
                     aws.create_missing_resources()
@@ -203,7 +203,8 @@ impl AppState {
         secrets: Arc<dyn SecretStore>,
         blobs: Arc<dyn BlobStore>,
     ) -> AppState {
-        // SPEC §10.3: with OpenTelemetry, every store call runs in a `store.<operation>` span.
+        // With OpenTelemetry, every store call runs in a `store.<operation>` span, so a slow
+        // request shows which storage call it waited on.
         let (certificates, sessions, attestations, secrets, blobs) = if config
             .telemetry
             .otel_enabled

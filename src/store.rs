@@ -1,9 +1,9 @@
-//! Storage traits (SPEC §7.1) and their shared record types.
+//! Storage traits and their shared record types.
 //!
 //! Every request-path read and write goes through these traits, shared as `Arc<dyn …>` in the
 //! application state. Backends: [`memory`] (tests and benches), [`sqlite`] plus [`files`] (the embedded
-//! local default under `DATA_DIR`, SPEC §7.2) and [`aws`] (DynamoDB, Secrets Manager and S3, SPEC
-//! §7.3–7.7). This module must not depend on axum or on the HTTP layer; it depends only on
+//! local default under `DATA_DIR`) and [`aws`] (DynamoDB, Secrets Manager and S3). This module
+//! must not depend on axum or on the HTTP layer; it depends only on
 //! [`crate::config`] for shared enums.
 
 pub mod aws;
@@ -21,7 +21,7 @@ use secrecy::SecretString;
 
 use crate::config::{Platform, ProviderId};
 
-/// What a store operation can fail with (SPEC §7.1).
+/// What a store operation can fail with.
 #[derive(Debug, thiserror::Error)]
 pub enum StoreError {
     /// A condition failed (the key exists, the record is no longer active, …): 409 or handled by the caller.
@@ -38,10 +38,10 @@ pub enum StoreError {
 /// Result alias for store operations.
 pub type StoreResult<T> = Result<T, StoreError>;
 
-/// A certificate record (SPEC §5.6).
+/// A certificate record.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct CertificateRecord {
-    /// Device id (SPEC §2.2); key part 1.
+    /// Device id; key part 1.
     pub device_id: String,
     /// Serial text: 32 upper-case hex digits; key part 2, unique across devices.
     pub serial: String,
@@ -65,7 +65,7 @@ pub struct CertificateRecord {
     pub ttl: i64,
 }
 
-/// Stores device certificate records (SPEC §5.6, §7.3).
+/// Stores device certificate records.
 #[async_trait]
 pub trait CertificateStore: Send + Sync {
     /// Strongly consistent point read of one record; `None` when absent or past its `ttl`.
@@ -96,11 +96,11 @@ pub trait CertificateStore: Send + Sync {
         reason: &str,
         at: DateTime<Utc>,
     ) -> StoreResult<usize>;
-    /// A trivial round trip for readiness (SPEC §3.4).
+    /// A trivial round trip for readiness.
     async fn ping(&self) -> StoreResult<()>;
 }
 
-/// One OAuth authorization flow (SPEC §4.7).
+/// One OAuth authorization flow.
 #[derive(Debug, Clone)]
 pub struct OAuthSession {
     /// The state token (key): 43 base64url characters.
@@ -121,7 +121,7 @@ pub struct OAuthSession {
     pub expires_at: DateTime<Utc>,
 }
 
-/// Stores OAuth sessions (SPEC §4.7, §7.4 `oauth#<state>`).
+/// Stores OAuth sessions, keyed `oauth#<state>` in the key-value backends.
 #[async_trait]
 pub trait OAuthSessionStore: Send + Sync {
     /// Inserts the session; [`StoreError::Conflict`] when the state token already exists.
@@ -132,11 +132,12 @@ pub trait OAuthSessionStore: Send + Sync {
     async fn consume(&self, state: &str) -> StoreResult<Option<OAuthSession>>;
     /// Deletes the record if present.
     async fn delete(&self, state: &str) -> StoreResult<()>;
-    /// A trivial round trip for readiness (SPEC §3.4).
+    /// A trivial round trip for readiness.
     async fn ping(&self) -> StoreResult<()>;
 }
 
-/// The latest attestation result of one (platform, device) (SPEC §6.1, §7.4 `att#…`).
+/// The latest attestation result of one (platform, device), keyed `att#<platform>#<device_id>` in
+/// the key-value backends.
 #[derive(Debug, Clone, PartialEq)]
 pub struct AttestationRecord {
     /// Attested platform (android, ios or desktop).
@@ -145,11 +146,11 @@ pub struct AttestationRecord {
     pub device_id: String,
     /// `valid` or `invalid`.
     pub status: String,
-    /// Fresh random id of a `valid` result; used once by enrolment (SPEC §6.5).
+    /// Fresh random id of a `valid` result; used once by enrolment.
     pub attestation_id: Option<String>,
     /// Verification time.
     pub verified_at: DateTime<Utc>,
-    /// Attestation generation current when the result was stored (SPEC §6.6).
+    /// Attestation generation current when the result was stored.
     pub generation: u64,
     /// Whether enrolment has consumed the attestation id.
     pub consumed: bool,
@@ -157,7 +158,7 @@ pub struct AttestationRecord {
     pub response: serde_json::Value,
 }
 
-/// Stores attestation results, replay records, desktop bindings and rate counters (SPEC §6, §7.4).
+/// Stores attestation results, replay records, desktop bindings and rate counters.
 #[async_trait]
 pub trait AttestationStore: Send + Sync {
     /// The current attestation generation (0 when never bumped).
@@ -201,7 +202,7 @@ pub trait AttestationStore: Send + Sync {
     async fn increment_rate(&self, key: &str, window_end: DateTime<Utc>) -> StoreResult<u64>;
 }
 
-/// CA material as stored (SPEC §5.1, §7.2, §7.5).
+/// CA material as stored.
 #[derive(Clone)]
 pub struct CaMaterial {
     /// The CA private key, PEM; never logged or returned.
@@ -222,7 +223,7 @@ impl std::fmt::Debug for CaMaterial {
     }
 }
 
-/// Holds the CA material and resolves secret references (SPEC §7.1, §8.3).
+/// Holds the CA material and resolves secret references.
 #[async_trait]
 pub trait SecretStore: Send + Sync {
     /// Loads the CA material; `None` when no CA has been initialised.
@@ -233,7 +234,7 @@ pub trait SecretStore: Send + Sync {
     async fn resolve(&self, references: &[String]) -> StoreResult<Vec<SecretString>>;
 }
 
-/// Stores published objects such as the truststore bundle (SPEC §7.1, §7.6).
+/// Stores published objects such as the truststore bundle.
 #[async_trait]
 pub trait BlobStore: Send + Sync {
     /// Writes `bytes` under `key`; returns the version written.

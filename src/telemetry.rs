@@ -1,11 +1,11 @@
-//! Logging (SPEC §10.1-10.3): one line per event on stdout, JSON or human-readable.
+//! Logging: one line per event on stdout, JSON or human-readable.
 //!
 //! Every line carries `timestamp` (RFC 3339 UTC, milliseconds), `level`, `target`, `message`, the fields
 //! of every enclosing span (so `trace_id`, `method` and `route` of the request span appear on every line
 //! logged while handling a request) and the event's own fields. The per-request completion event has a
 //! purpose-built JSON writer ([`completion`]). On Lambda writes are synchronous: nothing is lost when an
 //! environment freezes. The server queues completion events for a background writer thread and writes
-//! every other line at once ([`writer`]). What must never be logged (SPEC §10.2) is kept out at the
+//! every other line at once ([`writer`]). What must never be logged is kept out at the
 //! source: no handler or middleware records headers, bodies or query strings.
 //!
 //! With `OTEL_ENABLED=true`, [`init_with_otel`] adds the OpenTelemetry layer of [`otel`] and every line
@@ -43,7 +43,7 @@ pub fn init(level: &str, format: LogFormat) -> Result<(), String> {
     Ok(())
 }
 
-/// Logging as [`init`], plus OpenTelemetry export when `OTEL_ENABLED=true` (SPEC §10.4): builds the
+/// Logging as [`init`], plus OpenTelemetry export when `OTEL_ENABLED=true`: builds the
 /// pipeline, adds its layer to the global subscriber and makes it the process-wide pipeline that
 /// [`otel::flush`] and [`otel::shutdown`] act on. Must run inside a tokio runtime when enabled. With
 /// OpenTelemetry disabled this is exactly [`init`]: no exporter, no thread, no layer.
@@ -247,7 +247,8 @@ impl Visit for JsonVisitor<'_> {
     }
 }
 
-/// The line format of SPEC §10.1.
+/// The line format: one JSON object per line (`timestamp`, `level`, `target`, `message`,
+/// `trace_id`, then event and span fields), or the same fields as one readable `key=value` line.
 struct LineFormat {
     format: LogFormat,
     /// With OpenTelemetry: the dispatcher this format is part of, to read span ids from.

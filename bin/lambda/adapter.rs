@@ -2,7 +2,7 @@
 //! the event carried it (without the API Gateway stage), never on `lambda_http`'s normalised URI, and
 //! hands the request context's client certificate to the library as a request extension. With
 //! OpenTelemetry enabled, the invocation's spans are flushed (at most 1 s) before the response is
-//! returned to the runtime, so nothing is left behind when the environment freezes (SPEC §10.5).
+//! returned to the runtime, so nothing is left behind when the environment freezes.
 //!
 //! Kept apart from `main` so the parity tests and benches drive exactly this code with event JSON.
 
@@ -102,7 +102,7 @@ impl Service<LambdaEvent<LambdaRequest>> for Events {
 /// Copies the mutual-TLS client certificate of the request context — HTTP API v2
 /// `requestContext.authentication.clientCert.clientCertPem`, REST v1
 /// `requestContext.identity.clientCert.clientCertPem` — into the request extensions as
-/// [`LambdaClientCert`], the `lambda-context` source of SPEC §5.8. The library never sees
+/// [`LambdaClientCert`], the `lambda-context` certificate source. The library never sees
 /// `lambda_http` types.
 pub fn insert_client_cert(mut req: Request) -> Request {
     let pem = match req.request_context_ref() {

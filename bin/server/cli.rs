@@ -23,9 +23,10 @@ Exit codes: 0 success, 1 runtime failure (busy port, failed probe, failed `ca` c
 2 usage or configuration error.";
 
 const HEALTHCHECK_HELP: &str = "\
-Environment (and ./.env): HOST, PORT. 0.0.0.0 and :: probe the loopback address of the same family,
-localhost probes 127.0.0.1. Exit 0 on a 200 within 3 s, else 1 with the reason on stderr.
-The probe speaks plain HTTP (a server with TLS_CERT_FILE set is not probed over TLS yet).";
+Environment (and ./.env): HOST, PORT, TLS_CERT_FILE. 0.0.0.0 and :: probe the loopback address of the
+same family, localhost probes 127.0.0.1. With TLS_CERT_FILE set the probe speaks https and trusts exactly
+that certificate (a server with TLS_CLIENT_AUTH=required refuses it: it has no device certificate).
+Exit 0 on a 200 within 3 s, else 1 with the reason on stderr.";
 
 /// apuntador-server: the OAuth proxy, device certificate authority and attestation backend of the
 /// Apuntador apps, on HOST:PORT.
@@ -123,7 +124,7 @@ impl Backend {
 pub struct NewCa {
     #[command(flatten)]
     pub backend: Backend,
-    /// Key type of the CA
+    /// Key type of the CA: ec-p256, ec-p384, rsa-2048, rsa-3072 or rsa-4096
     #[arg(long, default_value = "ec-p256", value_parser = parse_key_type)]
     pub key_type: KeyType,
     /// Validity of the CA certificate in days (1-36500)

@@ -1,4 +1,4 @@
-//! App Attest attestation objects (SPEC §6.3), checked against the Apple App Attestation Root CA.
+//! App Attest attestation objects, checked against the Apple App Attestation Root CA.
 //!
 //! [`AppAttest::verify`] runs checks 1–8 in order: the CBOR structure, the certificate chain to the
 //! trust anchor, the nonce extension, the key id, then the authenticator data (RP ID hash, counter,
@@ -108,7 +108,8 @@ impl AppAttest {
         }
     }
 
-    /// Checks 1–8 of SPEC §6.3 over the decoded attestation object.
+    /// Checks 1–8 over the decoded attestation object, in order: format, certificate chain, nonce,
+    /// key id, app id, counter, environment and credential id. Replay (check 9) is the caller's.
     pub fn verify(
         &self,
         object: &[u8],

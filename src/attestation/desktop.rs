@@ -1,4 +1,4 @@
-//! Desktop attestation (SPEC §6.4): a weak, client-asserted signal that binds a device id to the first
+//! Desktop attestation: a weak, client-asserted signal that binds a device id to the first
 //! fingerprint seen, with a per-device limit per UTC clock hour. This module holds the pure parts: the
 //! rate window and the fixed texts. Pure: no I/O, the clock is a parameter.
 
@@ -31,7 +31,7 @@ impl RateWindow {
     }
 
     /// The counter key of a device in this window: `desktop#<device_id>#<epoch hour>` (stored as
-    /// `rate#desktop#…`, SPEC §7.4).
+    /// `rate#desktop#…`).
     pub fn key(&self, device_id: &str) -> String {
         format!("desktop#{device_id}#{}", self.hour)
     }

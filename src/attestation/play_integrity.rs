@@ -1,4 +1,4 @@
-//! Play Integrity verdict tokens, decrypted and verified locally (SPEC §6.2).
+//! Play Integrity verdict tokens, decrypted and verified locally.
 //!
 //! A classic integrity request returns a JWE (A256KW + A256GCM) whose plaintext is a JWS (ES256) whose
 //! payload is the verdict. [`PlayIntegrity::verify`] runs checks 1–7 in order; the caller records the
@@ -115,8 +115,8 @@ impl PlayIntegrity {
         })
     }
 
-    /// Checks 1–7 of SPEC §6.2, in order: decrypt, verify the signature, parse the verdict, then the
-    /// package name, the nonce and the timestamp.
+    /// Checks 1–7, in order: decrypt, verify the signature, parse the verdict, then the package
+    /// name, the nonce and the timestamp. Replay (check 8) and the verdicts (9–10) come after.
     pub fn verify(
         &self,
         token: &str,

@@ -1,11 +1,12 @@
 //! The measured inputs of the cost model, read from a JSON results file.
 //!
-//! The figures come from the benchmarks of SPEC §12.3. The reader accepts either a document that *is* a
-//! [`Measurements`] object, or any document with a top-level `measurements` object of that shape (so
-//! a benchmark results file can carry it next to its own data, whatever else it holds). When the
-//! `measurements` object leaves out `machine` or `commit`, they are taken from a top-level `machine`
-//! object of the shape `scripts/measure-foundation` writes (`cpu_model`, `cores`, `git_commit`).
-//! This module depends on nothing else in the crate except the cost model's error type.
+//! The figures come from the project's benchmarks (`scripts/bench`). The reader accepts either a
+//! document that *is* a [`Measurements`] object, or any document with a top-level `measurements`
+//! object of that shape (so a benchmark results file can carry it next to its own data, whatever
+//! else it holds). When the `measurements` object leaves out `machine` or `commit`, they are taken
+//! from a top-level `machine` object of the shape `scripts/measure-foundation` writes (`cpu_model`,
+//! `cores`, `git_commit`). This module depends on nothing else in the crate except the cost model's
+//! error type.
 //!
 //! Schema (all durations in milliseconds, sizes in the unit their name says):
 //!

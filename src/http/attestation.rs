@@ -1,4 +1,4 @@
-//! Attestation routes (SPEC §3.17–3.20, §6): Android, iOS and desktop verification, and the admin
+//! Attestation routes: Android, iOS and desktop verification, and the admin
 //! clear-cache route.
 //!
 //! Each verification route answers 501 when its platform is not configured (before the body is read),

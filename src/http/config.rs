@@ -1,4 +1,4 @@
-//! `GET /config/providers` (SPEC §3.10): which OAuth providers this deployment serves, behind the
+//! `GET /config/providers`: which OAuth providers this deployment serves, behind the
 //! `CONFIG_API_KEY` bearer key.
 
 use axum::extract::State;
@@ -12,7 +12,7 @@ use crate::http::extract::ConfigApiKey;
 use crate::http::guarded;
 use crate::state::AppState;
 
-/// How long clients may cache the provider configuration, in seconds (constant, SPEC §3.10).
+/// How long clients may cache the provider configuration, in seconds (constant).
 pub const PROVIDERS_CACHE_TTL: u32 = 3600;
 
 /// Routes of this module.

@@ -1,9 +1,10 @@
-//! Device PKI routes (SPEC §3.11–3.16): enrolment, renewal, revocation, status and the CA endpoints.
+//! Device PKI routes: enrolment, renewal, revocation, status and the CA endpoints.
 //!
 //! Handlers validate input (422 through [`Fields`]/[`JsonBody`]), authenticate with
 //! [`DeviceIdentity`] where the route requires a device certificate, bind the body or path
-//! `device_id` to the authenticated device (§5.10), and call [`crate::devices`]. The order of the
-//! extractors in each signature is the processing order of §2.6: authentication, path, body, binding.
+//! `device_id` to the authenticated device, and call [`crate::devices`]. The order of the
+//! extractors in each signature is the order in which a request is checked: authentication, path,
+//! body, binding.
 
 use axum::extract::{FromRequestParts, MatchedPath, State};
 use axum::http::{HeaderValue, StatusCode, header};
@@ -197,7 +198,8 @@ impl FromJsonObject for RevokeRequest {
     }
 }
 
-/// The `device_id` path segment, validated (SPEC §2.2; 422 at `["path","device_id"]`).
+/// The `device_id` path segment, validated against the device id pattern (422 at
+/// `["path","device_id"]`).
 ///
 /// Taken exactly as sent — the segment at the position of `{device_id}` in the matched route — since
 /// axum's `Path` would percent-decode it (`dev%2D12345` would pass as `dev-12345`).
@@ -226,7 +228,8 @@ impl FromRequestParts<AppState> for DeviceIdPath {
     }
 }
 
-/// SPEC §5.10: the request's device id must be the authenticated one.
+/// Device binding: the request's device id must be the authenticated one, so a certificate only
+/// ever acts for its own device.
 fn bind(identity: &DeviceIdentity, device_id: &str) -> ApiResult<()> {
     if identity.0.device_id == device_id {
         Ok(())

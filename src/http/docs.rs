@@ -68,6 +68,7 @@ use crate::state::AppState;
         (name = "oauth", description = "OAuth 2.0 Authorization Code + PKCE proxy: the provider client secrets stay on the server"),
         (name = "device", description = "The private device certificate authority"),
         (name = "attestation", description = "Device attestation: Play Integrity, App Attest and desktop fingerprints"),
+        (name = "admin", description = "Operator actions, with the bearer ADMIN_API_KEY"),
     ),
     modifiers(&SecuritySchemes),
 )]
@@ -251,6 +252,22 @@ pub fn document(config: &Config) -> Value {
                 complete_operation(operation, &providers);
             }
         }
+    }
+    // A tag that no operation carries (`oauth` with no provider enabled) would show as an empty
+    // section in /docs.
+    let used: std::collections::BTreeSet<String> = doc["paths"]
+        .as_object()
+        .into_iter()
+        .flat_map(|paths| paths.values())
+        .filter_map(Value::as_object)
+        .flat_map(|item| item.values())
+        .filter_map(|operation| operation["tags"].as_array())
+        .flatten()
+        .filter_map(Value::as_str)
+        .map(str::to_owned)
+        .collect();
+    if let Some(tags) = doc["tags"].as_array_mut() {
+        tags.retain(|tag| tag["name"].as_str().is_some_and(|name| used.contains(name)));
     }
     doc
 }

@@ -1,5 +1,5 @@
-//! Extractors that turn requests into validated values: JSON bodies (SPEC §2.1, §2.5), bearer keys
-//! (SPEC §3.22) and device client certificates (SPEC §5.8–5.9, [`DeviceIdentity`]). Every rejection is
+//! Extractors that turn requests into validated values: JSON bodies, bearer keys
+//! and device client certificates ([`DeviceIdentity`]). Every rejection is
 //! an [`ApiError`], so it renders as a problem document.
 
 use axum::extract::{FromRequest, FromRequestParts, Request};
@@ -74,7 +74,7 @@ fn body_error(err: &axum::Error, limit: usize) -> ApiError {
     }
 }
 
-/// Parses bytes as a JSON object, with the 422 errors of SPEC §2.5.
+/// Parses bytes as a JSON object; anything else is a 422 with its `errors` list.
 pub fn parse_object(bytes: &[u8]) -> Result<Map<String, Value>, ApiError> {
     match serde_json::from_slice::<Value>(bytes) {
         Ok(Value::Object(map)) => Ok(map),
@@ -106,7 +106,7 @@ impl<S: Send + Sync, T: FromJsonObject> FromRequest<S> for JsonBody<T> {
     }
 }
 
-/// Field-by-field validation of one JSON object, collecting every error (SPEC §2.5).
+/// Field-by-field validation of one JSON object, collecting every error.
 pub struct Fields<'a> {
     object: &'a Map<String, Value>,
     errors: Vec<FieldError>,
@@ -195,7 +195,7 @@ impl<'a> Fields<'a> {
     }
 }
 
-/// Checks `Authorization: Bearer <key>` against `expected` in constant time (SPEC §3.22).
+/// Checks `Authorization: Bearer <key>` against `expected` in constant time.
 ///
 /// An `Authorization` header sent more than once is refused as a malformed header (401
 /// `invalid_credentials`), never answered with its first value: like a repeated client-certificate
@@ -259,7 +259,7 @@ impl FromRequestParts<AppState> for ConfigApiKey {
     }
 }
 
-/// Proof that the request carried the `ADMIN_API_KEY` bearer key (SPEC §3.20, §3.22). When no admin key
+/// Proof that the request carried the `ADMIN_API_KEY` bearer key. When no admin key
 /// is configured the admin API is disabled: 403 `admin_disabled`, before any key is looked at.
 #[derive(Debug)]
 pub struct AdminApiKey;
@@ -288,7 +288,7 @@ impl FromRequestParts<AppState> for AdminApiKey {
 
 /// The client certificate PEM of the Lambda request context (HTTP API v2
 /// `requestContext.authentication.clientCert.clientCertPem`, REST v1
-/// `requestContext.identity.clientCert.clientCertPem`), the `lambda-context` source of SPEC §5.8.
+/// `requestContext.identity.clientCert.clientCertPem`), the `lambda-context` certificate source.
 ///
 /// Only the Lambda binary's adapter inserts it into the request extensions: the library never reads
 /// `lambda_http` types, and a request arriving over TCP cannot carry it.
@@ -305,7 +305,8 @@ pub struct LambdaClientCert(pub String);
 pub struct TlsClientCert(pub std::sync::Arc<[u8]>);
 
 /// A header's single value for certificate sources: `Ok(None)` when absent or empty, `Err` when it
-/// occurs more than once or is not text (SPEC §5.8: rejected, not skipped).
+/// occurs more than once or is not text (such a source is rejected, not skipped, so a client cannot
+/// smuggle a second value past the edge's).
 fn single_header<'a>(
     headers: &'a HeaderMap,
     name: &str,
@@ -322,12 +323,12 @@ fn single_header<'a>(
     Ok(Some(text).filter(|t| !t.trim().is_empty()))
 }
 
-/// The first present certificate source could not be decoded, or a source header was repeated
-/// (SPEC §5.8): 403 `certificate_invalid`, later sources are not tried.
+/// The first present certificate source could not be decoded, or a source header was repeated:
+/// 403 `certificate_invalid`, later sources are not tried.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct UndecodableCertificate;
 
-/// The DER of the client certificate from the first enabled source that is present (SPEC §5.8):
+/// The DER of the client certificate from the first enabled source that is present:
 /// `Ok(None)` when no source is present.
 pub fn client_certificate_der(
     parts: &Parts,
@@ -372,12 +373,13 @@ pub fn client_certificate_der(
     Ok(None)
 }
 
-/// A device authenticated by its client certificate (SPEC §5.8–5.9): every check passed, including
+/// A device authenticated by its client certificate: every check passed, including
 /// the registration, revocation and exact-match checks against one point read of its record.
 ///
-/// Used by exactly the protected routes. Rejections: 401 `certificate_required`, 403 per §5.9, 503
-/// `ca_unavailable` or `store_unavailable`. On success the device id and serial are recorded for the
-/// request's completion log. Device binding (§5.10) is the handler's step, after body validation.
+/// Used by exactly the protected routes. Rejections: 401 `certificate_required`, 403 with the code
+/// of the failed check, 503 `ca_unavailable` or `store_unavailable`. On success the device id and
+/// serial are recorded for the request's completion log. Device binding is the handler's step,
+/// after body validation.
 #[derive(Debug, Clone)]
 pub struct DeviceIdentity(pub crate::devices::AuthenticatedDevice);
 

@@ -1,4 +1,4 @@
-//! `GET /`, liveness (`/health`, `/health/public`) and readiness (`/health/ready`), SPEC §3.2-3.4.
+//! `GET /`, liveness (`/health`, `/health/public`) and readiness (`/health/ready`).
 //!
 //! Liveness does no I/O. Readiness pings the stores and loads the CA concurrently, each bounded by 2 s, and reports
 //! `shutting_down` for every check once graceful shutdown has begun.
@@ -140,7 +140,7 @@ pub async fn readiness(State(state): State<AppState>) -> ApiResult<Json<Ready>> 
     }
 }
 
-/// The `certificate_authority` check: the CA loads (SPEC §5.1), within the 2 s bound: `ok`, `missing`,
+/// The `certificate_authority` check: the CA loads, within the 2 s bound: `ok`, `missing`,
 /// `invalid`, `unreachable` or `timeout`.
 async fn ca_check(state: &AppState) -> &'static str {
     match tokio::time::timeout(Duration::from_secs(2), state.ca.get()).await {

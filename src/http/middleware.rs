@@ -1,17 +1,17 @@
-//! The middleware stack shared by every deployment target (SPEC §2.6-2.10, §9.1).
+//! The middleware stack shared by every deployment target.
 //!
-//! Order, outermost first, as SPEC §9.1 requires:
+//! Order, outermost first (both binaries build this same stack, so they answer alike):
 //!
 //! 1. `BASE_PATH` removal — wraps the router as a service, because it must run before routing;
-//! 2. [`handle`], one layer doing, from the outside in: the trace id (§2.7), the request span and its
-//!    completion log (§10.1), problem rendering (§2.3), CORS response headers (§2.8) and the headers of
-//!    every response (§2.10); then panic catching (a panicking handler becomes a 500 problem and the
+//! 2. [`handle`], one layer doing, from the outside in: the trace id, the request span and its
+//!    completion log, problem rendering, CORS response headers and the headers every response
+//!    carries; then panic catching (a panicking handler becomes a 500 problem and the
 //!    process keeps serving); CORS preflights, answered before authentication; load shedding (server
 //!    binary only, 503); and `REQUEST_TIMEOUT_SECONDS` over the route (504);
 //! 3. the router itself, whose routes carry [`DeclaredLengthLayer`] (413 on a declared
 //!    `Content-Length` over the limit, after 404/405 and before authentication).
 //!
-//! With OpenTelemetry enabled (SPEC §10.3-10.4) the request span is named `HTTP <method> <route>`, is
+//! With OpenTelemetry enabled the request span is named `HTTP <method> <route>`, is
 //! parented on the incoming X-Ray/W3C header (or is a root span with the request's trace id), and
 //! carries the completion fields as attributes; its trace id is always the `X-Trace-ID`.
 //!
@@ -37,12 +37,12 @@ use crate::error::{ApiError, Problem};
 use crate::state::AppState;
 use crate::telemetry::otel;
 
-/// The trace id of a request: 32 lower-case hex digits (SPEC §2.7).
+/// The trace id of a request: 32 lower-case hex digits.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct TraceId(pub String);
 
 impl TraceId {
-    /// 128 random bits (SPEC §2.7 rule 3 without OpenTelemetry).
+    /// 128 random bits: the trace id of a request that names none, when OpenTelemetry is disabled.
     pub fn random() -> TraceId {
         TraceId(hex::encode(rand::random::<[u8; 16]>()))
     }
@@ -59,7 +59,7 @@ pub struct RequestContext {
     pub cors_origin: Option<HeaderValue>,
 }
 
-/// The authenticated device of a request, for the completion log (SPEC §10.1: `device_id`, `serial`).
+/// The authenticated device of a request, for the `device_id` and `serial` of its completion log.
 ///
 /// [`handle`] puts an empty slot in the request extensions; the `DeviceIdentity` extractor
 /// fills it once the client certificate is verified; the completion event reads it. A shared slot
@@ -99,7 +99,7 @@ pub fn apply(routes: Router<AppState>, state: AppState) -> Router {
     }
 }
 
-/// Removes `BASE_PATH` from the request path (SPEC §9.1): a path equal to it or starting with it
+/// Removes `BASE_PATH` from the request path: a path equal to it or starting with it
 /// followed by `/` loses the prefix (an empty remainder becomes `/`); other paths are unchanged.
 pub fn strip_base_path(mut req: Request, base: &str) -> Request {
     let path = req.uri().path();
@@ -122,12 +122,13 @@ pub fn strip_base_path(mut req: Request, base: &str) -> Request {
     req
 }
 
-/// Derives the trace id from `X-Amzn-Trace-Id`, then `traceparent`, else random (SPEC §2.7).
+/// Derives the trace id from `X-Amzn-Trace-Id`, then `traceparent`, else random.
 pub fn derive_trace_id(headers: &HeaderMap) -> TraceId {
     incoming_trace_id(headers).unwrap_or_else(TraceId::random)
 }
 
-/// The trace id named by `X-Amzn-Trace-Id`, then `traceparent` (SPEC §2.7 rules 1-2).
+/// The trace id named by `X-Amzn-Trace-Id` (its `Root=`), then by a valid `traceparent`; malformed
+/// headers are ignored, and so is an incoming `X-Trace-ID`.
 pub fn incoming_trace_id(headers: &HeaderMap) -> Option<TraceId> {
     if let Some(id) = headers
         .get("x-amzn-trace-id")
@@ -202,7 +203,8 @@ fn allowed_origin(cors: &CorsConfig, headers: &HeaderMap) -> Option<HeaderValue>
 pub async fn handle(State(state): State<AppState>, mut req: Request, next: Next) -> Response {
     let started = Instant::now();
     let otel = state.config.telemetry.otel_enabled;
-    // SPEC §2.7 rule 3 with OpenTelemetry: the root span's X-Ray-format trace id.
+    // No usable trace header: with OpenTelemetry the id is the new root span's X-Ray-format trace
+    // id, so `X-Trace-ID` always equals the exported trace.
     let trace_id = incoming_trace_id(req.headers()).unwrap_or_else(|| {
         if otel {
             TraceId(otel::new_trace_id())
@@ -227,7 +229,7 @@ pub async fn handle(State(state): State<AppState>, mut req: Request, next: Next)
     let device_log = DeviceLogSlot::default();
     req.extensions_mut().insert(device_log.clone());
 
-    // The `otel.*` fields and the completion fields are recorded only for OpenTelemetry (SPEC §10.3);
+    // The `otel.*` fields and the completion fields are recorded only for OpenTelemetry;
     // log lines never show `otel.*` fields, and the completion fields are recorded after the last line.
     // `as_str` values are recorded as strings as they are; `%` would format each into a new `String`.
     let span = tracing::info_span!(
@@ -252,7 +254,7 @@ pub async fn handle(State(state): State<AppState>, mut req: Request, next: Next)
     let inner = AssertUnwindSafe(inside(&state, req, next)).catch_unwind();
     let mut res = match inner.instrument(span.clone()).await {
         Ok(res) => res,
-        // SPEC §2.3: a panicking handler becomes a 500 problem; the process keeps serving.
+        // A panicking handler becomes a 500 problem; one bad request must not stop the process.
         Err(_) => ApiError::Internal {
             cause: "a request handler panicked".into(),
         }
@@ -335,8 +337,8 @@ pub async fn handle(State(state): State<AppState>, mut req: Request, next: Next)
 }
 
 /// Turns the answer GET would give into the answer to HEAD: the same status and headers, including
-/// the `Content-Length` of the body GET would send (RFC 9110 §8.6), and no body. Both binaries answer
-/// through here, so HEAD looks the same on every target.
+/// the `Content-Length` of the body GET would send (RFC 9110 section 8.6), and no body. Both
+/// binaries answer through here, so HEAD looks the same on every target.
 async fn head_without_body(res: &mut Response) {
     use axum::body::HttpBody as _;
     let body = std::mem::replace(res.body_mut(), Body::empty());
@@ -358,8 +360,8 @@ async fn head_without_body(res: &mut Response) {
         .insert(header::CONTENT_LENGTH, HeaderValue::from(length));
 }
 
-/// Copies the completion fields of SPEC §10.1 onto the request span, for its OpenTelemetry attributes;
-/// 5xx answers mark the span as an error (SPEC §10.3).
+/// Copies the completion log's fields onto the request span, for its OpenTelemetry attributes;
+/// 5xx answers mark the span as an error.
 fn record_completion(
     span: &tracing::Span,
     status: StatusCode,
@@ -382,8 +384,8 @@ fn record_completion(
     }
 }
 
-/// Steps 1-2 of SPEC §2.6 and the timeout: preflight, load shedding, then the route within
-/// `REQUEST_TIMEOUT_SECONDS`.
+/// The first steps of every request and the timeout: a CORS preflight is answered before routing
+/// and authentication, then load shedding, then the route within `REQUEST_TIMEOUT_SECONDS`.
 async fn inside(state: &AppState, req: Request, next: Next) -> Response {
     if is_preflight(&req) {
         return preflight(state, &req);
@@ -402,7 +404,7 @@ async fn inside(state: &AppState, req: Request, next: Next) -> Response {
     }
 }
 
-/// One completion event per request (SPEC §10.1); 401/403 add a WARN, 5xx an ERROR with the cause.
+/// One completion event per request; 401/403 add a WARN, 5xx an ERROR with the cause.
 fn log_completion(
     method: &Method,
     route: &str,
@@ -460,7 +462,7 @@ fn log_completion(
     }
 }
 
-/// A CORS preflight: `OPTIONS` with `Origin` and `Access-Control-Request-Method` (SPEC §2.8).
+/// A CORS preflight: `OPTIONS` with `Origin` and `Access-Control-Request-Method`.
 fn is_preflight(req: &Request) -> bool {
     req.method() == Method::OPTIONS
         && req.headers().contains_key(header::ORIGIN)
@@ -470,7 +472,7 @@ fn is_preflight(req: &Request) -> bool {
 }
 
 /// Answers a preflight on any path, before routing and authentication: 200, empty, with the allow
-/// headers only for an allowed origin (SPEC §2.8).
+/// headers only for an allowed origin.
 fn preflight(state: &AppState, req: &Request) -> Response {
     let mut res = StatusCode::OK.into_response();
     let allowed = req
@@ -506,7 +508,7 @@ fn preflight(state: &AppState, req: &Request) -> Response {
 #[derive(Debug, Clone, Copy)]
 pub struct OverConnectionLimit;
 
-/// Load shedding (server binary only, SPEC §2.9): a permit while fewer than `MAX_CONCURRENT_REQUESTS`
+/// Load shedding (server binary only): a permit while fewer than `MAX_CONCURRENT_REQUESTS`
 /// are in flight, else an immediate 503; a request on a connection over `MAX_CONNECTIONS` is shed too.
 /// `GET /health` and `GET /health/public` are never shed.
 fn admit(state: &AppState, req: &Request) -> Result<Option<OwnedSemaphorePermit>, Overloaded> {
@@ -530,7 +532,8 @@ fn admit(state: &AppState, req: &Request) -> Result<Option<OwnedSemaphorePermit>
 /// Every permit is taken: the request is shed.
 struct Overloaded;
 
-/// Per-route guard: a declared `Content-Length` over `BODY_LIMIT_BYTES` → 413 (SPEC §2.6 step 4).
+/// Per-route guard: a declared `Content-Length` over `BODY_LIMIT_BYTES` → 413, after 404/405 and
+/// before authentication.
 ///
 /// A plain tower layer rather than `from_fn`, so a request passes it without cloning anything.
 #[derive(Debug, Clone, Copy, Default)]

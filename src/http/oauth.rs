@@ -1,4 +1,4 @@
-//! OAuth proxy routes (SPEC §3.5-3.9): authorize, the provider callback, token exchange, refresh and
+//! OAuth proxy routes: authorize, the provider callback, token exchange, refresh and
 //! revocation, for the providers enabled in `ENABLED_CLOUD_PROVIDERS`.
 
 use axum::extract::RawQuery;
@@ -35,8 +35,8 @@ pub fn router() -> Router<AppState> {
         .route("/oauth/revoke/{provider}", guarded(post(revoke_token)))
 }
 
-/// A provider path segment that names an enabled provider; anything else is 404 `provider_not_enabled`
-/// (SPEC §4.1), before the body is looked at.
+/// A provider path segment that names an enabled provider; anything else is 404
+/// `provider_not_enabled`, before the body is looked at.
 ///
 /// The segment is compared exactly as sent: axum's `Path` would percent-decode it, so
 /// `/oauth/authorize/%67oogledrive` would be served as `googledrive` while every log names the path
@@ -168,8 +168,8 @@ pub async fn authorize_oauth(
     }))
 }
 
-/// The provider's redirect back to this service: always a 302 to the app (or to the fallback URI), with
-/// every value percent-encoded. It never answers 422.
+/// The provider's redirect back to this service: for an enabled provider, always a 302 to the app (or to
+/// the fallback URI), with every value percent-encoded; it never answers 422.
 ///
 /// `HEAD` answers exactly like `GET` but changes nothing: a link checker or prefetcher that probes the
 /// callback URL never deletes the session a provider error would delete. The `Location` is ASCII only;
@@ -331,7 +331,7 @@ pub struct RevokeResponse {
     pub message: String,
 }
 
-/// Maps a provider failure to its problem (SPEC §4.10); nothing the provider said beyond a safe error
+/// Maps a provider failure to its problem; nothing the provider said beyond a safe error
 /// code reaches the answer or the log.
 fn provider_failure(provider: ProviderId, err: OAuthError) -> ApiError {
     match err {

@@ -1,4 +1,4 @@
-//! Starting an authorization (SPEC §3.5, §4.3-4.5, §4.7): create the one-time session, then build the
+//! Starting an authorization: create the one-time session, then build the
 //! provider's authorization URL with its exact parameters, in order.
 
 use chrono::Utc;
@@ -10,7 +10,7 @@ use crate::store::{OAuthSession, OAuthSessionStore, StoreError};
 
 /// The Google Drive scope.
 pub const GOOGLE_SCOPE: &str = "https://www.googleapis.com/auth/drive";
-/// The OneDrive scope (SPEC §4.5).
+/// The OneDrive scope.
 pub const ONEDRIVE_SCOPE: &str = "offline_access Files.ReadWrite";
 
 /// What `POST /oauth/authorize/{provider}` returns.
@@ -33,7 +33,7 @@ pub enum AuthorizeError {
     Store(#[from] StoreError),
 }
 
-/// The redirect_uri this service sends to the provider (SPEC §4.3-4.5).
+/// The redirect_uri this service sends to the provider.
 pub fn provider_redirect_uri(
     config: &OAuthConfig,
     provider: ProviderId,

@@ -1,11 +1,11 @@
-//! Calls to the OAuth providers' token and revocation endpoints (SPEC §4.2-4.5, §4.10).
+//! Calls to the OAuth providers' token and revocation endpoints.
 //!
 //! One [`ProviderClient`] is built at start-up and shared by every request: pooled connections, rustls
 //! with the bundled Mozilla roots (no system CA files), a total timeout of `OAUTH_HTTP_TIMEOUT_SECONDS`
 //! per call, 5 s to connect, no redirects followed and no retries (authorization codes are single-use).
 //! Provider answers are mapped to [`OAuthError`] without ever keeping their bodies, `error_description`
 //! or URLs in an error message. Each call runs in an `oauth.<provider>.<operation>` span and, with
-//! OpenTelemetry enabled, carries that span's `X-Amzn-Trace-Id` and `traceparent` (SPEC §10.3-10.4).
+//! OpenTelemetry enabled, carries that span's `X-Amzn-Trace-Id` and `traceparent`.
 
 use std::time::Duration;
 
@@ -16,10 +16,10 @@ use crate::config::{OAuthConfig, ProviderId, SecretValue};
 use crate::oauth::authorize::ONEDRIVE_SCOPE;
 use crate::telemetry::otel;
 
-/// Provider answers larger than this are invalid (SPEC §4.2).
+/// Provider answers larger than this are invalid.
 pub const MAX_PROVIDER_BODY: usize = 64 * 1024;
 
-/// Tokens as returned to the app (SPEC §3.7).
+/// Tokens as returned to the app.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Tokens {
     /// The access token.
@@ -32,7 +32,7 @@ pub struct Tokens {
     pub token_type: String,
 }
 
-/// How a provider call failed (SPEC §4.10).
+/// How a provider call failed.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 pub enum OAuthError {
     /// The provider rejected the request (4xx): 400 with the provider's error code.
@@ -58,7 +58,7 @@ pub enum OAuthError {
     MissingCredential,
 }
 
-/// Whether a provider `error` code may be echoed: `^[A-Za-z0-9_.-]{1,64}$` (SPEC §4.9-4.10).
+/// Whether a provider `error` code may be echoed: `^[A-Za-z0-9_.-]{1,64}$`.
 pub fn is_safe_error_code(code: &str) -> bool {
     (1..=64).contains(&code.len())
         && code
@@ -98,8 +98,8 @@ impl ProviderClient {
         Ok(ProviderClient { http })
     }
 
-    /// Sends `request` inside `span`, the `oauth.<provider>.<operation>` span of SPEC §10.3, with the
-    /// span's `X-Amzn-Trace-Id` and `traceparent` when it is exported (SPEC §10.4).
+    /// Sends `request` inside `span`, the `oauth.<provider>.<operation>` span, with the span's
+    /// `X-Amzn-Trace-Id` and `traceparent` when it is exported.
     async fn send(
         &self,
         mut request: reqwest::RequestBuilder,
@@ -145,7 +145,7 @@ impl ProviderClient {
         })
     }
 
-    /// Exchanges an authorization code (SPEC §4.3-4.5 "Token").
+    /// Exchanges an authorization code at the provider's token endpoint.
     pub async fn exchange_code(
         &self,
         config: &OAuthConfig,
@@ -188,7 +188,7 @@ impl ProviderClient {
         tokens_from(answer)
     }
 
-    /// Refreshes an access token (SPEC §4.3-4.5 "Refresh").
+    /// Refreshes an access token at the provider's token endpoint.
     pub async fn refresh(
         &self,
         config: &OAuthConfig,
@@ -227,7 +227,7 @@ impl ProviderClient {
         tokens_from(answer)
     }
 
-    /// Revokes a token (SPEC §3.9): `Ok(true)` iff the provider answered 200; `Ok(false)` for any other
+    /// Revokes a token: `Ok(true)` iff the provider answered 200; `Ok(false)` for any other
     /// answer. OneDrive has no revocation endpoint and is never called (`Ok(false)`).
     pub async fn revoke(
         &self,
@@ -254,9 +254,9 @@ impl ProviderClient {
     }
 }
 
-/// The span of one provider call, `oauth.<provider>.<token|refresh|revoke>` (SPEC §10.3). Its
+/// The span of one provider call, `oauth.<provider>.<token|refresh|revoke>`. Its
 /// attributes are the provider id, the operation and the answer's status: never the URL, a token or
-/// a code (SPEC §10.2).
+/// a code.
 fn provider_span(provider: ProviderId, operation: &'static str) -> tracing::Span {
     tracing::info_span!(
         "oauth.provider_call",
@@ -320,7 +320,7 @@ fn transport_error(err: reqwest::Error) -> OAuthError {
     }
 }
 
-/// Maps a token or refresh answer (SPEC §4.10).
+/// Maps a token or refresh answer.
 fn tokens_from(answer: Answer) -> Result<Tokens, OAuthError> {
     let body = match answer.body {
         Some(body) => body,

@@ -1,4 +1,4 @@
-//! The OAuth session flows (SPEC §4.7, §4.9): the provider callback and the one-time token exchange.
+//! The OAuth session flows: the provider callback and the one-time token exchange.
 
 use secrecy::ExposeSecret;
 use subtle::ConstantTimeEq;
@@ -41,7 +41,7 @@ impl CallbackQuery {
     }
 }
 
-/// The longest `code` the callback forwards (SPEC §4.9).
+/// The longest `code` the callback forwards.
 const MAX_CODE_CHARS: usize = 4096;
 
 /// Whether a callback may change the session it finds.
@@ -53,7 +53,7 @@ pub enum SessionEffects {
     ReadOnly,
 }
 
-/// Where the provider callback redirects to (SPEC §4.9); never fails — an internal failure redirects
+/// Where the provider callback redirects to; never fails — an internal failure redirects
 /// to the fallback URI with `error=server_error`. With [`SessionEffects::ReadOnly`] nothing is
 /// written or deleted.
 pub async fn callback_location(
@@ -146,7 +146,7 @@ pub enum ExchangeError {
     Store(#[from] StoreError),
 }
 
-/// The token exchange of SPEC §4.7: consume the session (whatever happens next), check provider and
+/// The token exchange: consume the session (whatever happens next), check provider and
 /// verifier, then call the provider with the session's provider redirect_uri.
 pub async fn exchange(
     config: &OAuthConfig,

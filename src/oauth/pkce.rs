@@ -1,4 +1,4 @@
-//! PKCE (RFC 7636, SPEC §4.6): verifier syntax and the S256 challenge. The server never generates
+//! PKCE (RFC 7636): verifier syntax and the S256 challenge. The server never generates
 //! verifiers; it checks the client's and derives the challenge sent to the provider.
 
 use base64::Engine as _;
@@ -8,7 +8,7 @@ use sha2::{Digest, Sha256};
 /// The `value_error` message for a verifier that breaks RFC 7636.
 pub const VERIFIER_RULE: &str = "code_verifier must be 43-128 characters of A-Z a-z 0-9 - . _ ~";
 
-/// Whether `verifier` is 43-128 characters of `[A-Za-z0-9._~-]` (RFC 7636 §4.1).
+/// Whether `verifier` is 43-128 characters of `[A-Za-z0-9._~-]` (RFC 7636 section 4.1).
 pub fn is_valid_verifier(verifier: &str) -> bool {
     (43..=128).contains(&verifier.len())
         && verifier

@@ -1,4 +1,4 @@
-//! The redirect_uri rules (SPEC §3.5, §4.8): syntax of a client redirect_uri and allow-list matching.
+//! The redirect_uri rules: syntax of a client redirect_uri and allow-list matching.
 //! Matching is byte-wise and case-sensitive, with no normalisation of any kind.
 //!
 //! Because a prefix rule matches bytes while a browser resolves paths, a URI admitted by a prefix rule

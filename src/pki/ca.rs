@@ -1,9 +1,9 @@
-//! CA material (SPEC §5.1–5.3): the private key, the current certificate and the optional previous one.
+//! CA material: the private key, the current certificate and the optional previous one.
 //!
 //! [`CertificateAuthority::load`] parses PEM text (PKCS#8, PKCS#1 or SEC1 keys; RSA 2048–8192, EC P-256
 //! or P-384) and applies the load-time checks: the certificate parses, is a CA, carries the key's public
 //! half and is currently valid. [`generate`] creates a new key and self-signed certificate with the
-//! profile of `ca init` (§5.2). Errors name the cause and never contain key material. Pure: no I/O.
+//! profile of `ca init`. Errors name the cause and never contain key material. Pure: no I/O.
 
 use std::fmt;
 
@@ -23,7 +23,7 @@ use super::profile::{self, CertificateFields, Rdn};
 use super::verify::Pin;
 use super::{fingerprint_sha256, pem_blocks, pem_encode};
 
-/// Key types `ca init --key-type` can create (SPEC §5.2).
+/// Key types `ca init --key-type` can create.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum KeyType {
     /// `ec-p256` (default).
@@ -67,7 +67,7 @@ impl KeyType {
     }
 }
 
-/// Why CA material could not be loaded; the CA is then *unavailable* (SPEC §5.1).
+/// Why CA material could not be loaded; the CA is then *unavailable*.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 pub enum CaLoadError {
     /// The key PEM holds no readable private key.
@@ -249,7 +249,7 @@ impl CaKey {
         }
     }
 
-    /// The signature algorithm of SPEC §5.1: RSA → sha256WithRSAEncryption (NULL parameters),
+    /// The signature algorithm of the key: RSA → sha256WithRSAEncryption (NULL parameters),
     /// P-256 → ecdsa-with-SHA256, P-384 → ecdsa-with-SHA384.
     pub(crate) fn algorithm(&self) -> AlgorithmIdentifierRef<'static> {
         match self {
@@ -386,7 +386,7 @@ impl CaCertificate {
         fingerprint_sha256(&self.der)
     }
 
-    /// The SPKI pin of SPEC §5.11.
+    /// The SPKI pin: SHA-256 over the certificate's DER SubjectPublicKeyInfo.
     pub fn pin(&self) -> Pin {
         Pin::of_spki(&self.spki_der)
     }
@@ -426,7 +426,8 @@ pub struct Loaded {
 }
 
 impl CertificateAuthority {
-    /// Loads CA material and applies the load-time checks of SPEC §5.1 at `now`.
+    /// Loads CA material and applies the load-time checks at `now`: the certificate parses, is a
+    /// CA, carries the key's public half and is valid.
     pub fn load(
         key_pem: &str,
         cert_pem: &str,
@@ -483,7 +484,7 @@ impl CertificateAuthority {
         &self.current
     }
 
-    /// The previous CA certificate, while it has not expired at `now` (SPEC §5.3).
+    /// The previous CA certificate, while it has not expired at `now`.
     pub fn previous(&self, now: DateTime<Utc>) -> Option<&CaCertificate> {
         self.previous.as_ref().filter(|p| p.not_after >= now)
     }
@@ -498,7 +499,7 @@ impl CertificateAuthority {
     }
 }
 
-/// Which subject a new CA certificate gets (SPEC §5.2).
+/// Which subject a new CA certificate gets.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum CaSubject {
     /// `ca init`: `C=ES, O=Apuntador, CN=<common name>`.
@@ -577,10 +578,10 @@ impl fmt::Debug for GeneratedCa {
     }
 }
 
-/// Generates a CA key of `key_type` and its self-signed certificate (SPEC §5.2 profile): v3, 128-bit
-/// random positive serial, subject = issuer, notBefore = now − 5 min, notAfter = now + `validity_days`,
-/// BasicConstraints critical CA:true pathLen 0, KeyUsage critical keyCertSign + cRLSign +
-/// digitalSignature, SKI = SHA-1 of the key bits, AKI = SKI.
+/// Generates a CA key of `key_type` and its self-signed certificate (the `ca init` profile): v3,
+/// 128-bit random positive serial, subject = issuer, notBefore = now − 5 min, notAfter = now +
+/// `validity_days`, BasicConstraints critical CA:true pathLen 0, KeyUsage critical keyCertSign +
+/// cRLSign + digitalSignature, SKI = SHA-1 of the key bits, AKI = SKI.
 pub fn generate(
     key_type: KeyType,
     subject: &CaSubject,

@@ -292,7 +292,7 @@ fn ecdsa_prehash(algorithm: ObjectIdentifier, message: &[u8]) -> Option<Vec<u8>>
 }
 
 /// SHA-1 of the subject public key bits of a DER SubjectPublicKeyInfo (the key identifier method 1 of
-/// RFC 5280 §4.2.1.2, used for SKI and AKI).
+/// RFC 5280 section 4.2.1.2, used for SKI and AKI).
 pub fn key_identifier(spki_der: &[u8]) -> Option<Vec<u8>> {
     use sha1::Sha1;
     let spki = SubjectPublicKeyInfoRef::from_der(spki_der).ok()?;

@@ -1,4 +1,4 @@
-//! PKCS#10 certificate signing requests (SPEC §5.4).
+//! PKCS#10 certificate signing requests.
 //!
 //! Two layers: [`check_syntax`] is the field rule of the request body (422 on `csr`), [`validate`] the
 //! semantics (400 `invalid_csr`): exactly one PEM block holding a PKCS#10 structure, a self-signature
@@ -54,7 +54,8 @@ pub struct ValidatedCsr {
     pub key_type: String,
 }
 
-/// Applies the semantic rules of SPEC §5.4.
+/// Applies the semantic rules (400 `invalid_csr`): exactly one PEM block holding a PKCS#10
+/// structure, a self-signature that verifies, and a supported key type.
 pub fn validate(csr: &str) -> Result<ValidatedCsr, CsrError> {
     let blocks = pem_blocks(csr);
     let [block] = blocks.as_slice() else {

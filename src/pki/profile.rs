@@ -1,4 +1,4 @@
-//! The device certificate profile (SPEC §5.5) and the certificate assembly shared with the CA profile.
+//! The device certificate profile and the certificate assembly shared with the CA profile.
 //!
 //! Certificates are assembled field by field so the profile is exact: the issuer is copied byte for
 //! byte from the CA certificate's subject, the public key byte for byte from the CSR, and the
@@ -29,7 +29,7 @@ use super::ca::{CaKey, CertificateAuthority};
 use super::crypto::{self, SignedRaw, oid};
 use super::{fingerprint_sha256, pem_encode, serial_text};
 
-/// Seconds certificates are back-dated, for clients whose clocks run slow (SPEC §5.5).
+/// Seconds certificates are back-dated, for clients whose clocks run slow.
 pub const BACKDATE_SECONDS: i64 = 300;
 
 /// A certificate issued to a device.
@@ -39,7 +39,7 @@ pub struct IssuedCertificate {
     pub pem: String,
     /// DER.
     pub der: Vec<u8>,
-    /// Serial text (SPEC §2.2).
+    /// Serial text.
     pub serial: String,
     /// Issuance time, whole seconds.
     pub issued_at: DateTime<Utc>,
@@ -49,8 +49,8 @@ pub struct IssuedCertificate {
     pub fingerprint_sha256: String,
 }
 
-/// What a device certificate says. [`LeafSpec::profile`] is the SPEC §5.5 profile; the other
-/// combinations exist so tests can create the certificates verification must reject.
+/// What a device certificate says. [`LeafSpec::profile`] is the device certificate profile; the
+/// other combinations exist so tests can create the certificates verification must reject.
 #[derive(Debug, Clone)]
 pub struct LeafSpec<'a> {
     /// Subject CN and SAN device id.
@@ -70,7 +70,8 @@ pub struct LeafSpec<'a> {
 }
 
 impl<'a> LeafSpec<'a> {
-    /// The SPEC §5.5 profile: notBefore = issuance − 300 s, notAfter = issuance + `validity_days`.
+    /// The device certificate profile: notBefore = issuance − 300 s, notAfter = issuance +
+    /// `validity_days`.
     pub fn profile(
         device_id: &'a str,
         spki_der: &'a [u8],
@@ -239,7 +240,7 @@ pub fn whole_seconds(at: DateTime<Utc>) -> DateTime<Utc> {
     at.with_nanosecond(0).unwrap_or(at)
 }
 
-/// An X.509 time: UTCTime through 2049, GeneralizedTime from 2050 (RFC 5280 §4.1.2.5).
+/// An X.509 time: UTCTime through 2049, GeneralizedTime from 2050 (RFC 5280 section 4.1.2.5).
 fn x509_time(at: DateTime<Utc>) -> Result<Time, String> {
     let secs = u64::try_from(at.timestamp()).map_err(|_| "time before 1970".to_owned())?;
     let since_epoch = Duration::from_secs(secs);

@@ -1,4 +1,4 @@
-//! Decoding client certificates from where an edge delivers them (SPEC §5.8).
+//! Decoding client certificates from where an edge delivers them.
 //!
 //! Each function takes the raw value of one source and returns the DER of the client (first)
 //! certificate, or `None` when the value cannot be decoded — the caller then rejects the request

@@ -1,9 +1,20 @@
-//! Client certificate verification steps 2–6 and 9 of SPEC §5.9, and the SPKI pin (§5.11).
+//! Client certificate verification and the SPKI pin.
 //!
-//! [`verify_presented`] decides everything that needs no storage: the value parses, was signed by the
-//! current CA or (during a rotation) the previous one, is within its validity (60 s leeway), is an
-//! end-entity certificate for client authentication, and names a valid device id. The caller then
-//! reads the record (steps 7–8) and checks [`matches_record`] (step 9). Pure: no I/O.
+//! A presented client certificate passes nine steps, in order; the first that fails decides the
+//! answer:
+//!
+//! 1. a certificate source yields a value (else 401 `certificate_required`);
+//! 2. the value parses as X.509;
+//! 3. it was signed by the current CA or, during a rotation, the previous one;
+//! 4. it is within its validity, with 60 s leeway;
+//! 5. it is an end-entity certificate for client authentication;
+//! 6. its subject CN is a valid device id;
+//! 7. a record (device id, serial) is registered — one strongly consistent point read;
+//! 8. that record is not revoked;
+//! 9. the record's fingerprint matches the presented DER.
+//!
+//! [`verify_presented`] decides steps 2–6, everything that needs no storage. The caller then reads
+//! the record (steps 7–8) and checks [`matches_record`] (step 9). Pure: no I/O.
 
 use chrono::{DateTime, TimeDelta, Utc};
 use der::{Decode, Encode, Tag, Tagged as _};
@@ -15,7 +26,7 @@ use super::ca::CertificateAuthority;
 use super::crypto::{self, SignedRaw, oid};
 use super::{fingerprint_sha256, first_certificate_der, is_valid_device_id, serial_text};
 
-/// Clock leeway applied to notBefore and notAfter (SPEC §5.9 step 4).
+/// Clock leeway applied to notBefore and notAfter, for devices whose clocks drift.
 pub const LEEWAY_SECONDS: i64 = 60;
 
 /// Why a presented certificate is rejected (403).
@@ -56,7 +67,7 @@ impl Rejection {
 pub struct PresentedCertificate {
     /// The subject CN, a valid device id.
     pub device_id: String,
-    /// Serial text (SPEC §2.2).
+    /// Serial text.
     pub serial: String,
     /// Lower-case hex SHA-256 of the presented DER.
     pub fingerprint_sha256: String,
@@ -103,7 +114,9 @@ pub fn check_issuer(
     }
 }
 
-/// Steps 2–6 of SPEC §5.9 for the DER `der` at `now`.
+/// Steps 2–6 for the DER `der` at `now`, in order: parses as X.509, signed by the current or
+/// previous CA, within its validity, an end-entity certificate for client authentication, and a
+/// valid device id as subject CN.
 pub fn verify_presented(
     ca: &CertificateAuthority,
     der: &[u8],
@@ -197,7 +210,7 @@ pub fn matches_record(
     )
 }
 
-/// The SPKI pin of a CA certificate (SPEC §5.11).
+/// The SPKI pin of a CA certificate.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Pin {
     /// SHA-256 of the DER SubjectPublicKeyInfo, standard base64 with padding (44 characters).

@@ -1,6 +1,6 @@
-//! The AWS backend (`INFRASTRUCTURE_PROVIDER=aws`, SPEC §7.3–7.8): DynamoDB, Secrets Manager and S3
+//! The AWS backend (`INFRASTRUCTURE_PROVIDER=aws`): DynamoDB, Secrets Manager and S3
 //! implementations of the store traits, the AWS clients they share, `AUTO_CREATE_RESOURCES` and the
-//! resolution of secret references (SPEC §8.3).
+//! resolution of secret references.
 //!
 //! [`AwsStores::new`] builds one SDK configuration and one client per service, once per process, with no
 //! network I/O (Lambda INIT stays small): the region is `AWS_REGION`, else the SDK's environment and
@@ -171,16 +171,16 @@ pub async fn sdk_config(aws: &AwsConfig) -> SdkConfig {
     loader.load().await
 }
 
-/// The four AWS stores of one process, sharing one SDK configuration (SPEC §7.3–7.6).
+/// The four AWS stores of one process, sharing one SDK configuration.
 #[derive(Debug, Clone)]
 pub struct AwsStores {
-    /// Certificate records in `AWS_DYNAMODB_TABLE` (SPEC §7.3).
+    /// Certificate records in `AWS_DYNAMODB_TABLE`.
     pub certificates: Arc<DynamoDbCertificateStore>,
-    /// OAuth sessions and attestation items in `AWS_DYNAMODB_SESSIONS_TABLE` (SPEC §7.4).
+    /// OAuth sessions and attestation items in `AWS_DYNAMODB_SESSIONS_TABLE`.
     pub sessions: Arc<DynamoDbSessionStore>,
-    /// CA material under `AWS_SECRETS_PREFIX` and secret references (SPEC §7.5, §8.3).
+    /// CA material under `AWS_SECRETS_PREFIX` and secret references.
     pub secrets: Arc<SecretsManagerStore>,
-    /// The truststore bundle in `AWS_S3_BUCKET` (SPEC §7.6).
+    /// The truststore bundle in `AWS_S3_BUCKET`.
     pub blobs: Arc<S3BlobStore>,
     region: String,
 }
@@ -205,7 +205,7 @@ impl AwsStores {
         }
     }
 
-    /// `AUTO_CREATE_RESOURCES` (SPEC §7.7): creates the missing tables (on demand, key schemas and GSIs,
+    /// `AUTO_CREATE_RESOURCES`: creates the missing tables (on demand, key schemas and GSIs,
     /// TTL on `ttl`, waiting until active for at most 60 s each) and the missing bucket (versioned,
     /// SSE-S3, public access blocked). Existing resources are left as they are, except that TTL is
     /// enabled on a table that lacks it and versioning on a bucket that lacks it. Secrets are never
@@ -228,7 +228,7 @@ fn path_style(aws: &AwsConfig, sdk: &SdkConfig) -> bool {
     aws.endpoint_url.is_some() || sdk.endpoint_url().is_some()
 }
 
-/// Resolves Secrets Manager references (SPEC §8.3) with clients built for the purpose: at most 20 per
+/// Resolves Secrets Manager references with clients built for the purpose: at most 20 per
 /// `BatchGetSecretValue` call, each ARN read in its own region. Returns one result per reference, in
 /// order; values are never logged.
 pub async fn resolve_secret_references(

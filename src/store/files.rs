@@ -1,4 +1,4 @@
-//! Local-mode secret and blob storage as files under `DATA_DIR` (SPEC §7.2).
+//! Local-mode secret and blob storage as files under `DATA_DIR`.
 //!
 //! [`LocalSecretStore`] keeps the CA in `ca_private_key.pem` (0600), `ca_certificate.pem` (0644) and the
 //! optional `ca_previous_certificate.pem` (0644) — the previous service's local layout, so an existing
@@ -113,7 +113,7 @@ async fn blocking<T: Send + 'static>(
         .map_err(|_| StoreError::Internal("the file store task failed".into()))?
 }
 
-/// CA material as PEM files in `DATA_DIR` (SPEC §7.2).
+/// CA material as PEM files in `DATA_DIR`.
 #[derive(Debug, Clone)]
 pub struct LocalSecretStore {
     data_dir: PathBuf,
@@ -195,7 +195,7 @@ impl SecretStore for LocalSecretStore {
     }
 }
 
-/// Published objects as files under `DATA_DIR` (SPEC §7.2, §7.6).
+/// Published objects as files under `DATA_DIR`.
 ///
 /// Versions are the lower-case hex SHA-256 of the bytes; the content type is not kept.
 #[derive(Debug, Clone)]

@@ -1,4 +1,4 @@
-//! In-memory store backends for tests and benches (SPEC §7.1).
+//! In-memory store backends for tests and benches.
 //!
 //! [`MemoryStore`] implements the certificate, OAuth session and attestation traits over maps behind
 //! `std::sync::Mutex`es; [`MemorySecretStore`] and [`MemoryBlobStore`] hold CA material, secret values and
@@ -82,7 +82,8 @@ impl Certificates {
     }
 }
 
-/// The attestation items of SPEC §7.4, each with its expiry where it has one.
+/// The attestation items (results, evidence digests, desktop bindings, rate counters and the
+/// generation), each with its expiry where it has one.
 #[derive(Default)]
 struct Attestation {
     generation: u64,
@@ -299,7 +300,7 @@ impl AttestationStore for MemoryStore {
     }
 
     async fn put_result(&self, record: &AttestationRecord, ttl: Duration) -> StoreResult<()> {
-        // The item lives until verified_at + ttl (SPEC §7.4).
+        // The item lives until verified_at + ttl.
         let expiry = record
             .verified_at
             .checked_add_signed(delta(ttl))
@@ -423,7 +424,7 @@ impl AttestationStore for MemoryStore {
     }
 }
 
-/// Whether `record` (expiring at `expiry`) may be consumed now by enrolment (SPEC §6.5).
+/// Whether `record` (expiring at `expiry`) may be consumed now by enrolment.
 fn consumable(
     record: &AttestationRecord,
     expiry: DateTime<Utc>,

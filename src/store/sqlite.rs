@@ -1,8 +1,9 @@
-//! The embedded local store: one SQLite database under `DATA_DIR` (SPEC §7.2).
+//! The embedded local store: one SQLite database under `DATA_DIR`.
 //!
 //! [`SqliteStore`] implements the certificate, OAuth session and attestation traits over
 //! `DATA_DIR/apuntador.db` (WAL, busy timeout 5 s, mode 0600 in a 0700 directory). Table `certificates` holds
-//! the records of SPEC §5.6; table `kv` holds sessions and attestation items under the keys of SPEC §7.4,
+//! certificate records; table `kv` holds sessions and attestation items under the same keys as the
+//! DynamoDB sessions table (`oauth#<state>`, `att#<platform>#<device_id>`, ...),
 //! each a JSON value with an optional expiry in epoch seconds. Every atomic operation is one
 //! `BEGIN IMMEDIATE` transaction (issue-and-supersede too, also guarded by a partial unique index that
 //! allows one active record per device), and every SQLite call runs on the blocking thread pool so the
@@ -42,7 +43,7 @@ const PURGE_INTERVAL: Duration = Duration::from_secs(600);
 ///
 /// Append only: never edit a migration that has shipped.
 const MIGRATIONS: &[&str] = &[
-    // 1: certificate records (SPEC §5.6) and the key-value items of SPEC §7.4.
+    // 1: certificate records and the key-value items (sessions and attestation state).
     "CREATE TABLE certificates (
         device_id          TEXT    NOT NULL,
         serial             TEXT    NOT NULL,
@@ -97,7 +98,7 @@ const INSERT_CERTIFICATE: &str = "INSERT INTO certificates (device_id, serial, p
      expires_at, certificate_pem, fingerprint_sha256, revoked, revoked_at, revocation_reason, ttl) \
      VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11)";
 
-/// The SQLite certificate, OAuth session and attestation store (SPEC §7.2).
+/// The SQLite certificate, OAuth session and attestation store.
 ///
 /// Cheap to clone: clones share one connection. One process per `DATA_DIR`.
 #[derive(Clone)]
@@ -623,7 +624,7 @@ fn from_json<T: for<'de> Deserialize<'de>>(text: &str, context: &str) -> StoreRe
 // OAuth sessions: `oauth#<state>`
 // ---------------------------------------------------------------------------------------------------
 
-/// The JSON of an `oauth#<state>` item: the fields of SPEC §4.7.
+/// The JSON of an `oauth#<state>` item: the fields of an [`OAuthSession`].
 ///
 /// Holds the PKCE verifier in clear (token exchange compares it), so it has no `Debug`.
 #[derive(Serialize, Deserialize)]
@@ -738,7 +739,7 @@ impl OAuthSessionStore for SqliteStore {
 // Attestation: `att#…`, `evidence#…`, `dbind#…`, `rate#…`, `meta#attestation-generation`
 // ---------------------------------------------------------------------------------------------------
 
-/// The JSON of an `att#<platform>#<device_id>` item (SPEC §7.4).
+/// The JSON of an `att#<platform>#<device_id>` item.
 #[derive(Serialize, Deserialize)]
 struct ResultItem {
     status: String,
@@ -811,7 +812,7 @@ fn binding_key(device_id: &str) -> String {
 }
 
 /// The kv key of a rate counter: the caller's key (for desktop attestation
-/// `rate#desktop#<device_id>#<epoch hour>`, SPEC §7.4), prefixed with `rate#` only when it lacks it.
+/// `rate#desktop#<device_id>#<epoch hour>`), prefixed with `rate#` only when it lacks it.
 pub fn rate_key(key: &str) -> String {
     if key.starts_with("rate#") {
         key.to_owned()
@@ -837,7 +838,7 @@ fn read_binding(conn: &Connection, pk: &str) -> StoreResult<Option<String>> {
         .transpose()
 }
 
-/// Whether `item` may be consumed now by enrolment (SPEC §6.5).
+/// Whether `item` may be consumed now by enrolment.
 fn consumable(
     item: &ResultItem,
     attestation_id: &str,
@@ -880,7 +881,7 @@ impl AttestationStore for SqliteStore {
     async fn put_result(&self, record: &AttestationRecord, ttl: Duration) -> StoreResult<()> {
         let pk = result_key(record.platform, &record.device_id);
         let value = to_json(&ResultItem::new(record), "writing an attestation result")?;
-        // The item lives until verified_at + ttl (SPEC §7.4).
+        // The item lives until verified_at + ttl.
         let expires_at = epoch_after(record.verified_at, ttl);
         self.run(true, move |conn| {
             kv_put(conn, &pk, &value, Some(expires_at))
@@ -1025,7 +1026,7 @@ impl AttestationStore for SqliteStore {
 
     async fn increment_rate(&self, key: &str, window_end: DateTime<Utc>) -> StoreResult<u64> {
         let pk = rate_key(key);
-        // Kept until the window's end plus one hour (SPEC §7.4).
+        // Kept until the window's end plus one hour.
         let expires_at = window_end.timestamp().saturating_add(3600);
         let now = Utc::now().timestamp();
         self.run(true, move |conn| {

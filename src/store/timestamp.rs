@@ -1,4 +1,4 @@
-//! Timestamp text as kept in storage (SPEC §2.2).
+//! Timestamp text as kept in storage.
 //!
 //! Stores write RFC 3339 in UTC with a `Z` suffix and whole seconds (`2026-11-28T06:37:46Z`) and read
 //! that form as well as the previous service's `2026-11-28T06:37:46.224347+0000` (fraction optional).

@@ -1,9 +1,9 @@
-//! Store decorators that put every store call in a `store.<operation>` span (SPEC §10.3).
+//! Store decorators that put every store call in a `store.<operation>` span.
 //!
 //! [`traced`] wraps the five stores of a state when OpenTelemetry is enabled; without it the stores are
 //! used bare and nothing here runs. A span's name is `store.<store>.<method>` (for example
 //! `store.certificates.issue`); its only attribute is `otel.status_code = error` when the call fails —
-//! never a key, a token or a record (SPEC §10.2). Depends only on the traits of [`crate::store`].
+//! never a key, a token or a record. Depends only on the traits of [`crate::store`].
 
 use std::future::Future;
 use std::sync::Arc;

@@ -1,4 +1,4 @@
-//! The per-request completion event (SPEC §10.1) and its purpose-built JSON line.
+//! The per-request completion event and its purpose-built JSON line.
 //!
 //! Every request logs one `request completed` event. It stays a `tracing` event — so `LOG_LEVEL`, the
 //! human format and every subscriber (tests capture logs with one) see it like any other — but it is
@@ -189,7 +189,7 @@ fn write_f64(out: &mut String, value: f64) {
     }
 }
 
-/// `s` as a JSON string: quotes, backslashes and control characters escaped (RFC 8259 §7).
+/// `s` as a JSON string: quotes, backslashes and control characters escaped (RFC 8259 section 7).
 pub fn write_json_str(out: &mut String, s: &str) {
     out.push('"');
     let bytes = s.as_bytes();

@@ -1,4 +1,4 @@
-//! OpenTelemetry export with X-Ray ids and propagation (SPEC §10.3-10.5).
+//! OpenTelemetry export with X-Ray ids and propagation.
 //!
 //! Built only when `OTEL_ENABLED=true`; otherwise none of this runs: no exporter, no background thread,
 //! no tracing layer. When enabled, [`Pipeline::new`] builds:
@@ -10,18 +10,18 @@
 //!   internal logs, so this is the only export diagnostic;
 //! * the SDK's batch span processor (its own thread, 5 s schedule, 2 048-span queue);
 //! * a tracer provider with X-Ray trace ids (`opentelemetry-aws`'s generator, first 8 hex digits =
-//!   epoch seconds), parent-based ratio sampling (`OTEL_TRACES_SAMPLER_ARG`) and the resource of §10.4;
+//!   epoch seconds), parent-based ratio sampling (`OTEL_TRACES_SAMPLER_ARG`) and the [`resource`];
 //! * a `tracing` layer exporting the spans of the apuntador crates (never events, never other crates'
 //!   spans, so the exporter's own HTTP/gRPC machinery can never feed itself).
 //!
-//! Propagation is composite, X-Ray first and W3C second ([`Propagator`]): on an incoming request the
-//! first header that yields a valid parent wins (the same order as the `X-Trace-ID` rules of §2.7), and
-//! outgoing provider calls carry both `X-Amzn-Trace-Id` and `traceparent` of the same span. When the
-//! request's trace id comes from a header that names no usable parent (an ALB `Root=` without `Parent=`),
-//! or is generated, the request span becomes a root span *with that trace id* ([`attach_request_span`]),
-//! so `X-Trace-ID` always equals the OpenTelemetry trace id.
+//! Propagation is composite, X-Ray first and W3C second ([`Propagator`]): on an incoming request
+//! the first header that yields a valid parent wins (the same order as the `X-Trace-ID`
+//! derivation), and outgoing provider calls carry both `X-Amzn-Trace-Id` and `traceparent` of the
+//! same span. When the request's trace id comes from a header that names no usable parent (an ALB
+//! `Root=` without `Parent=`), or is generated, the request span becomes a root span *with that
+//! trace id* ([`attach_request_span`]), so `X-Trace-ID` always equals the OpenTelemetry trace id.
 //!
-//! Lambda (SPEC §10.5): [`Pipeline::flush`] force-flushes before each response goes back to the runtime,
+//! Lambda: [`Pipeline::flush`] force-flushes before each response goes back to the runtime,
 //! waiting at most the given bound (1 s). While the collector is failing (an export failed or a flush
 //! overran in the last minute) the flush is started but not awaited, so a dead collector costs requests
 //! nothing; the first successful export restores waiting. An invocation whose request span was not
@@ -60,7 +60,7 @@ const EXPORT_TIMEOUT: Duration = Duration::from_secs(5);
 /// After an export failure, flushes are not awaited and no further WARN is logged for this long.
 const FAILURE_QUIET_PERIOD: Duration = Duration::from_secs(60);
 
-/// The bound on the per-invocation flush of the Lambda binary (SPEC §10.5).
+/// The bound on the per-invocation flush of the Lambda binary.
 pub const LAMBDA_FLUSH_BOUND: Duration = Duration::from_secs(1);
 
 /// Which binary runs the pipeline; it decides the exporter's retry behaviour.
@@ -174,7 +174,7 @@ impl Pipeline {
             }))
     }
 
-    /// Exports every finished span now, waiting at most `bound` (SPEC §10.5).
+    /// Exports every finished span now, waiting at most `bound`.
     ///
     /// While the collector is failing the flush is started but not awaited. Returns whether every
     /// pending span was handed to the collector within the bound.
@@ -195,7 +195,7 @@ impl Pipeline {
         }
     }
 
-    /// Flushes and stops the pipeline, waiting at most `bound` (the server's shutdown, SPEC §9.2).
+    /// Flushes and stops the pipeline, waiting at most `bound` (the server's shutdown).
     pub async fn shutdown(&self, bound: Duration) {
         let provider = self.provider.clone();
         let task = tokio::task::spawn_blocking(move || provider.shutdown_with_timeout(bound));
@@ -240,7 +240,7 @@ pub async fn shutdown(bound: Duration) {
     }
 }
 
-/// The resource of SPEC §10.4: service name and version, `deployment.environment.name`,
+/// The resource of every exported span: service name and version, `deployment.environment.name`,
 /// `cloud.provider=aws`, the detected `cloud.platform` (with region and function name on Lambda), then
 /// `OTEL_RESOURCE_ATTRIBUTES`, which may add to or override all but `service.name`.
 pub fn resource(config: &Config, env: impl Fn(&str) -> Option<String>) -> Resource {
@@ -294,7 +294,7 @@ fn http_traces_endpoint(base: &str) -> String {
 }
 
 /// A new X-Ray-format trace id (first 8 hex digits = epoch seconds) as 32 lower-case hex digits: the
-/// generated `X-Trace-ID` of a request when OpenTelemetry is enabled (SPEC §2.7).
+/// generated `X-Trace-ID` of a request when OpenTelemetry is enabled.
 pub fn new_trace_id() -> String {
     format!("{}", XrayIdGenerator::default().new_trace_id())
 }
@@ -322,7 +322,7 @@ impl IdGenerator for RequestIdGenerator {
     }
 }
 
-/// Ties the request span to the request's trace (SPEC §2.7, §10.4): when the composite propagator finds
+/// Ties the request span to the request's trace: when the composite propagator finds
 /// a valid parent of trace `trace_id` in `headers`, the span becomes its child; otherwise it becomes a
 /// root span whose trace id is `trace_id`. Without an OpenTelemetry layer this does nothing.
 pub fn attach_request_span(span: &tracing::Span, headers: &http::HeaderMap, trace_id: &str) {
@@ -359,7 +359,7 @@ pub fn outgoing_headers(span: &tracing::Span) -> Vec<(&'static str, String)> {
     headers.0
 }
 
-/// Composite propagation, X-Ray first and W3C Trace Context second (SPEC §10.4).
+/// Composite propagation, X-Ray first and W3C Trace Context second.
 ///
 /// Extraction takes the first propagator that yields a valid span context — the stock composite
 /// propagator lets the last one win, which would put `traceparent` before `X-Amzn-Trace-Id`. Injection

@@ -1,6 +1,7 @@
-//! Where log lines go: stdout, written at once ([`LogWriter::Stdout`], the Lambda binary: SPEC §10.5
-//! wants every line out before the invocation's response is returned), or through a queue drained by a
-//! background thread ([`LogWriter::buffered`], the server binary).
+//! Where log lines go: stdout, written at once ([`LogWriter::Stdout`], the Lambda binary: every
+//! line must be out before the invocation's response is returned, because the environment may
+//! freeze right after), or through a queue drained by a background thread ([`LogWriter::buffered`],
+//! the server binary).
 //!
 //! The server's writer keeps request threads off the `write(2)` path: a completion event
 //! ([`super::completion::NAME`]) is appended to an in-memory queue and the writer thread empties the

@@ -1,4 +1,4 @@
-//! `POST /device/attest/android` (SPEC §3.17, §6.1, §6.2; checklist items 31 and 33): genuine Play
+//! `POST /device/attest/android`: genuine Play
 //! Integrity tokens made with test keys, and for every check one token that fails exactly that check,
 //! asserting the exact `failed` message or advice code.
 

@@ -1,6 +1,6 @@
-//! `POST /device/attest/desktop` (SPEC §3.19, §6.4; item 34), `POST /device/attest/clear-cache`
-//! (SPEC §3.20, §6.6; item 4) and enrolment with attestation ids produced by real attestations
-//! (SPEC §6.5; item 35).
+//! `POST /device/attest/desktop` (fingerprint binding and its rate limit), `POST
+//! /device/attest/clear-cache` (the admin key, and what each scope clears) and enrolment with
+//! attestation ids produced by real attestations (used once, within their maximum age).
 
 use apuntador::AppState;
 use apuntador::config::Platform;

@@ -1,4 +1,4 @@
-//! `POST /device/attest/ios` (SPEC §3.18, §6.3; checklist items 32 and 33): genuine App Attest objects
+//! `POST /device/attest/ios`: genuine App Attest objects
 //! issued by a test root and intermediate, and for every check one object that fails exactly that check.
 //! Chains rooted anywhere but the configured anchor fail — with the embedded Apple root, every chain the
 //! tests can build fails even when everything else is right.
@@ -292,7 +292,8 @@ async fn each_check_fails_with_its_fixed_message_or_advice_code() {
 
 #[tokio::test]
 async fn with_the_embedded_apple_root_a_perfect_object_from_another_ca_fails() {
-    // Item 32: everything but the root is right — RP ID hash, nonce, key id, counter, AAGUID.
+    // Everything but the root is right — RP ID hash, nonce, key id, counter, AAGUID — so only the
+    // anchor can be what fails.
     let ca = TestCa::new("not-apple");
     let app = apuntador::router(AppState::in_memory(ios_config(&[])));
     let built = IosAttestation::new(true).build(&ca);

@@ -1,5 +1,5 @@
 //! The real binaries: command line, exit codes, configuration reporting, the embedded default store
-//! and SIGTERM (SPEC §8.5, §9.2).
+//! and SIGTERM.
 
 use std::net::TcpListener as StdListener;
 use std::process::{Child, Command, Stdio};

@@ -91,13 +91,17 @@ fn help_at_every_level_exits_zero_and_names_the_environment_variables_read() {
                 "--force",
                 "--organization",
                 "--country",
+                "rsa-4096",
                 "DATA_DIR",
                 "AWS_S3_BUCKET",
             ],
         ),
         (&["ca", "rotate", "--help"], &["INFRASTRUCTURE_PROVIDER"]),
         (&["ca", "show", "--help"], &["DATA_DIR"]),
-        (&["healthcheck", "--help"], &["HOST", "PORT", ".env"]),
+        (
+            &["healthcheck", "--help"],
+            &["HOST", "PORT", "TLS_CERT_FILE", ".env"],
+        ),
         (&["config", "check", "--help"], &["LOG_FORMAT", "redacted"]),
     ];
     for (args, needles) in cases {

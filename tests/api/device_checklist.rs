@@ -1,4 +1,6 @@
-//! SPEC §11 checklist items 6–18, 41 and 42, one named test each.
+//! The security rules of device authentication and of the CA key, one named test each: trust, the
+//! stored record, validity, usage, rotation, binding, renewal, re-enrolment, the single point read,
+//! the certificate sources, the private key's exposure and device id syntax.
 
 use std::sync::Arc;
 use std::sync::atomic::Ordering;
@@ -33,7 +35,7 @@ async fn enrolled(app: &axum::Router, openssl: &Openssl, device: &str) -> (Strin
 }
 
 #[tokio::test]
-async fn item_06_a_self_signed_certificate_with_a_registered_serial_is_untrusted() {
+async fn a_self_signed_certificate_with_a_registered_serial_is_untrusted() {
     let openssl = Openssl::new();
     let (app, _, _) = known_app();
     let (_, serial) = enrolled(&app, &openssl, "forged-device").await;
@@ -75,7 +77,7 @@ async fn item_06_a_self_signed_certificate_with_a_registered_serial_is_untrusted
 }
 
 #[tokio::test]
-async fn item_07_a_ca_signed_but_unregistered_certificate_is_unknown() {
+async fn a_ca_signed_but_unregistered_certificate_is_unknown() {
     let openssl = Openssl::new();
     let (app, _, known) = known_app();
     let issued = craft(&known.load(), "ghost-device", &spki(&openssl), |_| {});
@@ -91,7 +93,7 @@ async fn item_07_a_ca_signed_but_unregistered_certificate_is_unknown() {
 }
 
 #[tokio::test]
-async fn item_08_a_revoked_certificate_is_rejected() {
+async fn a_revoked_certificate_is_rejected() {
     let openssl = Openssl::new();
     let (app, state, _) = known_app();
     let (pem, _) = enrolled(&app, &openssl, "revoked-device").await;
@@ -109,7 +111,7 @@ async fn item_08_a_revoked_certificate_is_rejected() {
 }
 
 #[tokio::test]
-async fn item_09_a_ca_signed_certificate_with_different_bytes_is_a_mismatch() {
+async fn a_ca_signed_certificate_with_different_bytes_is_a_mismatch() {
     let openssl = Openssl::new();
     let (app, state, known) = known_app();
     let ca = known.load();
@@ -136,7 +138,7 @@ async fn item_09_a_ca_signed_certificate_with_different_bytes_is_a_mismatch() {
 }
 
 #[tokio::test]
-async fn item_10_validity_has_a_60_second_leeway_and_no_more() {
+async fn validity_has_a_60_second_leeway_and_no_more() {
     let openssl = Openssl::new();
     let (app, state, known) = known_app();
     let ca = known.load();
@@ -202,7 +204,7 @@ async fn item_10_validity_has_a_60_second_leeway_and_no_more() {
 }
 
 #[tokio::test]
-async fn item_11_a_certificate_without_client_auth_or_a_ca_certificate_has_the_wrong_usage() {
+async fn a_certificate_without_client_auth_or_a_ca_certificate_has_the_wrong_usage() {
     let openssl = Openssl::new();
     let (app, state, known) = known_app();
     let ca = known.load();
@@ -232,7 +234,7 @@ async fn item_11_a_certificate_without_client_auth_or_a_ca_certificate_has_the_w
 }
 
 #[tokio::test]
-async fn item_12_previous_ca_certificates_are_accepted_during_rotation_and_unrelated_cas_are_not() {
+async fn previous_ca_certificates_are_accepted_during_rotation_and_unrelated_cas_are_not() {
     let openssl = Openssl::new();
     let old = KnownCa::new();
     let key = spki(&openssl);
@@ -298,7 +300,7 @@ async fn item_12_previous_ca_certificates_are_accepted_during_rotation_and_unrel
 }
 
 #[tokio::test]
-async fn item_13_device_a_cannot_renew_revoke_or_read_device_b() {
+async fn device_a_cannot_renew_revoke_or_read_device_b() {
     let openssl = Openssl::new();
     let (app, state, _) = known_app();
     let (a_pem, a_serial) = enrolled(&app, &openssl, "device-aaaa").await;
@@ -332,7 +334,7 @@ async fn item_13_device_a_cannot_renew_revoke_or_read_device_b() {
 }
 
 #[tokio::test]
-async fn item_14_after_renewal_the_old_certificate_is_rejected_and_the_new_one_accepted() {
+async fn after_renewal_the_old_certificate_is_rejected_and_the_new_one_accepted() {
     let openssl = Openssl::new();
     let (app, state, _) = known_app();
     let (old, serial) = enrolled(&app, &openssl, "renew-device").await;
@@ -362,7 +364,7 @@ async fn item_14_after_renewal_the_old_certificate_is_rejected_and_the_new_one_a
 }
 
 #[tokio::test]
-async fn item_15_after_re_enrolment_the_previous_certificate_is_revoked() {
+async fn after_re_enrolment_the_previous_certificate_is_revoked() {
     let openssl = Openssl::new();
     // By default a device with an active certificate cannot enrol again...
     let (strict, _, _) = known_app();
@@ -408,7 +410,7 @@ async fn item_15_after_re_enrolment_the_previous_certificate_is_revoked() {
 }
 
 #[tokio::test]
-async fn item_16_authentication_does_one_point_read_and_no_scan() {
+async fn authentication_does_one_point_read_and_no_scan() {
     let openssl = Openssl::new();
     let known = KnownCa::new();
     let counting = Arc::new(CountingStore::default());
@@ -444,7 +446,7 @@ async fn item_16_authentication_does_one_point_read_and_no_scan() {
 }
 
 #[tokio::test]
-async fn item_17_only_listed_sources_are_read_and_a_duplicated_header_is_rejected() {
+async fn only_listed_sources_are_read_and_a_duplicated_header_is_rejected() {
     let openssl = Openssl::new();
     let known = KnownCa::new();
     let header_only = state_with_ca(
@@ -541,7 +543,7 @@ async fn item_17_only_listed_sources_are_read_and_a_duplicated_header_is_rejecte
 }
 
 #[tokio::test]
-async fn item_18_an_undecodable_first_source_is_rejected_not_skipped() {
+async fn an_undecodable_first_source_is_rejected_not_skipped() {
     let openssl = Openssl::new();
     let (app, _, _) = known_app();
     let (pem, _) = enrolled(&app, &openssl, "undecodable-device").await;
@@ -573,7 +575,7 @@ async fn item_18_an_undecodable_first_source_is_rejected_not_skipped() {
 }
 
 #[tokio::test]
-async fn item_41_the_ca_private_key_is_never_returned_nor_printed_and_key_files_are_0600() {
+async fn the_ca_private_key_is_never_returned_nor_printed_and_key_files_are_0600() {
     let openssl = Openssl::new();
     let (app, _, known) = known_app();
     use secrecy::ExposeSecret as _;
@@ -656,7 +658,7 @@ async fn item_41_the_ca_private_key_is_never_returned_nor_printed_and_key_files_
 }
 
 #[tokio::test]
-async fn item_42_local_mode_rejects_bad_device_ids_before_storage() {
+async fn local_mode_rejects_bad_device_ids_before_storage() {
     let openssl = Openssl::new();
     let dir = tempfile::tempdir().unwrap();
     let data = dir.path().join("data");

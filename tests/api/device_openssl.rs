@@ -1,7 +1,7 @@
-//! Interoperability with the `openssl` command line, an independent implementation (issue 4): CSRs of
-//! every supported key type enrol, issued certificates verify for client authentication and show the
-//! SPEC §5.5 profile, an openssl-made RSA 4096 CA (in every key form) loads and signs, and the pin
-//! equals openssl's.
+//! Interoperability with the `openssl` command line, an independent implementation: CSRs of every
+//! supported key type enrol, issued certificates verify for client authentication and show the
+//! device certificate profile, an openssl-made RSA 4096 CA (in every key form) loads and signs, and
+//! the pin equals openssl's.
 
 use apuntador::pki::ca::CertificateAuthority;
 use apuntador::store::CaMaterial;

@@ -1,4 +1,4 @@
-//! Device PKI routes through the router (SPEC §3.11–3.16, §5.7–5.8): validation and bad input, the full
+//! Device PKI routes through the router: validation and bad input, the full
 //! lifecycle with the certificate delivered by every source, CA endpoints, attestation policy and
 //! concurrent enrolment.
 

@@ -144,7 +144,7 @@ pub fn faulty_state(config: Config) -> (AppState, Arc<FaultyStore>) {
 mod in_process;
 pub use in_process::{Answer, send};
 
-/// (status, attestation_status, advice, detail) of an attestation answer (SPEC §6.1).
+/// (status, attestation_status, advice, detail) of an attestation answer.
 pub type AttestationOutcome = (u16, serde_json::Value, serde_json::Value, String);
 
 /// The [`AttestationOutcome`] of an answer.

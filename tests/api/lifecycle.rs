@@ -1,4 +1,4 @@
-//! Graceful shutdown and load shedding over real loopback sockets (SPEC §2.9, §9.2).
+//! Graceful shutdown and load shedding over real loopback sockets.
 
 use std::time::{Duration, Instant};
 

@@ -1,4 +1,4 @@
-//! Logs (SPEC §10.1-10.2): one completion event per request with the route template and trace id, and
+//! Logs: one completion event per request with the route template and trace id, and
 //! nothing secret — bearer keys, client certificates, verifiers and state tokens never appear.
 
 use apuntador::config::LogFormat;

@@ -1,4 +1,4 @@
-//! API integration tests: one binary, a file per area (STYLE.md §5). Most go through
+//! API integration tests: one binary (one link, one build), a file per area. Most go through
 //! `router.oneshot`; TCP only where the transport is the point (shutdown, load shedding, binaries).
 
 mod attest_android;

@@ -1,4 +1,4 @@
-//! `POST /oauth/authorize/{provider}` (SPEC §3.5, §4.3-4.7): provider URLs with every parameter in
+//! `POST /oauth/authorize/{provider}`: provider URLs with every parameter in
 //! order, the S256 challenge, and a stored one-time session; the verifier never leaves the server.
 
 use apuntador::AppState;

@@ -1,5 +1,6 @@
-//! The OAuth proxy against wiremock servers standing in for Google, Dropbox and Microsoft
-//! (SPEC §3.6-3.9, §4.7-4.10, checklist items 19-30).
+//! The OAuth proxy against wiremock servers standing in for Google, Dropbox and Microsoft: the
+//! callback, token exchange, refresh and revocation, one-time sessions, upstream error mapping, and
+//! the OAuth security rules, one named test each.
 
 use std::time::Duration;
 
@@ -226,7 +227,7 @@ async fn onedrive_token_exchange_adds_the_scope() {
     );
 }
 
-// ---- refresh and revoke ----------------------------------------------------------------------
+// ---- refresh and revoke -----------------------------------------------------------------------
 
 #[tokio::test]
 async fn refresh_posts_each_providers_form() {
@@ -365,7 +366,7 @@ async fn onedrive_revoke_makes_no_upstream_call() {
     assert!(h.requests().await.is_empty());
 }
 
-// ---- upstream error mapping, per provider (SPEC §4.10) ---------------------------------------
+// ---- upstream error mapping, per provider -----------------------------------------------------
 
 async fn token_error(provider: &str, upstream: &str, response: ResponseTemplate) -> Answer {
     let h = Harness::start().await;
@@ -516,7 +517,7 @@ async fn a_refused_connection_is_a_502_for_every_provider() {
     }
 }
 
-// ---- callback (SPEC §4.9) --------------------------------------------------------------------
+// ---- callback ---------------------------------------------------------------------------------
 
 fn location(a: &Answer) -> String {
     assert_eq!(a.status, 302, "{}", String::from_utf8_lossy(&a.body));
@@ -618,10 +619,10 @@ async fn callback_with_an_unknown_or_missing_state_goes_to_the_fallback() {
     }
 }
 
-// ---- checklist items 19-30 -------------------------------------------------------------------
+// ---- security rules ---------------------------------------------------------------------------
 
 #[tokio::test]
-async fn item_19_a_redirect_uri_outside_the_allow_list_is_400_and_never_stored() {
+async fn a_redirect_uri_outside_the_allow_list_is_400_and_never_stored() {
     let h = Harness::start().await;
     let body =
         format!(r#"{{"code_verifier":"{VERIFIER}","redirect_uri":"https://evil.example/cb"}}"#);
@@ -644,7 +645,7 @@ async fn item_19_a_redirect_uri_outside_the_allow_list_is_400_and_never_stored()
 }
 
 #[tokio::test]
-async fn item_20_prefix_rules_cannot_be_widened_by_host_suffixes() {
+async fn prefix_rules_cannot_be_widened_by_host_suffixes() {
     let h = Harness::start().await;
     let body = format!(
         r#"{{"code_verifier":"{VERIFIER}","redirect_uri":"https://app.example.com.evil/cb"}}"#
@@ -672,7 +673,7 @@ async fn item_20_prefix_rules_cannot_be_widened_by_host_suffixes() {
 }
 
 #[tokio::test]
-async fn item_21_a_verifier_violating_rfc_7636_is_422() {
+async fn a_verifier_violating_rfc_7636_is_422() {
     let h = Harness::start().await;
     for verifier in ["short", &"a".repeat(129), &format!("{}!", "a".repeat(43))] {
         let body = json!({"code_verifier": verifier, "redirect_uri": "apuntador://oauth-callback"})
@@ -704,7 +705,7 @@ async fn item_21_a_verifier_violating_rfc_7636_is_422() {
 }
 
 #[tokio::test]
-async fn item_22_the_verifier_never_appears_in_the_url_the_state_or_a_redirect() {
+async fn the_verifier_never_appears_in_the_url_the_state_or_a_redirect() {
     let h = Harness::start().await;
     let body =
         format!(r#"{{"code_verifier":"{VERIFIER}","redirect_uri":"apuntador://oauth-callback"}}"#);
@@ -727,7 +728,7 @@ async fn item_22_the_verifier_never_appears_in_the_url_the_state_or_a_redirect()
 }
 
 #[tokio::test]
-async fn item_23_a_state_can_be_exchanged_once() {
+async fn a_state_can_be_exchanged_once() {
     let h = Harness::start().await;
     Mock::given(method("POST"))
         .and(path("/google/token"))
@@ -757,7 +758,7 @@ async fn item_23_a_state_can_be_exchanged_once() {
 }
 
 #[tokio::test]
-async fn item_23_concurrent_exchanges_of_one_state_reach_the_provider_once() {
+async fn concurrent_exchanges_of_one_state_reach_the_provider_once() {
     let h = Harness::start().await;
     Mock::given(method("POST"))
         .and(path("/google/token"))
@@ -792,7 +793,7 @@ async fn item_23_concurrent_exchanges_of_one_state_reach_the_provider_once() {
 }
 
 #[tokio::test]
-async fn item_24_an_expired_state_is_rejected_even_if_storage_still_holds_it() {
+async fn an_expired_state_is_rejected_even_if_storage_still_holds_it() {
     let h = Harness::start().await;
     let state = h
         .authorize("googledrive", "apuntador://oauth-callback")
@@ -809,7 +810,7 @@ async fn item_24_an_expired_state_is_rejected_even_if_storage_still_holds_it() {
 }
 
 #[tokio::test]
-async fn item_25_a_state_issued_for_one_provider_cannot_be_exchanged_on_another() {
+async fn a_state_issued_for_one_provider_cannot_be_exchanged_on_another() {
     let h = Harness::start().await;
     let state = h
         .authorize("googledrive", "https://app.example.com/cb")
@@ -839,7 +840,7 @@ async fn item_25_a_state_issued_for_one_provider_cannot_be_exchanged_on_another(
 }
 
 #[tokio::test]
-async fn item_25_a_wrong_verifier_is_rejected_and_consumes_the_state() {
+async fn a_wrong_verifier_is_rejected_and_consumes_the_state() {
     let h = Harness::start().await;
     let state = h
         .authorize("googledrive", "apuntador://oauth-callback")
@@ -857,7 +858,7 @@ async fn item_25_a_wrong_verifier_is_rejected_and_consumes_the_state() {
 }
 
 #[tokio::test]
-async fn item_26_callback_values_are_percent_encoded_so_a_code_cannot_add_parameters() {
+async fn callback_values_are_percent_encoded_so_a_code_cannot_add_parameters() {
     let h = Harness::start().await;
     let state = h
         .authorize("googledrive", "apuntador://oauth-callback")
@@ -879,7 +880,7 @@ async fn item_26_callback_values_are_percent_encoded_so_a_code_cannot_add_parame
 }
 
 #[tokio::test]
-async fn item_27_callbacks_go_only_to_the_session_uri_or_the_fallback() {
+async fn callbacks_go_only_to_the_session_uri_or_the_fallback() {
     let h = Harness::start_with(&[(
         "OAUTH_FALLBACK_REDIRECT_URI",
         "https://app.example.com/oauth-error",
@@ -899,7 +900,7 @@ async fn item_27_callbacks_go_only_to_the_session_uri_or_the_fallback() {
 }
 
 #[tokio::test]
-async fn item_28_disabled_or_unknown_providers_are_404_with_no_outbound_call() {
+async fn disabled_or_unknown_providers_are_404_with_no_outbound_call() {
     let h = Harness::start_with(&[("ENABLED_CLOUD_PROVIDERS", "googledrive")]).await;
     for route in ["token", "refresh", "revoke", "authorize", "callback"] {
         for provider in ["dropbox", "icloud", "GoogleDrive"] {
@@ -923,7 +924,7 @@ async fn item_28_disabled_or_unknown_providers_are_404_with_no_outbound_call() {
 }
 
 #[tokio::test]
-async fn item_29_provider_failures_expose_no_provider_body_or_secret() {
+async fn provider_failures_expose_no_provider_body_or_secret() {
     let h = Harness::start().await;
     Mock::given(method("POST"))
         .and(path("/google/token"))
@@ -946,7 +947,7 @@ async fn item_29_provider_failures_expose_no_provider_body_or_secret() {
 }
 
 #[tokio::test]
-async fn item_30_outbound_calls_do_not_follow_redirects() {
+async fn outbound_calls_do_not_follow_redirects() {
     let h = Harness::start().await;
     Mock::given(method("POST"))
         .and(path("/google/token"))
@@ -965,7 +966,7 @@ async fn item_30_outbound_calls_do_not_follow_redirects() {
 }
 
 #[tokio::test]
-async fn item_30_outbound_calls_time_out() {
+async fn outbound_calls_time_out() {
     let a = token_error(
         "googledrive",
         "google",

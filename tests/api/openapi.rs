@@ -76,6 +76,17 @@ async fn with_no_provider_enabled_the_oauth_operations_are_left_out() {
         .collect();
     assert!(oauth.is_empty(), "{oauth:?}");
     assert!(doc["paths"]["/device/enroll"].is_object());
+    let tags: Vec<&str> = doc["tags"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter_map(|tag| tag["name"].as_str())
+        .collect();
+    assert_eq!(
+        tags,
+        ["health", "config", "device", "attestation", "admin"],
+        "no empty oauth section in /docs"
+    );
 }
 
 #[tokio::test]

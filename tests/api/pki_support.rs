@@ -308,7 +308,8 @@ pub async fn active(state: &AppState, device_id: &str) -> Vec<CertificateRecord>
         .collect()
 }
 
-/// A certificate store that counts point reads and partition queries (checklist item 16).
+/// A certificate store that counts point reads and partition queries, to prove authentication does
+/// one point read and no scan.
 #[derive(Default)]
 pub struct CountingStore {
     inner: MemoryStore,

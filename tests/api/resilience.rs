@@ -1,4 +1,4 @@
-//! Failures inside the stack become the right problem documents (SPEC §2.3, §2.9, §3.4).
+//! Failures inside the stack become the right problem documents.
 
 use axum::body::Body;
 use http_body_util::BodyExt;

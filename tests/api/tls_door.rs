@@ -184,13 +184,26 @@ async fn without_a_certificate_public_routes_answer_and_device_routes_are_401_ev
         if let Some(file) = cert_file {
             cmd.env("TLS_CERT_FILE", file);
         }
-        cmd.status().unwrap().code()
+        let out = cmd.output().unwrap();
+        (
+            out.status.code(),
+            String::from_utf8_lossy(&out.stderr).into_owned(),
+        )
     };
-    assert_eq!(probe(Some(&identity.cert_file)), Some(0), "https probe");
-    assert_eq!(probe(None), Some(1), "a plain-HTTP probe gets the 400");
+    assert_eq!(probe(Some(&identity.cert_file)).0, Some(0), "https probe");
+    let (code, stderr) = probe(None);
+    assert_eq!(code, Some(1), "a plain-HTTP probe gets the 400");
+    assert!(
+        stderr.contains("https_required") && stderr.contains("set TLS_CERT_FILE"),
+        "the probe says how to reach a TLS server: {stderr}"
+    );
     let other = tempfile::tempdir().unwrap();
     let other = server_identity(other.path());
-    assert_eq!(probe(Some(&other.cert_file)), Some(1), "pinned to the file");
+    assert_eq!(
+        probe(Some(&other.cert_file)).0,
+        Some(1),
+        "pinned to the file"
+    );
     let (status, _) = get(&anonymous, server.port, "/device/ca-certificate").await;
     assert_eq!(status, 200);
     let device = enroll(&anonymous, server.port, "tls-anon-1").await;
@@ -420,7 +433,8 @@ async fn ca_rotation_reaches_the_tls_door_at_restart_and_the_previous_ca_stays_t
     let server = start(dir.path(), &identity, &[]);
     let (_, after) = get(&anonymous, server.port, "/device/ca-certificate-pin").await;
     assert_ne!(after, before, "after a restart the new CA is current");
-    // The old certificate (previous CA) and a new one (new CA) both pass the handshake and §5.9.
+    // The old certificate (previous CA) and a new one (new CA) both pass the handshake and the
+    // application's certificate checks.
     let new = enroll(&anonymous, server.port, "tls-rotate-new").await;
     for device in [&old, &new] {
         let as_device = client(&identity.cert_pem, Some(&device.identity));

@@ -1,6 +1,6 @@
-//! The application in AWS mode through the router: `AUTO_CREATE_RESOURCES` (SPEC §7.7), readiness
-//! (SPEC §3.4), a device enrolled, authenticated and revoked on DynamoDB including a row rewritten in the
-//! previous deployment's format, and store failures answered as 503 `store_unavailable` (SPEC §7.1) —
+//! The application in AWS mode through the router: `AUTO_CREATE_RESOURCES`, readiness, a device
+//! enrolled, authenticated and revoked on DynamoDB including a row rewritten in the
+//! previous deployment's format, and store failures answered as 503 `store_unavailable` —
 //! also when the emulator stops while the app runs, and recovery when it comes back.
 
 use std::process::{Child, Command, Stdio};

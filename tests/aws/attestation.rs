@@ -1,4 +1,4 @@
-//! Attestation on DynamoDB through the router (SPEC §6, §7.4): Android, iOS and desktop attestations
+//! Attestation on DynamoDB through the router: Android, iOS and desktop attestations
 //! store their results, replay records, binding and rate counter as the items of the sessions table;
 //! enrolment requiring attestation consumes an id exactly once under 10 concurrent enrolments; the
 //! admin clear-cache bumps the generation item and deletes a device's items.
@@ -104,7 +104,8 @@ async fn attestations_on_dynamodb_store_their_items_and_ids_enrol_exactly_once()
         "the replay is the latest result"
     );
 
-    // iOS: valid, and the result item with every attribute of SPEC §7.4.
+    // iOS: valid, and the result item with every attribute: status, attestation id, verification
+    // time, generation, consumed flag, the 200 body and its TTL.
     let tablet = unique("tablet");
     let ios = post(
         &app,

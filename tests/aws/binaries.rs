@@ -1,6 +1,6 @@
 //! The real `apuntador-server` binary against the emulator: secret references resolved at start-up in
-//! local mode (SPEC §8.3), an unknown reference failing start-up with exit code 2, and `ca init --aws`
-//! followed by a server in AWS mode that is ready (SPEC §5.2, §7.5–7.7).
+//! local mode, an unknown reference failing start-up with exit code 2, and `ca init --aws`
+//! followed by a server in AWS mode that is ready.
 
 use std::collections::HashMap;
 use std::process::{Child, Command, Output, Stdio};

@@ -1,10 +1,10 @@
-//! End to end with the real binaries against the emulator (issue 5): `apuntador-server ca init --aws`,
+//! End to end with the real binaries against the emulator: `apuntador-server ca init --aws`,
 //! then `apuntador-server` and `apuntador-lambda` (under the in-repo Runtime API emulator) with
 //! `INFRASTRUCTURE_PROVIDER=aws` and `AUTO_CREATE_RESOURCES=true`. Each drives a device through enrol →
 //! status → renew → revoke (the certificate in `X-Client-Cert` for the server, in the HTTP API v2
 //! request context for Lambda) and an OAuth authorize → callback → token exchange against a wiremock
-//! provider, then reads the DynamoDB items back with the AWS SDK and checks attribute names and types
-//! (SPEC §7.3, §7.4).
+//! provider, then reads the DynamoDB items back with the AWS SDK and checks attribute names and
+//! types.
 
 use std::collections::HashMap;
 use std::process::{Child, Command, Output, Stdio};

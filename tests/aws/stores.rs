@@ -1,6 +1,6 @@
-//! The AWS stores on their own: item attribute names and types (SPEC §7.3, §7.4), rows of the previous
-//! deployment, Secrets Manager CA material and references (SPEC §7.5, §8.3), S3 objects (SPEC §7.6) and
-//! the mapping of failures to store errors (SPEC §7.1).
+//! The AWS stores on their own: item attribute names and types, rows of the previous
+//! deployment, Secrets Manager CA material and references, S3 objects and
+//! the mapping of failures to store errors.
 
 use std::collections::BTreeSet;
 use std::time::{Duration, Instant};

@@ -1,4 +1,5 @@
-//! `apuntador-lambda` under `cargo lambda watch` (cargo-lambda 1.9.2, TOOLING.md): the fixtures through
+//! `apuntador-lambda` under `cargo lambda watch` (cargo-lambda 1.9.2, installed by
+//! `scripts/install-tools`): the fixtures through
 //! `cargo lambda invoke`, and the Function URL endpoint over plain HTTP.
 //!
 //! `cargo lambda watch` starts the function with `cargo run --bin apuntador-lambda`. That is not the
@@ -13,7 +14,7 @@
 //!
 //! cargo-lambda's emulator sends its own random `Lambda-Runtime-Trace-Id`, which replaces the
 //! fixtures' `x-amzn-trace-id` header; so the answers' `X-Trace-ID` is checked against the X-Ray trace
-//! id the function logged for the invocation (SPEC §2.7), not against the fixture header.
+//! id the function logged for the invocation, not against the fixture header.
 
 use std::fs::File;
 use std::net::{SocketAddr, TcpListener, TcpStream};

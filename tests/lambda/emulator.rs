@@ -96,7 +96,7 @@ async fn the_runtime_trace_id_replaces_the_event_trace_header() {
     assert_eq!(
         answer.header("x-trace-id"),
         xray_trace_id(runtime_trace).as_deref(),
-        "on Lambda X-Trace-ID equals the invocation's X-Ray trace id (SPEC §2.7)"
+        "on Lambda X-Trace-ID equals the invocation's X-Ray trace id"
     );
     let answer = Answer::from_json(&without_runtime_trace);
     assert_eq!(answer.header("x-trace-id"), Some(FIXTURE_TRACE_ID));

@@ -9,7 +9,7 @@ use serde_json::Value;
 /// The `x-amzn-trace-id` header every fixture carries.
 pub const FIXTURE_TRACE_HEADER: &str = "Root=1-5759e988-bd862e3fe1be46a994272793;Sampled=1";
 
-/// The `X-Trace-ID` derived from [`FIXTURE_TRACE_HEADER`] (SPEC §2.7).
+/// The `X-Trace-ID` derived from [`FIXTURE_TRACE_HEADER`].
 pub const FIXTURE_TRACE_ID: &str = "5759e988bd862e3fe1be46a994272793";
 
 /// Which header maps a response must fill for its front door to read it.

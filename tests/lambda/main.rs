@@ -1,4 +1,4 @@
-//! The real `apuntador-lambda` binary as Lambda runs it (SPEC §9.3): under the in-repo Runtime API
+//! The real `apuntador-lambda` binary as Lambda runs it: under the in-repo Runtime API
 //! emulator (`tests/support/runtime_api.rs`) and under `cargo lambda watch`, fed the committed event
 //! fixtures of `tests/events/`.
 //!

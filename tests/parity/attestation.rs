@@ -1,4 +1,4 @@
-//! Stateful attestation exchanges (SPEC §6, §9.4): for each platform one valid and one invalid
+//! Stateful attestation exchanges: for each platform one valid and one invalid
 //! attestation, plus an undecodable Android token, run on a fresh app per transport with the same
 //! evidence everywhere. Answers carry the verification time and a fresh attestation id, so those two
 //! values are masked; everything else — status, headers, every other body byte — must be identical.

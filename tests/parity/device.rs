@@ -1,4 +1,4 @@
-//! Stateful device exchanges (SPEC §5.7–5.8, §9.4): the certificate lifecycle — enrol → status → second
+//! Stateful device exchanges: the certificate lifecycle — enrol → status → second
 //! enrolment refused → renew → old rejected / new accepted → revoke → rejected → enrol again →
 //! administrator revocation → rejected; unknown device 404 — run on a fresh app per transport, with the client
 //! certificate delivered by every source a transport can carry: `X-Client-Cert` (percent-encoded PEM

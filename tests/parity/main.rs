@@ -1,4 +1,4 @@
-//! Parity suite (SPEC §9.4): every exchange of `exchanges.rs` gives the same normalised answer
+//! Parity suite: every exchange of `exchanges.rs` gives the same normalised answer
 //! in-process, over a real loopback TCP server, and through the Lambda binary's handler as REST v1,
 //! HTTP API v2 (default and named stage), ALB single- and multi-value, and Function URL events.
 
@@ -56,7 +56,7 @@ fn check_expectations(ex: &Exchange, got: &Normalised) -> Vec<String> {
             _ => {}
         }
     }
-    // Conventions every answer follows (SPEC §2.10, §2.3).
+    // Conventions every answer follows.
     if got.header("x-trace-id").is_none_or(|t| t.len() != 32) {
         failures.push("x-trace-id missing or not 32 hex".into());
     }

@@ -1,5 +1,5 @@
 //! A stateful sequence through every transport: authorize → callback → token → refresh → revoke
-//! (SPEC §3.5-3.9) against a wiremock provider. Each transport runs the sequence on a fresh app; the
+//! against a wiremock provider. Each transport runs the sequence on a fresh app; the
 //! random state token is replaced by a placeholder before the answers are compared.
 
 use std::collections::BTreeMap;

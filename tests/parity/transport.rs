@@ -23,7 +23,7 @@ use tower::ServiceExt;
 use crate::adapter;
 use crate::exchanges::Exchange;
 
-/// Headers that may differ between transports (SPEC §9.4).
+/// Headers that may differ between transports.
 const TRANSPORT_HEADERS: [&str; 5] = [
     "date",
     "content-length",
@@ -229,7 +229,8 @@ pub async fn tcp(server: &TcpServer, ex: &Exchange) -> Normalised {
     Normalised::from_pairs(status, pairs, body)
 }
 
-/// The Lambda event formats of SPEC §9.3.
+/// The Lambda event formats the Lambda binary accepts: API Gateway HTTP API v2 and REST v1, ALB,
+/// and Function URL.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum EventKind {
     /// API Gateway REST API, payload 1.0, stage `prod`.

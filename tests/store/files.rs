@@ -1,4 +1,4 @@
-//! The local-mode file stores (SPEC §7.2) and the in-memory secret and blob stores.
+//! The local-mode file stores and the in-memory secret and blob stores.
 
 use std::os::unix::fs::PermissionsExt;
 use std::path::Path;

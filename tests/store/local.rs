@@ -1,4 +1,4 @@
-//! The SQLite database of local mode (SPEC §7.2): file modes, migrations, reopening, purging, the
+//! The SQLite database of local mode: file modes, migrations, reopening, purging, the
 //! previous service's timestamps, and serial uniqueness across devices on the local backends.
 
 use std::os::unix::fs::PermissionsExt;

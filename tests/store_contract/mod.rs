@@ -1,4 +1,4 @@
-//! The store contract suite (SPEC §7.1, §7.8): one async test function per trait operation and rule,
+//! The store contract suite: one async test function per trait operation and rule,
 //! written once over the trait objects and run against every backend.
 //!
 //! A test binary includes this module with `#[macro_use] #[path = "../store_contract/mod.rs"] mod
@@ -271,10 +271,10 @@ pub fn valid_result(platform: Platform, device_id: &str) -> AttestationRecord {
     }
 }
 
-/// The attestation cache TTL used by the tests (the default, SPEC §6.1).
+/// The attestation cache TTL used by the tests (the default).
 pub const CACHE_TTL: Duration = Duration::from_secs(3600);
 
-/// The enrolment max age used by the tests (the default, SPEC §6.5).
+/// The enrolment max age used by the tests (the default).
 pub const MAX_AGE: Duration = Duration::from_secs(600);
 
 /// Asserts that `result` is a [`StoreError::Conflict`].
@@ -286,7 +286,7 @@ pub fn assert_conflict<T: std::fmt::Debug>(result: Result<T, StoreError>) {
     }
 }
 
-/// Certificate store contract (SPEC §5.6, §5.7, §7.1).
+/// Certificate store contract.
 pub mod certificates {
     use super::*;
 
@@ -914,7 +914,7 @@ pub mod certificates {
     }
 }
 
-/// The device certificate lifecycle over a backend's stores (SPEC §5.7 as amended): at most one active
+/// The device certificate lifecycle over a backend's stores: at most one active
 /// certificate per device, the re-enrolment policy and the administrator's revocation, with races.
 pub mod devices {
     use super::*;
@@ -1290,7 +1290,7 @@ pub mod devices {
     }
 }
 
-/// OAuth session store contract (SPEC §4.7, §7.1).
+/// OAuth session store contract.
 pub mod sessions {
     use super::*;
 
@@ -1426,7 +1426,7 @@ pub mod sessions {
     }
 }
 
-/// Attestation store contract (SPEC §6, §7.1, §7.4).
+/// Attestation store contract.
 pub mod attestation {
     use super::*;
 

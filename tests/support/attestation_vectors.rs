@@ -1,4 +1,4 @@
-//! Attestation evidence built with real cryptography, for the tests of SPEC §6: Play Integrity tokens
+//! Attestation evidence built with real cryptography, for the attestation tests: Play Integrity tokens
 //! (a test P-256 signing key and AES key produce genuine JWS-in-JWE tokens) and App Attest objects (a
 //! test root CA and intermediate issue a credential certificate carrying the nonce extension, in a
 //! genuine CBOR attestation object). Every part can be bent to fail exactly one check. Shared by the

@@ -14,7 +14,7 @@
 //! `Invoke` call. Invocations are served in order, one at a time per polling runtime.
 //!
 //! The `Lambda-Runtime-Trace-Id` header matters: `lambda_http` copies it over the request's
-//! `X-Amzn-Trace-Id` header, so it decides the answer's `X-Trace-ID` (SPEC §2.7). [`RuntimeApi::invoke`]
+//! `X-Amzn-Trace-Id` header, so it decides the answer's `X-Trace-ID`. [`RuntimeApi::invoke`]
 //! sends the event's own `x-amzn-trace-id` header value (as X-Ray does when the front door is traced),
 //! or a fresh random one when the event has none; [`RuntimeApi::invoke_traced`] chooses it explicitly.
 //!
@@ -510,7 +510,7 @@ pub fn event_trace_header(event: &Value) -> Option<String> {
     }
 }
 
-/// The 32-hex `X-Trace-ID` the service derives from an X-Ray header `Root=1-<8 hex>-<24 hex>` (SPEC §2.7).
+/// The 32-hex `X-Trace-ID` the service derives from an X-Ray header `Root=1-<8 hex>-<24 hex>`.
 pub fn xray_trace_id(header: &str) -> Option<String> {
     let root = header
         .split(';')

@@ -29,7 +29,7 @@ fn the_one(spans: &[Received], name: &str) -> Received {
 
 #[tokio::test]
 async fn the_request_span_carries_the_x_trace_id_and_the_completion_fields_over_http_protobuf() {
-    // Readiness completions are DEBUG lines (SPEC §10.1).
+    // Readiness completions are DEBUG lines.
     let (receiver, app) = with_http_receiver(&[("LOG_LEVEL", "debug")]).await;
 
     let answer = send(&app.app, "GET", "/health/ready", &[], None).await;
@@ -53,7 +53,7 @@ async fn the_request_span_carries_the_x_trace_id_and_the_completion_fields_over_
         .unwrap()
         .as_secs();
     assert!(now.abs_diff(seconds) <= 5, "{trace_id} is not an X-Ray id");
-    // The fields of SPEC §10.1 as attributes.
+    // The completion log's fields as attributes.
     assert_eq!(request.attr("method").as_deref(), Some("GET"));
     assert_eq!(request.attr("route").as_deref(), Some("/health/ready"));
     assert_eq!(request.attr("status").as_deref(), Some("200"));
@@ -76,7 +76,7 @@ async fn the_request_span_carries_the_x_trace_id_and_the_completion_fields_over_
     for ping in pings {
         assert_eq!(ping.parent_id(), request.span_id(), "{}", ping.span.name);
     }
-    // The resource of SPEC §10.4.
+    // The resource: service, environment and cloud attributes.
     assert_eq!(
         request.resource_attr("service.name"),
         Some("apuntador-test")

@@ -1,4 +1,4 @@
-//! OpenTelemetry export (SPEC §10.3-10.5) against real OTLP receivers on loopback: the request span and
+//! OpenTelemetry export against real OTLP receivers on loopback: the request span and
 //! its children as received over OTLP/HTTP and OTLP/gRPC, trace ids and parents, propagation to the
 //! OAuth providers, redaction, a dead or silent collector, and the Lambda binary's per-invocation flush
 //! under the in-repo Runtime API emulator, and the server binary's export at shutdown.

@@ -1,5 +1,5 @@
 //! The real `apuntador-server` binary with OpenTelemetry enabled (gRPC, as the ECS stack runs it):
-//! spans queued when SIGTERM arrives are exported before the process exits (SPEC §9.2).
+//! spans queued when SIGTERM arrives are exported before the process exits.
 
 use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};

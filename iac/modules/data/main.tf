@@ -1,4 +1,4 @@
-# Storage of the AWS backend (SPEC §7.3-7.6): both DynamoDB tables (on demand, TTL on `ttl`, point-in-time
+# Storage of the AWS backend: both DynamoDB tables (on demand, TTL on `ttl`, point-in-time
 # recovery, encryption at rest), the versioned private truststore bucket, and the one IAM policy that the
 # application's role (ECS task role or Lambda function role) gets. The application never creates any of
 # these itself in the stacks (AUTO_CREATE_RESOURCES stays false).
@@ -25,7 +25,7 @@ resource "aws_dynamodb_table" "certificates" {
     type = "S"
   }
 
-  # Kept for compatibility and operations; no request path reads an index (SPEC §7.3, §7.8).
+  # Kept for compatibility and operations; no request path reads an index.
   global_secondary_index {
     name            = "SerialIndex"
     hash_key        = "serial_number"
@@ -97,7 +97,7 @@ module "truststore" {
 locals {
   table_arns = [aws_dynamodb_table.certificates.arn, aws_dynamodb_table.sessions.arn]
 
-  # Exactly what the store code calls (SPEC §7.3-7.5, §8.3). No Scan, no CreateTable, no DescribeTable:
+  # Exactly what the store code calls. No Scan, no CreateTable, no DescribeTable:
   # AUTO_CREATE_RESOURCES is false in these stacks. TransactWriteItems is authorised per item through the
   # PutItem / UpdateItem actions it carries.
   dynamodb_actions = [

@@ -1,5 +1,5 @@
 variable "certificates_table_name" {
-  description = "Name of the device certificate table (AWS_DYNAMODB_TABLE, SPEC §7.3)."
+  description = "Name of the device certificate table (AWS_DYNAMODB_TABLE)."
   type        = string
   default     = "apuntador-certificates"
 
@@ -10,7 +10,7 @@ variable "certificates_table_name" {
 }
 
 variable "sessions_table_name" {
-  description = "Name of the OAuth session / attestation table (AWS_DYNAMODB_SESSIONS_TABLE, SPEC §7.4)."
+  description = "Name of the OAuth session / attestation table (AWS_DYNAMODB_SESSIONS_TABLE)."
   type        = string
   default     = "apuntador-sessions"
 
@@ -21,7 +21,7 @@ variable "sessions_table_name" {
 }
 
 variable "truststore_bucket_name" {
-  description = "Name of the versioned, private truststore bucket (AWS_S3_BUCKET, SPEC §7.6)."
+  description = "Name of the versioned, private truststore bucket (AWS_S3_BUCKET)."
   type        = string
 }
 
@@ -43,7 +43,7 @@ variable "deletion_protection" {
 }
 
 variable "readable_secret_arns" {
-  description = "ARNs of the Secrets Manager secrets the application may read: the CA secrets and every secret referenced from its environment (SPEC §8.3)."
+  description = "ARNs of the Secrets Manager secrets the application may read: the CA secrets and every secret referenced from its environment."
   type        = list(string)
 
   validation {

@@ -1,4 +1,4 @@
-# apuntador-server on ECS Fargate behind an internal ALB (SPEC §9.2, §12.2). The ALB is reachable only
+# apuntador-server on ECS Fargate behind an internal ALB. The ALB is reachable only
 # from the API Gateway VPC link's security group; the HTTP API in front of it terminates mutual TLS and
 # writes the verified client certificate over CLIENT_CERT_HEADER, so the app reads only that header
 # (CLIENT_CERT_SOURCES=header).
@@ -11,7 +11,13 @@ locals {
   container_name = "apuntador"
   adot           = var.adot_collector.enabled
 
-  # Every value is plain configuration or a Secrets Manager ARN (SPEC §8.3); never a secret value.
+  # From SIGTERM to exit the app takes at most the delay (readiness fails, the listener keeps serving)
+  # plus the grace (in-flight requests finish), and a few seconds to flush and exit. ECS sends SIGKILL
+  # stopTimeout seconds after SIGTERM, and the ALB cuts a draining target's connections after the
+  # deregistration delay: both wait this long, so neither cuts a request the app is still allowed to finish.
+  shutdown_budget_seconds = var.shutdown_delay_seconds + var.shutdown_grace_seconds + 5
+
+  # Every value is plain configuration or a Secrets Manager ARN; never a secret value.
   app_environment = merge(
     var.environment,
     var.secret_arns,
@@ -22,6 +28,7 @@ locals {
       CLIENT_CERT_SOURCES    = "header"
       CLIENT_CERT_HEADER     = var.client_cert_header
       AUTO_CREATE_RESOURCES  = "false"
+      SHUTDOWN_DELAY_SECONDS = tostring(var.shutdown_delay_seconds)
       SHUTDOWN_GRACE_SECONDS = tostring(var.shutdown_grace_seconds)
     },
     local.adot ? {
@@ -39,8 +46,8 @@ locals {
     readonlyRootFilesystem = true
     portMappings           = [{ containerPort = var.port, protocol = "tcp" }]
     environment            = [for name in sort(keys(local.app_environment)) : { name = name, value = local.app_environment[name] }]
-    stopTimeout            = min(var.shutdown_grace_seconds + 5, 120)
-    # The distroless image has no shell: the binary probes itself (SPEC §9.2).
+    stopTimeout            = local.shutdown_budget_seconds
+    # The distroless image has no shell: the binary probes itself.
     healthCheck = {
       command     = ["CMD", "/apuntador-server", "--healthcheck"]
       interval    = 15
@@ -82,7 +89,7 @@ locals {
 }
 
 resource "aws_cloudwatch_log_group" "service" {
-  #checkov:skip=CKV_AWS_158:The app never logs secrets (SPEC 10.2); the service-managed encryption of CloudWatch Logs applies.
+  #checkov:skip=CKV_AWS_158:The app never logs secrets, tokens or keys; the service-managed encryption of CloudWatch Logs applies.
   #checkov:skip=CKV_AWS_338:Retention is an operator choice (log_retention_days, default 90 days), not a fixed year.
   name              = "/ecs/${var.name}"
   retention_in_days = var.log_retention_days
@@ -204,6 +211,15 @@ resource "aws_ecs_task_definition" "this" {
   }
 
   tags = var.tags
+
+  lifecycle {
+    # A precondition rather than a variable validation: it relates two variables, which validations can
+    # only do from Terraform 1.9 on.
+    precondition {
+      condition     = local.shutdown_budget_seconds <= 120
+      error_message = "shutdown_delay_seconds + shutdown_grace_seconds + 5 is ${local.shutdown_budget_seconds} s, above the 120 s ECS allows for a container's stopTimeout: ECS would kill the task (SIGKILL) before it finished shutting down. Lower the delay or the grace."
+    }
+  }
 }
 
 # --- Internal ALB -----------------------------------------------------------------------------------
@@ -264,7 +280,7 @@ resource "aws_vpc_security_group_egress_rule" "task_https" {
 }
 
 resource "aws_lb" "this" {
-  #checkov:skip=CKV_AWS_91:No ALB access logs: every request is already in the HTTP API access log and the app's request log (SPEC 10.1).
+  #checkov:skip=CKV_AWS_91:No ALB access logs: every request is already in the HTTP API access log and the app's request log (one completion line per request).
   #checkov:skip=CKV2_AWS_28:Internal ALB reachable only from the VPC link. HTTP APIs cannot carry a WAF; a WAF for the public door goes on a CloudFront distribution in front of it (docs/deployment.md).
   #checkov:skip=CKV2_AWS_20:Internal ALB behind the API Gateway VPC link: TLS with mutual TLS terminates at the HTTP API custom domain, so there is no HTTPS listener to redirect to.
   name                       = var.name
@@ -285,8 +301,11 @@ resource "aws_lb_target_group" "this" {
   protocol             = "HTTP"
   target_type          = "ip"
   vpc_id               = var.vpc_id
-  deregistration_delay = var.shutdown_grace_seconds + 5
+  deregistration_delay = local.shutdown_budget_seconds
 
+  # Liveness, not readiness: ECS replaces tasks that fail this check, and readiness fails on every task
+  # at once before `ca init`, while a store is unreachable and when the task sheds load. ECS takes a task
+  # it stops out of the ALB by deregistration, before SIGTERM.
   health_check {
     enabled             = true
     protocol            = "HTTP"

@@ -104,7 +104,7 @@ variable "alb_ingress_security_group_ids" {
 }
 
 variable "environment" {
-  description = "Plain environment variables of the container (no secrets). The module sets ENVIRONMENT=production, CLIENT_CERT_SOURCES=header, CLIENT_CERT_HEADER, PORT, HOST and the OTEL_* variables itself."
+  description = "Plain environment variables of the container (no secrets). The module sets ENVIRONMENT=production, CLIENT_CERT_SOURCES=header, CLIENT_CERT_HEADER, PORT, HOST, SHUTDOWN_DELAY_SECONDS, SHUTDOWN_GRACE_SECONDS and the OTEL_* variables itself."
   type        = map(string)
   default     = {}
 
@@ -116,17 +116,17 @@ variable "environment" {
       "ONEDRIVE_CLIENT_ID", "ONEDRIVE_CLIENT_SECRET",
       "PLAY_INTEGRITY_DECRYPTION_KEY", "PLAY_INTEGRITY_VERIFICATION_KEY",
     ], name)])
-    error_message = "environment must not carry secret-capable variables (SPEC §8.2 (S)); pass them through secret_arns as Secrets Manager ARNs."
+    error_message = "environment must not carry secret-capable variables (API keys, OAuth client ids and secrets, Play Integrity keys); pass them through secret_arns as Secrets Manager ARNs."
   }
 
   validation {
-    condition     = alltrue([for name in keys(var.environment) : !contains(["ENVIRONMENT", "CLIENT_CERT_SOURCES", "CLIENT_CERT_HEADER", "PORT", "HOST", "AUTO_CREATE_RESOURCES"], name)])
-    error_message = "ENVIRONMENT, CLIENT_CERT_SOURCES, CLIENT_CERT_HEADER, PORT, HOST and AUTO_CREATE_RESOURCES are set by the module."
+    condition     = alltrue([for name in keys(var.environment) : !contains(["ENVIRONMENT", "CLIENT_CERT_SOURCES", "CLIENT_CERT_HEADER", "PORT", "HOST", "AUTO_CREATE_RESOURCES", "SHUTDOWN_DELAY_SECONDS", "SHUTDOWN_GRACE_SECONDS"], name)])
+    error_message = "ENVIRONMENT, CLIENT_CERT_SOURCES, CLIENT_CERT_HEADER, PORT, HOST, AUTO_CREATE_RESOURCES, SHUTDOWN_DELAY_SECONDS and SHUTDOWN_GRACE_SECONDS are set by the module (the last two through shutdown_delay_seconds and shutdown_grace_seconds, which also size stopTimeout)."
   }
 }
 
 variable "secret_arns" {
-  description = "Secret-capable variable => Secrets Manager secret ARN; the ARN is the variable's value and the app resolves it at start-up (SPEC §8.3)."
+  description = "Secret-capable variable => Secrets Manager secret ARN; the ARN is the variable's value and the app resolves it at start-up."
   type        = map(string)
   default     = {}
 
@@ -233,14 +233,25 @@ variable "health_check_grace_period_seconds" {
   }
 }
 
+variable "shutdown_delay_seconds" {
+  description = "SHUTDOWN_DELAY_SECONDS of the app: after SIGTERM, how long readiness answers 503 while the listener keeps serving, so that requests the ALB still sends to a task that got SIGTERM while registered (a Fargate Spot interruption) are answered. The container's stopTimeout and the ALB deregistration delay are delay + grace + 5 s, at most 120."
+  type        = number
+  default     = 10
+
+  validation {
+    condition     = var.shutdown_delay_seconds >= 0 && var.shutdown_delay_seconds <= 60 && floor(var.shutdown_delay_seconds) == var.shutdown_delay_seconds
+    error_message = "shutdown_delay_seconds must be a whole number of seconds between 0 and 60."
+  }
+}
+
 variable "shutdown_grace_seconds" {
-  description = "SHUTDOWN_GRACE_SECONDS of the app; the container's stopTimeout and the ALB deregistration delay are set a few seconds above it."
+  description = "SHUTDOWN_GRACE_SECONDS of the app: after the delay, how long in-flight requests get to finish. The container's stopTimeout and the ALB deregistration delay are delay + grace + 5 s, at most 120."
   type        = number
   default     = 25
 
   validation {
-    condition     = var.shutdown_grace_seconds >= 0 && var.shutdown_grace_seconds <= 110
-    error_message = "shutdown_grace_seconds must be between 0 and 110 (Fargate's stopTimeout maximum is 120 s)."
+    condition     = var.shutdown_grace_seconds >= 0 && var.shutdown_grace_seconds <= 110 && floor(var.shutdown_grace_seconds) == var.shutdown_grace_seconds
+    error_message = "shutdown_grace_seconds must be a whole number of seconds between 0 and 110 (Fargate's stopTimeout maximum is 120 s)."
   }
 }
 

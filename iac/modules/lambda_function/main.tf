@@ -1,4 +1,4 @@
-# apuntador-lambda on AWS Lambda (SPEC §9.3, §12.2): provided.al2023 custom runtime, the zip that
+# apuntador-lambda on AWS Lambda: provided.al2023 custom runtime, the zip that
 # cargo-lambda builds, X-Ray active tracing, its own log group with retention and JSON log format, a timeout
 # above the app's request timeout, a published version behind the alias `live` (what API Gateway invokes;
 # optional provisioned concurrency on it), and optionally an OpenTelemetry collector layer.
@@ -31,7 +31,7 @@ locals {
 data "aws_partition" "current" {}
 
 resource "aws_cloudwatch_log_group" "function" {
-  #checkov:skip=CKV_AWS_158:The app never logs secrets (SPEC 10.2); the service-managed encryption of CloudWatch Logs applies.
+  #checkov:skip=CKV_AWS_158:The app never logs secrets, tokens or keys; the service-managed encryption of CloudWatch Logs applies.
   #checkov:skip=CKV_AWS_338:Retention is an operator choice (log_retention_days, default 90 days), not a fixed year.
   name              = "/aws/lambda/${var.name}"
   retention_in_days = var.log_retention_days
@@ -84,7 +84,7 @@ resource "aws_iam_role_policy" "runtime" {
 resource "aws_lambda_function" "this" {
   #checkov:skip=CKV_AWS_116:Invocations are synchronous (HTTP API); a dead-letter queue only applies to asynchronous invocations.
   #checkov:skip=CKV_AWS_117:The function reaches DynamoDB, Secrets Manager and the OAuth providers' public endpoints; outside a VPC it needs no NAT gateway.
-  #checkov:skip=CKV_AWS_173:The environment holds no secret values, only Secrets Manager ARNs and plain settings (SPEC 8.3); the default Lambda key encrypts it at rest.
+  #checkov:skip=CKV_AWS_173:The environment holds no secret values, only Secrets Manager ARNs and plain settings; the default Lambda key encrypts it at rest.
   #checkov:skip=CKV_AWS_272:Code signing needs an AWS Signer profile outside this stack; the zip's SHA-256 is pinned through source_code_hash.
   #checkov:skip=CKV_AWS_115:Reserved concurrency is optional (reserved_concurrency); null leaves the function in the account's unreserved pool.
   function_name    = var.name
@@ -123,7 +123,7 @@ resource "aws_lambda_function" "this" {
   lifecycle {
     precondition {
       condition     = var.timeout_seconds > var.request_timeout_seconds
-      error_message = "timeout_seconds must be greater than request_timeout_seconds (SPEC §9.3)."
+      error_message = "timeout_seconds must be greater than request_timeout_seconds."
     }
   }
 

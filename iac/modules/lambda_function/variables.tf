@@ -41,7 +41,7 @@ variable "memory_mb" {
 }
 
 variable "request_timeout_seconds" {
-  description = "The app's REQUEST_TIMEOUT_SECONDS (SPEC §8.2, 1-300). Set in the function's environment."
+  description = "The app's REQUEST_TIMEOUT_SECONDS (1-300). Set in the function's environment."
   type        = number
   default     = 20
 
@@ -52,7 +52,7 @@ variable "request_timeout_seconds" {
 }
 
 variable "timeout_seconds" {
-  description = "Function timeout in seconds. Must be above request_timeout_seconds so that a slow request ends as the app's 504 problem, not as a runtime timeout (SPEC §9.3)."
+  description = "Function timeout in seconds. Must be above request_timeout_seconds so that a slow request ends as the app's 504 problem, not as a runtime timeout."
   type        = number
   default     = 25
 
@@ -86,7 +86,7 @@ variable "environment" {
       "ONEDRIVE_CLIENT_ID", "ONEDRIVE_CLIENT_SECRET",
       "PLAY_INTEGRITY_DECRYPTION_KEY", "PLAY_INTEGRITY_VERIFICATION_KEY",
     ], name)])
-    error_message = "environment must not carry secret-capable variables (SPEC §8.2 (S)); pass them through secret_arns as Secrets Manager ARNs."
+    error_message = "environment must not carry secret-capable variables (API keys, OAuth client ids and secrets, Play Integrity keys); pass them through secret_arns as Secrets Manager ARNs."
   }
 
   validation {
@@ -96,7 +96,7 @@ variable "environment" {
 }
 
 variable "secret_arns" {
-  description = "Secret-capable variable => Secrets Manager secret ARN (output app_secret_arns of the secrets module). The ARN is the variable's value; the app resolves it at start-up (SPEC §8.3)."
+  description = "Secret-capable variable => Secrets Manager secret ARN (output app_secret_arns of the secrets module). The ARN is the variable's value; the app resolves it at start-up."
   type        = map(string)
   default     = {}
 
@@ -134,7 +134,7 @@ variable "provisioned_concurrency" {
 }
 
 variable "otel_collector_layer_arn" {
-  description = "ARN of an OpenTelemetry collector Lambda layer for the function's region and architecture, e.g. the AWS Distro for OpenTelemetry collector layer, whose default configuration forwards traces to X-Ray. When set, the layer is attached and the app exports its spans to it (OTEL_ENABLED=true, OTLP gRPC on localhost:4317), flushing before each response (SPEC §10.5). Null: no trace export; X-Ray still records the invocation itself."
+  description = "ARN of an OpenTelemetry collector Lambda layer for the function's region and architecture, e.g. the AWS Distro for OpenTelemetry collector layer, whose default configuration forwards traces to X-Ray. When set, the layer is attached and the app exports its spans to it (OTEL_ENABLED=true, OTLP gRPC on localhost:4317), flushing before each response. Null: no trace export; X-Ray still records the invocation itself."
   type        = string
   default     = null
 

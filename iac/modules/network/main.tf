@@ -1,4 +1,4 @@
-# The Fargate stack's VPC (SPEC §12.2): public and private subnets in 2-3 zones, gateway endpoints for
+# The Fargate stack's VPC: public and private subnets in 2-3 zones, gateway endpoints for
 # DynamoDB and S3, interface endpoints for ECR (api, dkr), CloudWatch Logs, Secrets Manager and optionally
 # X-Ray, and one of two egress paths to the internet for the OAuth provider calls (egress_mode).
 

@@ -1,4 +1,4 @@
-# Secrets Manager containers (SPEC §7.5, §8.3). Terraform creates the secrets WITHOUT values:
+# Secrets Manager containers. Terraform creates the secrets WITHOUT values:
 # `apuntador-server ca init --aws` puts the CA key and certificates as new versions, and operators put
 # the provider client secrets and API keys with the AWS CLI. No secret value ever enters Terraform state
 # or the task/function configuration: the application gets ARNs and resolves them at start-up.

@@ -1,5 +1,5 @@
 variable "secrets_prefix" {
-  description = "Prefix of the CA secret names (AWS_SECRETS_PREFIX, SPEC §7.5): <prefix>/ca-private-key, <prefix>/ca-certificate, <prefix>/ca-previous-certificate."
+  description = "Prefix of the CA secret names (AWS_SECRETS_PREFIX): <prefix>/ca-private-key, <prefix>/ca-certificate, <prefix>/ca-previous-certificate."
   type        = string
   default     = "apuntador"
 
@@ -11,7 +11,8 @@ variable "secrets_prefix" {
 
 variable "managed_app_secrets" {
   description = <<-EOT
-    Secret-capable variables (SPEC §8.2, marked (S)) for which this module creates an EMPTY secret named
+    Secret-capable variables (those the app also accepts as a Secrets Manager ARN, resolved at
+    start-up) for which this module creates an EMPTY secret named
     <secrets_prefix>/env/<VARIABLE>. Terraform never sees the value: put it afterwards with
     `aws secretsmanager put-secret-value`. The application receives the secret's ARN in that variable.
   EOT
@@ -26,12 +27,12 @@ variable "managed_app_secrets" {
       "ONEDRIVE_CLIENT_ID", "ONEDRIVE_CLIENT_SECRET",
       "PLAY_INTEGRITY_DECRYPTION_KEY", "PLAY_INTEGRITY_VERIFICATION_KEY",
     ], name)])
-    error_message = "managed_app_secrets may only name secret-capable variables of SPEC §8.2 (CONFIG_API_KEY, ADMIN_API_KEY, GOOGLE_CLIENT_SECRET, ...)."
+    error_message = "managed_app_secrets may only name the app's secret-capable variables (CONFIG_API_KEY, ADMIN_API_KEY, GOOGLE_CLIENT_SECRET, ...)."
   }
 }
 
 variable "existing_app_secret_arns" {
-  description = "Secret-capable variables whose secret already exists elsewhere: variable name => Secrets Manager secret ARN. Passed to the app as the ARN (SPEC §8.3)."
+  description = "Secret-capable variables whose secret already exists elsewhere: variable name => Secrets Manager secret ARN. Passed to the app as the ARN."
   type        = map(string)
   default     = {}
 
@@ -43,7 +44,7 @@ variable "existing_app_secret_arns" {
       "ONEDRIVE_CLIENT_ID", "ONEDRIVE_CLIENT_SECRET",
       "PLAY_INTEGRITY_DECRYPTION_KEY", "PLAY_INTEGRITY_VERIFICATION_KEY",
     ], name) && can(regex("^arn:aws[a-z-]*:secretsmanager:[a-z0-9-]+:[0-9]{12}:secret:", arn))])
-    error_message = "existing_app_secret_arns keys must be secret-capable variables of SPEC §8.2 and values Secrets Manager secret ARNs."
+    error_message = "existing_app_secret_arns keys must be the app's secret-capable variables and values Secrets Manager secret ARNs."
   }
 }
 

@@ -1,5 +1,5 @@
-# The versioned, private bucket that `apuntador-server ca init` publishes the truststore bundle to
-# (SPEC §7.6). API Gateway's mutual TLS reads `truststore/ca-bundle.pem` at a pinned object version, so
+# The versioned, private bucket that `apuntador-server ca init` publishes the truststore bundle to.
+# API Gateway's mutual TLS reads `truststore/ca-bundle.pem` at a pinned object version, so
 # versioning is mandatory: a rotation uploads a new version, then the stack is re-applied with it.
 
 locals {
@@ -9,7 +9,7 @@ locals {
 resource "aws_s3_bucket" "truststore" {
   #checkov:skip=CKV_AWS_18:Access logging needs a second bucket; the only writer is `ca init`, and CloudTrail records its PutObject calls.
   #checkov:skip=CKV_AWS_144:No cross-region replication: the bundle can be re-published at any time from the CA certificates in Secrets Manager.
-  #checkov:skip=CKV_AWS_145:SSE-S3 is what the application writes with (SPEC 7.6); the bundle holds public CA certificates only, no secret.
+  #checkov:skip=CKV_AWS_145:SSE-S3 is what the application writes with ; the bundle holds public CA certificates only, no secret.
   #checkov:skip=CKV2_AWS_62:Nothing consumes S3 event notifications for the truststore bundle.
   bucket        = var.bucket_name
   force_destroy = var.force_destroy

@@ -1,5 +1,5 @@
 variable "bucket_name" {
-  description = "Name of the S3 bucket that holds the mutual TLS truststore bundle (AWS_S3_BUCKET, SPEC §7.6). Globally unique."
+  description = "Name of the S3 bucket that holds the mutual TLS truststore bundle (AWS_S3_BUCKET). Globally unique."
   type        = string
 
   validation {
@@ -9,7 +9,7 @@ variable "bucket_name" {
 }
 
 variable "noncurrent_version_retention_days" {
-  description = "Days a superseded truststore version is kept before S3 deletes it. Must outlive every edge still pointing at an older version (SPEC §5.3)."
+  description = "Days a superseded truststore version is kept before S3 deletes it. Must outlive every edge still pointing at an older version."
   type        = number
   default     = 365
 

@@ -84,6 +84,8 @@ module "service" {
   spot                           = var.spot
   adot_collector                 = { enabled = var.adot_collector_enabled }
   log_retention_days             = var.log_retention_days
+  shutdown_delay_seconds         = var.shutdown_delay_seconds
+  shutdown_grace_seconds         = var.shutdown_grace_seconds
 
   environment = merge(var.app_environment, {
     INFRASTRUCTURE_PROVIDER     = "aws"

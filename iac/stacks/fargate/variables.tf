@@ -113,7 +113,7 @@ variable "memory" {
 }
 
 variable "app_environment" {
-  description = "Plain settings of the app (SPEC §8.2): ALLOWED_ORIGINS, ALLOWED_REDIRECT_URIS, ENABLED_CLOUD_PROVIDERS, *_REDIRECT_URI, ... Secret-capable variables are refused here."
+  description = "Plain settings of the app: ALLOWED_ORIGINS, ALLOWED_REDIRECT_URIS, ENABLED_CLOUD_PROVIDERS, *_REDIRECT_URI, ... Secret-capable variables are refused here."
   type        = map(string)
   default     = {}
 }
@@ -150,6 +150,18 @@ variable "spot" {
     spot_weight    = optional(number, 0)
   })
   default = {}
+}
+
+variable "shutdown_delay_seconds" {
+  description = "SHUTDOWN_DELAY_SECONDS: after SIGTERM, seconds a task keeps serving (readiness 503) before draining, for what the ALB still sends it (a Fargate Spot interruption signals a registered task). 0-60."
+  type        = number
+  default     = 10
+}
+
+variable "shutdown_grace_seconds" {
+  description = "SHUTDOWN_GRACE_SECONDS: after the delay, seconds in-flight requests get to finish. The container's stopTimeout and the ALB deregistration delay are delay + grace + 5, at most 120."
+  type        = number
+  default     = 25
 }
 
 variable "adot_collector_enabled" {

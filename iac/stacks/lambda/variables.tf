@@ -61,7 +61,7 @@ variable "existing_app_secret_arns" {
 }
 
 variable "app_environment" {
-  description = "Plain settings of the app (SPEC §8.2): ALLOWED_ORIGINS, ALLOWED_REDIRECT_URIS, ENABLED_CLOUD_PROVIDERS, *_REDIRECT_URI, ... Secret-capable variables are refused here."
+  description = "Plain settings of the app: ALLOWED_ORIGINS, ALLOWED_REDIRECT_URIS, ENABLED_CLOUD_PROVIDERS, *_REDIRECT_URI, ... Secret-capable variables are refused here."
   type        = map(string)
   default     = {}
 }
@@ -120,7 +120,7 @@ variable "provisioned_concurrency" {
 }
 
 variable "otel_collector_layer_arn" {
-  description = "ARN of an OpenTelemetry collector Lambda layer (e.g. the AWS Distro for OpenTelemetry collector layer of var.region and var.architecture). When set, the app exports its traces to it (SPEC §10.4); null exports none."
+  description = "ARN of an OpenTelemetry collector Lambda layer (e.g. the AWS Distro for OpenTelemetry collector layer of var.region and var.architecture). When set, the app exports its traces to it; null exports none."
   type        = string
   default     = null
 

@@ -1,4 +1,4 @@
-//! DynamoDB stores (SPEC §7.3, §7.4, §7.8): certificate records in the certificate table, OAuth sessions
+//! DynamoDB stores: certificate records in the certificate table, OAuth sessions
 //! and attestation items in the sessions table.
 //!
 //! Items keep the previous deployment's keys, index names and attribute names; timestamps are written as
@@ -45,7 +45,7 @@ pub const EXPIRATION_INDEX: &str = "ExpirationIndex";
 /// The TTL attribute of both tables.
 pub const TTL_ATTRIBUTE: &str = "ttl";
 
-/// How long `AUTO_CREATE_RESOURCES` waits for a new table to become active (SPEC §7.7).
+/// How long `AUTO_CREATE_RESOURCES` waits for a new table to become active.
 const ACTIVE_WAIT: Duration = Duration::from_secs(60);
 /// The key readiness reads: no item ever has it (device ids and state tokens never contain `#`).
 const PROBE_KEY: &str = "meta#readiness-probe";
@@ -56,7 +56,7 @@ const TRANSACTION_ATTEMPTS: u32 = 3;
 /// How often `increment_rate` tries to restart an expired counter that others keep touching.
 const RATE_ATTEMPTS: u32 = 5;
 
-// Certificate table attribute names (SPEC §7.3).
+// Certificate table attribute names.
 const DEVICE_ID: &str = "device_id";
 const SERIAL_NUMBER: &str = "serial_number";
 const PLATFORM: &str = "platform";
@@ -78,7 +78,7 @@ const HEAD_VERSION: &str = "version";
 const HEAD_ACTIVE_SERIAL: &str = "active_serial";
 const HEAD_UPDATED_AT: &str = "updated_at";
 
-// Sessions table attribute names (SPEC §4.7, §7.4).
+// Sessions table attribute names.
 const PK: &str = "pk";
 
 fn s(value: impl Into<String>) -> AttributeValue {
@@ -256,10 +256,10 @@ async fn transact(
 }
 
 // ---------------------------------------------------------------------------------------------------
-// Certificate table (SPEC §7.3)
+// Certificate table
 // ---------------------------------------------------------------------------------------------------
 
-/// Certificate records in a DynamoDB table keyed (`device_id`, `serial_number`) (SPEC §7.3).
+/// Certificate records in a DynamoDB table keyed (`device_id`, `serial_number`).
 #[derive(Debug, Clone)]
 pub struct DynamoDbCertificateStore {
     client: Client,
@@ -280,8 +280,9 @@ impl DynamoDbCertificateStore {
         &self.table
     }
 
-    /// Creates the table when missing (SPEC §7.7): on demand, key schema and GSIs of SPEC §7.3, TTL on
-    /// `ttl`; waits until it is active.
+    /// Creates the table when missing: on demand, key (`device_id`, `serial_number`), the
+    /// `SerialIndex` and `ExpirationIndex` GSIs of the previous deployment, TTL on `ttl`; waits
+    /// until it is active.
     pub async fn create_table_if_missing(&self) -> StoreResult<()> {
         let key_schema = vec![
             built(
@@ -446,7 +447,7 @@ fn revocation_values(reason: &str, at: DateTime<Utc>, now: i64) -> Item {
     ])
 }
 
-/// The item of a certificate record (SPEC §7.3).
+/// The item of a certificate record.
 fn certificate_item(record: &CertificateRecord) -> Item {
     let mut item = HashMap::from([
         (DEVICE_ID.to_owned(), s(&record.device_id)),
@@ -666,10 +667,10 @@ impl CertificateStore for DynamoDbCertificateStore {
 }
 
 // ---------------------------------------------------------------------------------------------------
-// Sessions table (SPEC §7.4)
+// Sessions table
 // ---------------------------------------------------------------------------------------------------
 
-/// OAuth sessions and attestation items in a DynamoDB table keyed `pk` (SPEC §7.4).
+/// OAuth sessions and attestation items in a DynamoDB table keyed `pk`.
 #[derive(Debug, Clone)]
 pub struct DynamoDbSessionStore {
     client: Client,
@@ -690,7 +691,7 @@ impl DynamoDbSessionStore {
         &self.table
     }
 
-    /// Creates the table when missing (SPEC §7.7): on demand, partition key `pk`, TTL on `ttl`; waits
+    /// Creates the table when missing: on demand, partition key `pk`, TTL on `ttl`; waits
     /// until it is active.
     pub async fn create_table_if_missing(&self) -> StoreResult<()> {
         let key_schema = vec![built(
@@ -772,7 +773,7 @@ fn session_key(state: &str) -> String {
     format!("oauth#{state}")
 }
 
-/// The item of a session: the fields of SPEC §4.7, `ttl` = `expires_at`.
+/// The item of a session: the fields of the [`OAuthSession`], `ttl` = `expires_at`.
 fn session_item(session: &OAuthSession) -> Item {
     HashMap::from([
         (PK.to_owned(), s(session_key(&session.state))),
@@ -984,7 +985,7 @@ impl AttestationStore for DynamoDbSessionStore {
             ("generation".to_owned(), n(record.generation)),
             ("consumed".to_owned(), b(record.consumed)),
             ("response".to_owned(), s(response)),
-            // The item lives until verified_at + ttl (SPEC §7.4).
+            // The item lives until verified_at + ttl.
             (
                 TTL_ATTRIBUTE.to_owned(),
                 n(epoch_after(record.verified_at, ttl)),
@@ -1165,7 +1166,7 @@ impl AttestationStore for DynamoDbSessionStore {
     async fn increment_rate(&self, key: &str, window_end: DateTime<Utc>) -> StoreResult<u64> {
         const CONTEXT: &str = "incrementing a rate counter";
         let pk = rate_key(key);
-        // Kept until the window's end plus one hour (SPEC §7.4).
+        // Kept until the window's end plus one hour.
         let ttl = window_end.timestamp().saturating_add(3600);
         for _ in 0..RATE_ATTEMPTS {
             let now = Utc::now().timestamp();
@@ -1222,7 +1223,7 @@ impl AttestationStore for DynamoDbSessionStore {
 }
 
 // ---------------------------------------------------------------------------------------------------
-// AUTO_CREATE_RESOURCES (SPEC §7.7)
+// AUTO_CREATE_RESOURCES
 // ---------------------------------------------------------------------------------------------------
 
 /// Creates `table` unless it exists, waits until it is active and enables TTL on `ttl` when disabled.

@@ -1,4 +1,4 @@
-//! S3 blob store (SPEC §7.6): published objects such as the truststore bundle, in a versioned bucket.
+//! S3 blob store: published objects such as the truststore bundle, in a versioned bucket.
 //!
 //! Objects are written with their content type and SSE-S3 (`AES256`); `put` returns the S3 version id the
 //! edge configuration references. With an endpoint override (an emulator) the client addresses the bucket
@@ -22,7 +22,7 @@ use crate::store::{BlobStore, StoreError, StoreResult};
 /// The version id S3 reports for objects of a bucket that was never versioned.
 pub const NULL_VERSION: &str = "null";
 
-/// Published objects in an S3 bucket (SPEC §7.6).
+/// Published objects in an S3 bucket.
 #[derive(Debug, Clone)]
 pub struct S3BlobStore {
     client: Client,
@@ -47,7 +47,7 @@ impl S3BlobStore {
         &self.bucket
     }
 
-    /// Creates the bucket when missing (SPEC §7.7): in `region` (a location constraint unless
+    /// Creates the bucket when missing: in `region` (a location constraint unless
     /// `us-east-1`), versioned, SSE-S3 by default, all public access blocked. An existing bucket is left
     /// as it is, except that versioning is enabled (the edge references object versions).
     pub async fn create_bucket_if_missing(&self, region: &str) -> StoreResult<()> {
@@ -118,7 +118,7 @@ impl S3BlobStore {
                 .map_err(|error| sdk_error(&format!("{context} (PutPublicAccessBlock)"), &error))?;
         }
         // Always (idempotent): the edge references object versions, so a bucket without versioning —
-        // never enabled, or suspended — is not usable (SPEC §7.6).
+        // never enabled, or suspended — is not usable.
         self.client
             .put_bucket_versioning()
             .bucket(&self.bucket)

@@ -1,4 +1,4 @@
-//! Secrets Manager store (SPEC §7.5, §8.3): the CA key and certificates under `AWS_SECRETS_PREFIX`, and the
+//! Secrets Manager store: the CA key and certificates under `AWS_SECRETS_PREFIX`, and the
 //! resolution of secret references.
 //!
 //! The CA lives in `<prefix>/ca-private-key`, `<prefix>/ca-certificate` and the optional
@@ -105,7 +105,7 @@ fn arn_region(reference: &str) -> Option<&str> {
     (reference.starts_with("arn:") && !region.is_empty()).then_some(region)
 }
 
-/// CA material and secret references in AWS Secrets Manager (SPEC §7.5, §8.3).
+/// CA material and secret references in AWS Secrets Manager.
 #[derive(Debug, Clone)]
 pub struct SecretsManagerStore {
     sdk: SdkConfig,
@@ -378,7 +378,7 @@ impl SecretStore for SecretsManagerStore {
     async fn store_ca(&self, material: &CaMaterial) -> StoreResult<()> {
         // The previous certificate first, so it is trusted before anything else changes; secrets cannot
         // change together, and a reader that sees a new key with the old certificate finds the pair
-        // invalid and loads again later (SPEC §5.1).
+        // invalid and loads again later.
         let previous = self.secret_name(CA_PREVIOUS_CERTIFICATE_SECRET);
         match &material.previous_cert_pem {
             Some(pem) => self.put_or_create(&previous, pem).await?,

@@ -188,3 +188,90 @@ run "refuses_a_secret_value_in_the_plain_environment" {
 
   expect_failures = [var.environment]
 }
+
+# After SIGTERM the app keeps serving for the delay, then gives in-flight requests the grace. ECS must not
+# SIGKILL it before that (stopTimeout), and the ALB must not cut a draining target's connections before it
+# (deregistration delay); its health check stays on liveness, which a stopping task keeps passing.
+run "shutdown_delay_reaches_the_app_and_sizes_stop_timeout_and_draining" {
+  assert {
+    condition     = output.app_environment["SHUTDOWN_DELAY_SECONDS"] == "10" && output.app_environment["SHUTDOWN_GRACE_SECONDS"] == "25"
+    error_message = "the container gets SHUTDOWN_DELAY_SECONDS=10 and SHUTDOWN_GRACE_SECONDS=25 by default"
+  }
+
+  assert {
+    condition     = jsondecode(aws_ecs_task_definition.this.container_definitions)[0].stopTimeout == 40
+    error_message = "stopTimeout must be delay + grace + 5 = 40 s (the ECS default of 30 s would SIGKILL during draining)"
+  }
+
+  assert {
+    condition     = aws_lb_target_group.this.deregistration_delay == "40"
+    error_message = "the ALB drains a deregistered task for delay + grace + 5 = 40 s"
+  }
+
+  assert {
+    condition     = aws_lb_target_group.this.health_check[0].path == "/health"
+    error_message = "the ALB health check stays on liveness"
+  }
+}
+
+run "custom_shutdown_delay_and_grace" {
+  variables {
+    shutdown_delay_seconds = 30
+    shutdown_grace_seconds = 60
+  }
+
+  assert {
+    condition     = output.app_environment["SHUTDOWN_DELAY_SECONDS"] == "30" && output.app_environment["SHUTDOWN_GRACE_SECONDS"] == "60"
+    error_message = "the container gets the configured delay and grace"
+  }
+
+  assert {
+    condition     = jsondecode(aws_ecs_task_definition.this.container_definitions)[0].stopTimeout == 95 && aws_lb_target_group.this.deregistration_delay == "95"
+    error_message = "stopTimeout and the deregistration delay must be 30 + 60 + 5 = 95 s"
+  }
+}
+
+run "shutdown_budget_may_reach_120_seconds" {
+  command = plan
+
+  variables {
+    shutdown_delay_seconds = 60
+    shutdown_grace_seconds = 55
+  }
+
+  assert {
+    condition     = jsondecode(aws_ecs_task_definition.this.container_definitions)[0].stopTimeout == 120
+    error_message = "60 + 55 + 5 = 120 s is ECS's maximum stopTimeout and is allowed"
+  }
+}
+
+run "refuses_a_shutdown_budget_above_what_ecs_allows" {
+  command = plan
+
+  variables {
+    shutdown_delay_seconds = 60
+    shutdown_grace_seconds = 56
+  }
+
+  expect_failures = [aws_ecs_task_definition.this]
+}
+
+run "refuses_a_shutdown_delay_above_60_seconds" {
+  command = plan
+
+  variables {
+    shutdown_delay_seconds = 61
+  }
+
+  expect_failures = [var.shutdown_delay_seconds]
+}
+
+run "refuses_shutdown_settings_in_the_plain_environment" {
+  command = plan
+
+  variables {
+    environment = { SHUTDOWN_DELAY_SECONDS = "90" }
+  }
+
+  expect_failures = [var.environment]
+}

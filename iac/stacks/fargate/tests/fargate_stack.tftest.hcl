@@ -113,3 +113,20 @@ run "custom_client_cert_header_is_used_on_both_sides" {
     error_message = "the header the edge writes and the header the app reads must match"
   }
 }
+
+run "shutdown_delay_and_grace_reach_the_service" {
+  variables {
+    shutdown_delay_seconds = 15
+    shutdown_grace_seconds = 30
+  }
+
+  assert {
+    condition     = module.service.app_environment["SHUTDOWN_DELAY_SECONDS"] == "15" && module.service.app_environment["SHUTDOWN_GRACE_SECONDS"] == "30"
+    error_message = "the stack passes the shutdown delay and grace to the container"
+  }
+
+  assert {
+    condition     = module.service.container_definitions[0].stopTimeout == 50
+    error_message = "the container's stopTimeout is delay + grace + 5 = 50 s"
+  }
+}
