@@ -500,6 +500,7 @@ impl Config {
             lookup: &lookup,
             production: false,
             port: 8000,
+            tls: false,
             problems,
         };
         let environment = r.choice(
@@ -513,8 +514,9 @@ impl Config {
         r.production = environment == Environment::Production;
         let server = r.server();
         let tls_client_auth = server.tls.as_ref().map(|tls| tls.client_auth);
-        // Provider callback URLs default to this server's own port.
+        // Provider callback URLs default to this server's own port, over https when it serves TLS itself.
         r.port = server.port;
+        r.tls = server.tls.is_some();
         let config = Config {
             environment,
             server,
@@ -609,6 +611,8 @@ struct Reader<'a> {
     production: bool,
     /// `PORT` once parsed: the default provider redirect URIs use it.
     port: u16,
+    /// Whether the server terminates TLS itself: the default provider redirect URIs are then https.
+    tls: bool,
     problems: Vec<ConfigProblem>,
 }
 

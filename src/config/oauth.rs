@@ -88,7 +88,8 @@ pub struct GoogleConfig {
     pub client_id: Option<SecretValue>,
     /// `GOOGLE_CLIENT_SECRET` (S).
     pub client_secret: Option<SecretValue>,
-    /// `GOOGLE_REDIRECT_URI`, default `http://localhost:$PORT/oauth/callback/googledrive`.
+    /// `GOOGLE_REDIRECT_URI`, default `http://localhost:$PORT/oauth/callback/googledrive`
+    /// (`https://` when the server terminates TLS itself, `TLS_CERT_FILE`).
     pub redirect_uri: String,
     /// `GOOGLE_AUTHORIZE_URL`, default `https://accounts.google.com/o/oauth2/v2/auth`.
     pub authorize_url: String,
@@ -120,7 +121,8 @@ pub struct OneDriveConfig {
     pub client_id: Option<SecretValue>,
     /// `ONEDRIVE_CLIENT_SECRET` (S).
     pub client_secret: Option<SecretValue>,
-    /// `ONEDRIVE_REDIRECT_URI`, default `http://localhost:$PORT/oauth/callback/onedrive`.
+    /// `ONEDRIVE_REDIRECT_URI`, default `http://localhost:$PORT/oauth/callback/onedrive`
+    /// (`https://` when the server terminates TLS itself, `TLS_CERT_FILE`).
     pub redirect_uri: String,
     /// `ONEDRIVE_TENANT`, default `common`.
     pub tenant: String,
@@ -152,7 +154,7 @@ impl Reader<'_> {
             client_secret: self.secret("GOOGLE_CLIENT_SECRET"),
             redirect_uri: self.provider_redirect_uri(
                 "GOOGLE_REDIRECT_URI",
-                &format!("http://localhost:{}/oauth/callback/googledrive", self.port),
+                &self.default_callback("googledrive"),
                 listed.contains(&ProviderId::GoogleDrive),
             ),
             authorize_url: self.endpoint(
@@ -187,7 +189,7 @@ impl Reader<'_> {
             client_secret: self.secret("ONEDRIVE_CLIENT_SECRET"),
             redirect_uri: self.provider_redirect_uri(
                 "ONEDRIVE_REDIRECT_URI",
-                &format!("http://localhost:{}/oauth/callback/onedrive", self.port),
+                &self.default_callback("onedrive"),
                 listed.contains(&ProviderId::OneDrive),
             ),
             authorize_url: self
@@ -282,6 +284,16 @@ impl Reader<'_> {
             }
         }
         rules
+    }
+
+    /// The default callback URL of `provider` on this server: `localhost` at `PORT`, over https when the
+    /// server terminates TLS itself.
+    fn default_callback(&self, provider: &str) -> String {
+        let scheme = if self.tls { "https" } else { "http" };
+        format!(
+            "{scheme}://localhost:{}/oauth/callback/{provider}",
+            self.port
+        )
     }
 
     /// A provider's own callback URL: absolute http/https, no fragment; https in production when enabled.
@@ -995,6 +1007,24 @@ mod tests {
         assert_eq!(
             c.oauth.onedrive.redirect_uri,
             "http://localhost:9123/oauth/callback/onedrive"
+        );
+    }
+
+    #[test]
+    fn provider_redirect_uris_default_to_https_when_the_server_terminates_tls() {
+        let c = ok(&[
+            ("PORT", "8443"),
+            ("TLS_CERT_FILE", "/etc/apuntador/server.crt"),
+            ("TLS_KEY_FILE", "/etc/apuntador/server.key"),
+            ("CLIENT_CERT_SOURCES", "tls"),
+        ]);
+        assert_eq!(
+            c.oauth.google.redirect_uri,
+            "https://localhost:8443/oauth/callback/googledrive"
+        );
+        assert_eq!(
+            c.oauth.onedrive.redirect_uri,
+            "https://localhost:8443/oauth/callback/onedrive"
         );
     }
 }
