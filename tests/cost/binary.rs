@@ -16,7 +16,7 @@ fn sample_path() -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR")).join("benches/data/sample-measurements.json")
 }
 
-fn committed_model(region: &str, mix: Mix) -> CostModel {
+pub fn committed_model(region: &str, mix: Mix) -> CostModel {
     let text = std::fs::read_to_string(
         Path::new(env!("CARGO_MANIFEST_DIR")).join("docs/cost/results.json"),
     )
