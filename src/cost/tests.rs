@@ -537,21 +537,35 @@ fn regional_prices_that_were_not_found_use_us_east_1_and_are_marked() {
     let prices = Prices::for_region("eu-west-1").expect("embedded");
     assert_eq!(prices.get("alb.hour"), 0.0252, "found for Ireland");
     assert!(!prices.is_fallback("alb.hour"));
-    assert_eq!(prices.get("fargate.vcpu_hour.x86_64"), 0.04048);
-    assert!(prices.is_fallback("fargate.vcpu_hour.x86_64"));
+    assert_eq!(
+        prices.get("dynamodb.write_request_units_per_million"),
+        0.625
+    );
+    assert!(prices.is_fallback("dynamodb.write_request_units_per_million"));
     assert!(
-        prices.entries["fargate.vcpu_hour.x86_64"]
+        prices.entries["dynamodb.write_request_units_per_million"]
             .note
             .as_deref()
             .is_some_and(|note| note.starts_with("not found"))
     );
+    // Found for Ireland (the same amount as us-east-1, but not a stand-in).
+    assert_eq!(prices.get("fargate.vcpu_hour.x86_64"), 0.04048);
+    assert!(!prices.is_fallback("fargate.vcpu_hour.x86_64"));
+    assert_eq!(prices.get("vpc.nat_gateway_hour"), 0.048);
     // Ireland's own Lambda prices, from the AWS calculator table.
     assert_eq!(
         prices.get("lambda.provisioned_gb_second.x86_64"),
         0.000004646
     );
     assert!(!prices.is_fallback("lambda.provisioned_gb_second.x86_64"));
-    assert!(prices.stand_ins().contains(&"fargate.vcpu_hour.x86_64"));
+    assert_eq!(
+        prices.stand_ins(),
+        [
+            "alb.lcu_hour",
+            "dynamodb.write_request_units_per_million",
+            "dynamodb.read_request_units_per_million"
+        ]
+    );
     assert!(!prices.stand_ins().contains(&"alb.hour"));
     assert!(Prices::us_east_1().stand_ins().is_empty());
     // Prices no region has stay unknown, and an option that needs them is refused.
@@ -743,12 +757,17 @@ fn the_bill_table_marks_lines_priced_with_a_us_east_1_stand_in() {
         Mix::default(),
     );
     let table = super::report::bill_table(&model, &model.bill(&fargate(), 1e6));
-    // The ALB hour was found for Ireland; the task prices were not.
+    // The ALB hour and the task prices were found for Ireland; the LCU and DynamoDB prices were not.
     assert!(
         table.contains("| Load balancer hours | internal ALB, 730 h × $0.0252 |"),
         "{table}"
     );
-    assert!(table.contains("| Fargate tasks† |"), "{table}");
+    assert!(table.contains("| Fargate tasks |"), "{table}");
+    assert!(
+        table.contains("| Load balancer capacity units† |"),
+        "{table}"
+    );
+    assert!(table.contains("| DynamoDB writes† |"), "{table}");
     assert!(table.contains("| **Total** | |"), "{table}");
     // us-east-1 marks nothing.
     let us = self::model();

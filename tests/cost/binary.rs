@@ -110,7 +110,14 @@ fn the_users_question_gets_both_bills_the_cheaper_choice_and_the_librarys_number
     assert!(text.contains("Break-even:"), "{text}");
     // eu-west-1 prices not found are us-east-1 stand-ins, and the output says so.
     assert!(text.contains("† = us-east-1 price"), "{text}");
-    assert!(text.contains("Fargate tasks                   †"), "{text}");
+    assert!(
+        text.contains(&format!("{:<32}†", "DynamoDB writes")),
+        "{text}"
+    );
+    assert!(
+        !text.contains(&format!("{:<32}†", "Fargate tasks")),
+        "Ireland's Fargate prices were found: {text}"
+    );
 }
 
 #[test]

@@ -16,6 +16,12 @@ fn read(path: &str) -> String {
         .unwrap_or_else(|error| panic!("{path}: {error}"))
 }
 
+/// The text with every run of whitespace (line breaks included) as one space, so a sentence can
+/// wrap anywhere.
+fn flat(text: &str) -> String {
+    text.split_whitespace().collect::<Vec<_>>().join(" ")
+}
+
 const VOLUMES: [f64; 4] = [1e5, 1e6, 1e7, 1e8];
 
 /// `104M`: a crossing in whole millions, as the documents round it.
@@ -32,8 +38,8 @@ fn the_documents_quote_the_tools_figures_for_the_shipped_stacks() {
     let lambda = Deployment::Lambda(LambdaStack::default());
     let fargate = Deployment::Fargate(FargateStack::default());
     let readme = read("README.md");
-    let deployment = read("docs/deployment.md");
-    let guide = read("docs/lambda-or-fargate.md");
+    let deployment = flat(&read("docs/deployment.md"));
+    let guide = flat(&read("docs/lambda-or-fargate.md"));
 
     for (option, name) in [(&lambda, "Lambda"), (&fargate, "Fargate")] {
         let totals: Vec<f64> = VOLUMES
@@ -66,6 +72,34 @@ fn the_documents_quote_the_tools_figures_for_the_shipped_stacks() {
             );
         }
     }
+
+    // The eu-west-1 rows of the README's table and the break-even every document gives for it.
+    let ireland = committed_model("eu-west-1", Mix::default());
+    for (option, name) in [(&lambda, "Lambda"), (&fargate, "Fargate")] {
+        let row: String = VOLUMES
+            .iter()
+            .map(|v| format!(" {} |", format_money(ireland.monthly_cost(option, *v))))
+            .collect();
+        assert!(
+            readme.lines().any(
+                |line| line.starts_with(&format!("| {name}, eu-west-1 prices"))
+                    && line.ends_with(&row)
+            ),
+            "README's eu-west-1 {name} row should end with `{row}`"
+        );
+    }
+    let ireland_break_even = millions(ireland.break_even(&lambda, &fargate));
+    for (document, text) in [
+        ("README.md", flat(&readme)),
+        ("docs/deployment.md", deployment.clone()),
+        ("docs/lambda-or-fargate.md", guide.clone()),
+    ] {
+        assert!(
+            text.contains(&format!("eu-west-1 break-even is {ireland_break_even}")),
+            "{document} should give the eu-west-1 break-even {ireland_break_even}"
+        );
+    }
+    let readme = flat(&readme);
 
     let (lambda_stack, fargate_stack) = (LambdaStack::default(), FargateStack::default());
     let all = sensitivities(&model, &lambda_stack, &fargate_stack);
