@@ -273,15 +273,33 @@ fn main() {
     } else {
         "lambda"
     };
+    let mode = if lambda_key == "lambda_aws" {
+        "AWS mode (INFRASTRUCTURE_PROVIDER=aws against moto)"
+    } else {
+        "local mode (no emulator was available)"
+    };
     let mut measurements = json!({
         "sample": false,
         "lambda_init_ms": median(lambda_key, "ms"),
         "lambda_peak_rss_mb": median(lambda_key, "peak_rss_mib"),
         "machine": format!("{} cores, {}", machine["cores"], machine["cpu_model"].as_str().unwrap_or("unknown")),
         "commit": machine["git_commit"],
+        "sources": {
+            "lambda_init_ms": format!(
+                "COLD_START_REPETITIONS={repetitions} cargo bench --bench cold_start: the median of \
+                 apuntador-lambda in {mode}, spawn to the response to its first HTTP API v2 GET /health event"
+            ),
+            "lambda_peak_rss_mb": format!(
+                "the same run: the median VmHWM of apuntador-lambda in {mode} right after its first response"
+            ),
+        },
     });
     if let Some(handler_ms) = criterion_lambda_handler_ms() {
         measurements["lambda_handler_ms"] = json!(handler_ms);
+        measurements["sources"]["lambda_handler_ms"] = json!(
+            "cargo bench --bench latency: the mean over the endpoints of the medians of criterion's \
+             lambda_handler/http_v2/*"
+        );
     }
     let document = json!({
         "schema": "apuntador-bench-results/1",

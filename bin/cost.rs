@@ -6,8 +6,8 @@ use std::process::ExitCode;
 
 use apuntador::cost::report::{self, parse_volume};
 use apuntador::cost::{
-    Architecture, AssumptionsFile, CostModel, Deployment, Egress, Measurements, Mix, Prices, chart,
-    variants,
+    Architecture, AssumptionsFile, CostModel, Deployment, Egress, Measurements, Mix, PRICE_KEYS,
+    Prices, REGIONS, chart, variants,
 };
 use clap::parser::ValueSource;
 use clap::{ArgMatches, CommandFactory, FromArgMatches, Parser, ValueEnum};
@@ -70,8 +70,9 @@ struct Cli {
     /// Requests per month: 3M, 250k, 1.5B or a plain number.
     #[arg(long, default_value = "1M", value_name = "VOLUME")]
     requests: String,
-    /// AWS region of the prices: us-east-1, eu-west-1 or eu-central-1 (prices not found for a
-    /// region are taken from us-east-1 and marked †).
+    /// AWS region of the prices: us-east-1, eu-west-1 or eu-central-1. A price not found for a
+    /// region is the us-east-1 price standing in for it: the list at the end of this help names
+    /// them, and the bill marks every line that uses one with †.
     #[arg(long, default_value = "us-east-1")]
     region: String,
     /// Share of each kind of traffic: oauth (login flow), device (enrol, status, renew) and other
@@ -114,7 +115,8 @@ struct Cli {
     /// Lambda: X-Ray active tracing.
     #[arg(long, value_enum, default_value = "on", help_heading = "Lambda stack")]
     tracing: Switch,
-    /// Lambda: provisioned concurrency on the live alias (needs a price the stored tables lack).
+    /// Lambda: provisioned concurrency on the live alias, in execution environments. Priced for
+    /// x86_64 in every embedded region; the arm64 prices were not found, so arm64 needs --prices FILE.
     #[arg(long, default_value_t = 0, help_heading = "Lambda stack")]
     provisioned_concurrency: u32,
 
@@ -322,8 +324,44 @@ fn write_outputs(run: &Run, out: &Path) -> std::io::Result<()> {
     )
 }
 
+/// The end of `--help`: for each embedded region, the prices that are us-east-1 stand-ins and the
+/// prices no region has.
+fn stand_ins_help() -> String {
+    let mut text = String::from(
+        "Price stand-ins: where a region's price was not found, the us-east-1 price is used and every \
+         bill line that uses it is marked †. By region:\n",
+    );
+    for (region, _) in REGIONS {
+        let Ok(prices) = Prices::for_region(region) else {
+            continue;
+        };
+        let stand_ins = prices.stand_ins();
+        let found = PRICE_KEYS.len() - stand_ins.len() - prices.unknown().len();
+        text.push_str(&format!(
+            "  {region}: {found} of {} prices found; stand-ins: {}\n",
+            PRICE_KEYS.len(),
+            if stand_ins.is_empty() {
+                "none".to_owned()
+            } else {
+                stand_ins.join(", ")
+            }
+        ));
+    }
+    if let Ok(prices) = Prices::for_region(REGIONS[0].0) {
+        text.push_str(&format!(
+            "Unknown in every region (the option that needs them is refused): {}.\n",
+            prices.unknown().join(", ")
+        ));
+    }
+    text.push_str("Every price's source and retrieval date: src/cost/prices/<region>.json and the report (--out).");
+    text
+}
+
 fn main() -> ExitCode {
-    let matches = match Cli::command().try_get_matches() {
+    let matches = match Cli::command()
+        .after_help(stand_ins_help())
+        .try_get_matches()
+    {
         Ok(matches) => matches,
         Err(error) => {
             let _ = error.print();

@@ -13,7 +13,8 @@
 //!
 //! - **Lambda**: requests; duration (billed ms = `ceil(handler_ms × max(1, 1769 / memory) + store calls ×
 //!   dynamodb_round_trip_ms)`, plus INIT on the cold-start share of invocations); provisioned
-//!   concurrency when set; HTTP API requests (one API serves both custom domains; API Gateway has no
+//!   concurrency when set (the environments' GB-seconds all month, and the invocations they serve
+//!   billed at the lower provisioned duration price instead, with no cold starts); HTTP API requests (one API serves both custom domains; API Gateway has no
 //!   charge of its own for a custom domain); DynamoDB; Secrets Manager; CloudWatch Logs (the app's
 //!   request log lines, Lambda's START/END/REPORT lines, the API's access log line); X-Ray traces at
 //!   the default sampling rule (the first request each second, then 5%).
@@ -148,8 +149,12 @@ assumptions! {
     /// Memory at which a Lambda function gets one full vCPU; below it CPU is allocated in proportion
     /// to memory, so the measured one-core handler duration is multiplied by 1769 / memory.
     lambda_full_core_memory_mb: f64 = 1769.0, "MB";
-    /// Share of invocations that start a new execution environment, billed for INIT (since
-    /// 2025-08-01) and reading every secret once.
+    /// Share of invocations that start a new execution environment (a cold start): each is billed
+    /// for INIT (since 2025-08-01) and reads every secret once. A deliberately high figure: with
+    /// Lambda keeping an idle environment about 10 minutes, idle gaps alone cause almost none at
+    /// the volumes of the tables, so what is left is deployments, scale-out at peaks and AWS
+    /// recycling environments (docs/lambda-or-fargate.md gives the arithmetic). Override it with
+    /// `--set lambda_cold_start_rate=0.001`.
     lambda_cold_start_rate: f64 = 0.01, "fraction";
     /// Wait per DynamoDB call, added to the Lambda billed duration without CPU scaling (a same-region
     /// round trip; the benches run on the in-memory store, so the handler time does not include it).
@@ -168,17 +173,21 @@ assumptions! {
     /// every secret once.
     fargate_task_starts_per_month: f64 = 30.0, "starts";
     /// Bytes of a session item as the DynamoDB store writes it, counted by DynamoDB's item-size rule
-    /// (attribute names + values). Measured by tests/cost `measured` on a real session.
-    session_item_bytes: f64 = 340.0, "bytes";
+    /// (attribute names + values). Measured on a real session by `scripts/with-moto cargo test
+    /// --locked --test cost measured -- --nocapture` (it prints the figure and fails when this
+    /// default is more than 5% away).
+    session_item_bytes: f64 = 337.0, "bytes";
     /// Bytes of a certificate item as the DynamoDB store writes it (P-256 leaf PEM and attributes).
-    /// Measured by tests/cost `measured` on a real enrolment.
-    certificate_item_bytes: f64 = 1100.0, "bytes";
-    /// Bytes the app logs per `oauth` request (JSON lines with newline, LOG_LEVEL=info). Measured by
-    /// tests/cost `measured` through the real router and log formatter.
-    oauth_log_bytes_per_request: f64 = 360.0, "bytes";
-    /// Bytes the app logs per `device` request (request lines plus the enrolment/renewal events).
-    /// Measured by tests/cost `measured`.
-    device_log_bytes_per_request: f64 = 620.0, "bytes";
+    /// Measured on a real enrolment by the same command.
+    certificate_item_bytes: f64 = 1101.0, "bytes";
+    /// Bytes the app logs per `oauth` request at LOG_LEVEL=info, JSON lines with their newline: the
+    /// completion line of each request and the authorization event. Measured through the real
+    /// router and log formatter by the same command.
+    oauth_log_bytes_per_request: f64 = 358.0, "bytes";
+    /// Bytes the app logs per `device` request: the completion lines plus the enrolment and renewal
+    /// events (not the once-per-process "certificate authority loaded" line). Measured by the same
+    /// command.
+    device_log_bytes_per_request: f64 = 518.0, "bytes";
     /// Bytes the app logs per `other` request (health checks log at debug: nothing at info).
     other_log_bytes_per_request: f64 = 0.0, "bytes";
     /// Bytes of Lambda's own log records per invocation in the JSON log format the stack sets (system
@@ -380,16 +389,19 @@ impl CostModel {
                     ));
                 }
                 if stack.provisioned_concurrency > 0 {
-                    let key = Prices::per_architecture(
+                    for prefix in [
                         "lambda.provisioned_gb_second",
-                        stack.architecture,
-                    );
-                    if self.prices.try_get(&key).is_none() {
-                        return Err(CostError::MissingPrice(format!(
-                            "provisioned concurrency needs `{key}`, which the {} price table does \
-                             not have (not found); pass --prices FILE with it",
-                            self.prices.region
-                        )));
+                        "lambda.provisioned_duration_gb_second",
+                    ] {
+                        let key = Prices::per_architecture(prefix, stack.architecture);
+                        if self.prices.try_get(&key).is_none() {
+                            return Err(CostError::MissingPrice(format!(
+                                "provisioned concurrency on {} needs `{key}`, which the {} price \
+                                 table does not have (no source was found for it); pass --prices \
+                                 FILE with it, or price the x86_64 function (--lambda-arch x86_64)",
+                                stack.architecture, self.prices.region
+                            )));
+                        }
                     }
                 }
             }
@@ -511,6 +523,30 @@ impl CostModel {
         by_reservoir + self.assumptions.xray_fixed_rate * (requests - by_reservoir)
     }
 
+    /// Share of invocations served by the provisioned execution environments of `stack` at
+    /// `requests` a month: the provisioned environments over the concurrency needed at the peak
+    /// (peak rate × warm billed duration), at most 1. Sized against the peak, so it is a lower bound:
+    /// off the peak more of the traffic fits. 0 without provisioned concurrency.
+    pub fn lambda_provisioned_share(&self, stack: &LambdaStack, requests: f64) -> f64 {
+        if stack.provisioned_concurrency == 0 {
+            return 0.0;
+        }
+        let peak_rps = requests / self.seconds_per_month() * self.assumptions.peak_to_average;
+        let peak_concurrency = peak_rps * self.lambda_billed_ms(stack.memory_mb) / 1000.0;
+        if peak_concurrency <= 0.0 {
+            return 1.0;
+        }
+        (f64::from(stack.provisioned_concurrency) / peak_concurrency).min(1.0)
+    }
+
+    /// Execution-environment starts a month on `stack`: the cold-start share of the invocations the
+    /// provisioned environments do not serve.
+    pub fn lambda_cold_starts(&self, stack: &LambdaStack, requests: f64) -> f64 {
+        requests
+            * (1.0 - self.lambda_provisioned_share(stack, requests))
+            * self.assumptions.lambda_cold_start_rate
+    }
+
     fn lambda_bill(&self, stack: &LambdaStack, requests: f64) -> Bill {
         let a = &self.assumptions;
         let million = requests / 1e6;
@@ -519,8 +555,10 @@ impl CostModel {
         let gb_second = self.price(&gb_second_key);
         let warm_ms = self.lambda_billed_ms(stack.memory_mb);
         let cold_extra_ms = self.lambda_billed_cold_ms(stack.memory_mb) - warm_ms;
+        let provisioned_share = self.lambda_provisioned_share(stack, requests);
+        let on_demand = requests * (1.0 - provisioned_share);
         let billed_seconds =
-            requests * (warm_ms + a.lambda_cold_start_rate * cold_extra_ms) / 1000.0;
+            on_demand * (warm_ms + a.lambda_cold_start_rate * cold_extra_ms) / 1000.0;
         let mut lines = vec![
             Line {
                 name: "Lambda requests",
@@ -535,8 +573,15 @@ impl CostModel {
             Line {
                 name: "Lambda duration",
                 detail: format!(
-                    "{warm_ms} ms warm (+{cold_extra_ms} ms INIT on {} of invocations) × {} GB × ${gb_second} per GB-s",
-                    a.lambda_cold_start_rate, memory_gb
+                    "{}{warm_ms} ms warm (+{cold_extra_ms} ms INIT on {} of invocations, the \
+                     cold-start share) × {} GB × ${gb_second} per GB-s",
+                    if stack.provisioned_concurrency > 0 {
+                        format!("{} M on-demand invocations × ", fmt_qty(on_demand / 1e6))
+                    } else {
+                        String::new()
+                    },
+                    a.lambda_cold_start_rate,
+                    memory_gb
                 ),
                 amount: billed_seconds * memory_gb * gb_second,
                 prices: vec![gb_second_key],
@@ -558,13 +603,30 @@ impl CostModel {
                     * price,
                 prices: vec![key],
             });
+            let key = Prices::per_architecture(
+                "lambda.provisioned_duration_gb_second",
+                stack.architecture,
+            );
+            let price = self.price(&key);
+            let provisioned = requests * provisioned_share;
+            lines.push(Line {
+                name: "Lambda provisioned duration",
+                detail: format!(
+                    "{} M invocations on provisioned environments ({:.1}% of all) × {warm_ms} ms × \
+                     {memory_gb} GB × ${price} per GB-s",
+                    fmt_qty(provisioned / 1e6),
+                    provisioned_share * 100.0
+                ),
+                amount: provisioned * warm_ms / 1000.0 * memory_gb * price,
+                prices: vec![key],
+            });
         }
         lines.push(self.http_api_line(requests, "one HTTP API, two custom domains"));
         lines.extend(self.dynamodb_lines(requests));
         let secrets = stack.secrets();
         lines.extend(self.secrets_lines(
             secrets,
-            requests * a.lambda_cold_start_rate,
+            self.lambda_cold_starts(stack, requests),
             "execution-environment starts",
         ));
         let log_bytes = self.app_log_bytes() + a.lambda_platform_log_bytes + a.access_log_bytes;

@@ -1,6 +1,10 @@
 //! The measured inputs of the cost model, read from a JSON results file.
 //!
-//! The figures come from the project's benchmarks (`scripts/bench`). The reader accepts either a
+//! The figures come from this repository's benchmarks (`scripts/bench`, which runs `cargo bench
+//! --bench latency`, `cargo bench --bench cold_start` and wrk). The committed copy is
+//! `docs/cost/results.json`: its `measurements` object is the one place the model's measured
+//! figures live, each with the command that produced it in `sources`, so a new measurement is one
+//! edit there (or a new results file passed with `--measurements`). The reader accepts either a
 //! document that *is* a [`Measurements`] object, or any document with a top-level `measurements`
 //! object of that shape (so a benchmark results file can carry it next to its own data, whatever
 //! else it holds). When the `measurements` object leaves out `machine` or `commit`, they are taken
@@ -19,8 +23,11 @@
 //!     "server_req_per_s_per_vcpu": 5000,
 //!     "mean_response_bytes": 420,
 //!     "machine": "2 cores, AMD EPYC 7B13",
-//!     "commit": "634d43d" } }
+//!     "commit": "634d43d",
+//!     "sources": { "lambda_init_ms": "cargo bench --bench cold_start (AWS mode, median)" } } }
 //! ```
+
+use std::collections::BTreeMap;
 
 use serde::Deserialize;
 use serde_json::Value;
@@ -60,6 +67,10 @@ pub struct Measurements {
     /// The commit the figures were measured at.
     #[serde(default)]
     pub commit: Option<String>,
+    /// For each figure (by field name), how it was measured: the command, the variant and the
+    /// statistic. The report prints them next to the figures.
+    #[serde(default)]
+    pub sources: BTreeMap<String, String>,
 }
 
 impl Measurements {

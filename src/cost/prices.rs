@@ -14,8 +14,8 @@ use serde::Deserialize;
 
 use super::{Architecture, CostError};
 
-/// The embedded price tables: region code and file text. us-east-1 is complete; the other regions
-/// carry what could be found, `null` elsewhere.
+/// The embedded price tables: region code and file text. us-east-1 is complete except the Arm
+/// provisioned-concurrency prices; the other regions carry what could be found, `null` elsewhere.
 pub const REGIONS: [(&str, &str); 3] = [
     ("us-east-1", include_str!("prices/us-east-1.json")),
     ("eu-west-1", include_str!("prices/eu-west-1.json")),
@@ -26,12 +26,14 @@ pub const REGIONS: [(&str, &str); 3] = [
 pub const FALLBACK_REGION: &str = "us-east-1";
 
 /// Every price key the model reads, in report order.
-pub const PRICE_KEYS: [&str; 24] = [
+pub const PRICE_KEYS: [&str; 26] = [
     "lambda.requests_per_million",
     "lambda.gb_second.x86_64",
     "lambda.gb_second.arm64",
     "lambda.provisioned_gb_second.x86_64",
     "lambda.provisioned_gb_second.arm64",
+    "lambda.provisioned_duration_gb_second.x86_64",
+    "lambda.provisioned_duration_gb_second.arm64",
     "fargate.vcpu_hour.x86_64",
     "fargate.vcpu_hour.arm64",
     "fargate.gb_hour.x86_64",
@@ -169,7 +171,7 @@ impl Prices {
                         // Only the provisioned-concurrency prices may stay unknown: the model refuses
                         // to price that switch without them (CostModel::check). Any other price must
                         // be known here or in us-east-1, or a line would silently cost nothing.
-                        None if key.starts_with("lambda.provisioned_gb_second.") => {}
+                        None if key.starts_with("lambda.provisioned_") => {}
                         None => {
                             return Err(CostError::InvalidPrices(format!(
                                 "`{key}` is null and has no us-east-1 price to stand in for it"
@@ -211,6 +213,23 @@ impl Prices {
         self.resolved
             .get(key)
             .is_some_and(|(_, fallback)| *fallback)
+    }
+
+    /// The keys whose amount is the us-east-1 price standing in for a regional one that was not found,
+    /// in report order (empty for us-east-1 itself).
+    pub fn stand_ins(&self) -> Vec<&'static str> {
+        PRICE_KEYS
+            .into_iter()
+            .filter(|key| self.is_fallback(key))
+            .collect()
+    }
+
+    /// The keys with no amount at all (neither the region nor us-east-1 has one), in report order.
+    pub fn unknown(&self) -> Vec<&'static str> {
+        PRICE_KEYS
+            .into_iter()
+            .filter(|key| self.try_get(key).is_none())
+            .collect()
     }
 
     /// `key` with the architecture suffix, e.g. `fargate.vcpu_hour` + arm64 → `fargate.vcpu_hour.arm64`.

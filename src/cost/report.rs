@@ -301,14 +301,20 @@ pub fn sensitivities(
         lambda.clone(),
         fargate.clone(),
     );
-    let mut changed = model.clone();
-    changed.assumptions.lambda_cold_start_rate = 0.001;
-    push(
-        "Lambda cold starts on 0.1% of invocations instead of 1%",
-        &changed,
-        lambda.clone(),
-        fargate.clone(),
-    );
+    for rate in [0.001, 0.05] {
+        let mut changed = model.clone();
+        changed.assumptions.lambda_cold_start_rate = rate;
+        push(
+            &format!(
+                "Lambda cold starts on {}% of invocations instead of {}%",
+                rate * 100.0,
+                model.assumptions.lambda_cold_start_rate * 100.0
+            ),
+            &changed,
+            lambda.clone(),
+            fargate.clone(),
+        );
+    }
     let mut changed = model.clone();
     changed.assumptions.dynamodb_round_trip_ms = 20.0;
     push(
@@ -356,6 +362,23 @@ pub fn answer(model: &CostModel, options: &[Deployment], requests: f64) -> Strin
         } else {
             format!("; {FALLBACK_MARK} = us-east-1 price, the regional one was not found")
         }
+    );
+    let stand_ins = model.prices.stand_ins();
+    if !stand_ins.is_empty() {
+        let _ = writeln!(
+            out,
+            "Stand-ins ({} of {} prices, us-east-1 price used): {}\n",
+            stand_ins.len(),
+            super::PRICE_KEYS.len(),
+            stand_ins.join(", ")
+        );
+    }
+    let _ = writeln!(
+        out,
+        "Assumed: Lambda cold starts on {}% of invocations (--set lambda_cold_start_rate=F), a peak of {} \
+         times the mean rate (--set peak_to_average=R); every assumption is in the report (--out DIR).\n",
+        model.assumptions.lambda_cold_start_rate * 100.0,
+        model.assumptions.peak_to_average
     );
     let mut totals = Vec::new();
     for option in options {
@@ -483,31 +506,50 @@ pub fn markdown(model: &CostModel, lambda: &LambdaStack, fargate: &FargateStack)
     out.push_str(&comparison_table(model, &variants(lambda, fargate)));
     out.push('\n');
 
-    out.push_str("## Inputs\n\n### Measurements\n\n| Figure | Value |\n|---|---:|\n");
-    for (name, value) in [
+    out.push_str(
+        "## Inputs\n\n### Measurements\n\n| Figure | Value | How it was measured |\n|---|---:|---|\n",
+    );
+    for (field, name, value) in [
         (
+            "lambda_handler_ms",
             "Lambda handler duration per request, one full core (ms)",
             measurements.lambda_handler_ms,
         ),
         (
+            "lambda_init_ms",
             "Lambda INIT duration, one full core (ms)",
             measurements.lambda_init_ms,
         ),
-        ("Lambda peak RSS (MB)", measurements.lambda_peak_rss_mb),
         (
+            "lambda_peak_rss_mb",
+            "Lambda peak RSS (MiB)",
+            measurements.lambda_peak_rss_mb,
+        ),
+        (
+            "server_req_per_s_per_vcpu",
             "Server throughput per vCPU (requests/s)",
             measurements.server_req_per_s_per_vcpu,
         ),
         (
+            "mean_response_bytes",
             "Mean response size (bytes)",
             measurements.mean_response_bytes,
         ),
     ] {
-        let _ = writeln!(out, "| {name} | {value} |");
+        let source = measurements
+            .sources
+            .get(field)
+            .map(String::as_str)
+            .unwrap_or("not stated");
+        let _ = writeln!(out, "| {name} | {value} | {source} |");
     }
-    let _ = writeln!(out, "| Machine | {} |", measurements.machine_or_unknown());
-    let _ = writeln!(out, "| Commit | `{}` |", measurements.commit_or_unknown());
-    let _ = writeln!(out, "| Sample (not measured) | {} |\n", measurements.sample);
+    let _ = writeln!(out, "| Machine | {} | |", measurements.machine_or_unknown());
+    let _ = writeln!(out, "| Commit | `{}` | |", measurements.commit_or_unknown());
+    let _ = writeln!(
+        out,
+        "| Sample (not measured) | {} | |\n",
+        measurements.sample
+    );
 
     out.push_str("### Derived\n\n");
     let used = model.store_use();
@@ -573,6 +615,21 @@ pub fn markdown(model: &CostModel, lambda: &LambdaStack, fargate: &FargateStack)
             .map(|note| format!(" {note}"))
             .unwrap_or_default()
     );
+    let stand_ins = prices.stand_ins();
+    if !stand_ins.is_empty() {
+        let _ = writeln!(
+            out,
+            "**Stand-ins**: {} of the {} prices of {} were not found and are us-east-1 prices: {}.\n",
+            stand_ins.len(),
+            super::PRICE_KEYS.len(),
+            prices.region,
+            stand_ins
+                .iter()
+                .map(|key| format!("`{key}`"))
+                .collect::<Vec<_>>()
+                .join(", ")
+        );
+    }
     out.push_str("| Price | Value | Unit | Source | Read |\n|---|---:|---|---|---|\n");
     for key in super::PRICE_KEYS {
         let entry = &prices.entries[key];
@@ -604,8 +661,9 @@ pub fn markdown(model: &CostModel, lambda: &LambdaStack, fargate: &FargateStack)
          the amount of data transferred out\", <https://aws.amazon.com/api-gateway/pricing/>). AWS WAF \
          cannot be attached to an HTTP API (<https://docs.aws.amazon.com/apigateway/latest/developerguide/apigateway-control-access-aws-waf.html> \
          covers REST APIs only), so neither stack has one; putting one in front (CloudFront) is a \
-         separate bill. Provisioned concurrency is not priced unless its price is supplied: no stored \
-         source gave it. Container image pulls at task starts are left out.\n",
+         separate bill. Provisioned concurrency is priced for x86_64 only: no stored source gave the arm64 \
+         prices, so an arm64 function with it needs a price file. Container image pulls at task starts \
+         are left out.\n",
     );
     out
 }

@@ -14,6 +14,7 @@ fn measurements() -> Measurements {
         mean_response_bytes: 200.0,
         machine: None,
         commit: None,
+        sources: Default::default(),
     }
 }
 
@@ -119,6 +120,74 @@ fn lambda_duration_bills_cpu_scaled_handler_time_plus_dynamodb_waits_and_init_on
 }
 
 #[test]
+fn provisioned_concurrency_bills_the_environments_all_month_and_its_invocations_at_the_lower_price()
+{
+    let model = model();
+    // x86_64 at 1,024 MB, 2 environments, us-east-1.
+    let stack = LambdaStack {
+        architecture: Architecture::X86_64,
+        memory_mb: 1024,
+        provisioned_concurrency: 2,
+        ..LambdaStack::default()
+    };
+    let option = Deployment::Lambda(stack.clone());
+    model
+        .check(&option)
+        .expect("x86_64 provisioned prices are known");
+    // Warm: 0.5 ms × 1769/1024 = 0.8638 + 5 ms (one DynamoDB call) = 5.8638 → 6 ms billed.
+    assert_eq!(model.lambda_billed_ms(1024), 6.0);
+    // 100 M a month: 38.05 req/s mean, × 3 at the peak = 114.16 req/s × 6 ms = 0.685 environments
+    // busy at the peak, fewer than 2: every invocation runs on a provisioned environment.
+    let bill = model.bill(&option, 1e8);
+    assert_eq!(model.lambda_provisioned_share(&stack, 1e8), 1.0);
+    // The environments: 2 × 1 GB × 2,628,000 s × $0.0000041667 = $21.9001752.
+    assert_close(
+        bill.line("Lambda provisioned concurrency"),
+        2.0 * MONTH_SECONDS * 0.0000041667,
+        1e-9,
+    );
+    // Their invocations: 100 M × 6 ms = 600,000 s × 1 GB × $0.0000097222 = $5.83332.
+    assert_close(bill.line("Lambda provisioned duration"), 5.83332, 1e-9);
+    // Nothing left for the on-demand price, no cold starts, so no secret reads.
+    assert_eq!(bill.line("Lambda duration"), 0.0);
+    assert_eq!(bill.line("Secrets Manager API calls"), 0.0);
+    // 1 B a month: 380.5 × 3 = 1,141.6 req/s × 6 ms = 6.85 environments at the peak; 2 of them serve
+    // 2 / 6.85 = 29.2% of the invocations, the rest is on demand with its cold starts.
+    let peak = 1e9 / MONTH_SECONDS * 3.0 * 0.006;
+    let share = 2.0 / peak;
+    assert_close(model.lambda_provisioned_share(&stack, 1e9), share, 1e-12);
+    let bill = model.bill(&option, 1e9);
+    assert_close(
+        bill.line("Lambda provisioned duration"),
+        1e9 * share * 0.006 * 0.0000097222,
+        1e-9,
+    );
+    // On demand: cold 16 ms ((10 + 0.5) × 1769/1024 = 18.14 + 5 = 23.14 → 24 ms), 18 ms over warm.
+    assert_eq!(model.lambda_billed_cold_ms(1024), 24.0);
+    assert_close(
+        bill.line("Lambda duration"),
+        1e9 * (1.0 - share) * (0.006 + 0.01 * 0.018) * 0.0000166667,
+        1e-9,
+    );
+    assert_close(
+        bill.line("Secrets Manager API calls"),
+        1e9 * (1.0 - share) * 0.01 * 8.0 / 1e4 * 0.05,
+        1e-9,
+    );
+    // arm64: no source gave its provisioned prices, so the option is refused with the reason.
+    let arm = Deployment::Lambda(LambdaStack {
+        architecture: Architecture::Arm64,
+        ..stack
+    });
+    match model.check(&arm) {
+        Err(CostError::MissingPrice(why)) => {
+            assert!(why.contains("lambda.provisioned_gb_second.arm64"), "{why}")
+        }
+        other => panic!("expected a missing price, got {other:?}"),
+    }
+}
+
+#[test]
 fn the_http_api_charges_once_per_request_on_both_stacks() {
     let model = model();
     // 3 M × $1.00: the Lambda stack's one API serves both domains; the Fargate stack's two APIs
@@ -200,24 +269,24 @@ fn secrets_manager_bills_each_secret_and_the_reads_at_each_start() {
 #[test]
 fn cloudwatch_logs_ingest_the_measured_bytes_per_request() {
     let model = model();
-    // Lambda: app 360 + Lambda 519 + access log 241 = 1,120 bytes × 1 M = 1.04308 GB × $0.50.
+    // Lambda: app 358 + Lambda 519 + access log 241 = 1,118 bytes × 1 M = 1.04122 GB × $0.50.
     assert_close(
         model.bill(&lambda(), 1e6).line("CloudWatch Logs ingestion"),
-        1120e6 / BYTES_PER_GB * 0.50,
+        1118e6 / BYTES_PER_GB * 0.50,
         1e-12,
     );
-    // Fargate: app 360 + access log 241 = 601 bytes × 100 M = 55.97 GB × $0.50 = $27.99.
+    // Fargate: app 358 + access log 241 = 599 bytes × 100 M = 55.79 GB × $0.50 = $27.89.
     assert_close(
         model
             .bill(&fargate(), 1e8)
             .line("CloudWatch Logs ingestion"),
-        601e8 / BYTES_PER_GB * 0.50,
+        599e8 / BYTES_PER_GB * 0.50,
         1e-12,
     );
-    // The mix weighs the kinds: 70% oauth (360) + 30% device (620) = 438 app bytes.
+    // The mix weighs the kinds: 70% oauth (358) + 30% device (518) = 406 app bytes.
     let mut mixed = model.clone();
     mixed.mix = mix(0.7, 0.3, 0.0);
-    assert_close(mixed.app_log_bytes(), 438.0, 1e-9);
+    assert_close(mixed.app_log_bytes(), 406.0, 1e-9);
 }
 
 #[test]
@@ -375,7 +444,7 @@ fn a_nat_gateway_bills_hours_data_and_its_elastic_ip() {
         2e11 / BYTES_PER_GB * 0.045,
         1e-12,
     );
-    // Without interface endpoints the log bytes (360 per request) go through the NAT gateway too.
+    // Without interface endpoints the log bytes (358 per request) go through the NAT gateway too.
     let no_endpoints = Deployment::Fargate(FargateStack {
         interface_endpoints: false,
         ..FargateStack::default()
@@ -383,7 +452,7 @@ fn a_nat_gateway_bills_hours_data_and_its_elastic_ip() {
     let bill = model.bill(&no_endpoints, 1e8);
     assert_close(
         bill.line("NAT gateway data"),
-        (2e11 + 360e8) / BYTES_PER_GB * 0.045,
+        (2e11 + 358e8) / BYTES_PER_GB * 0.045,
         1e-12,
     );
     assert_eq!(bill.line("Interface endpoints"), 0.0);
@@ -411,10 +480,10 @@ fn public_ips_replace_the_nat_gateway_with_one_address_per_task() {
 #[test]
 fn interface_endpoints_bill_per_zone_hour_and_per_gb() {
     let model = model();
-    // 4 endpoints × 2 zones × 730 h × $0.01 = $58.40, + 100 M × 360 log bytes = 33.53 GB × $0.01.
+    // 4 endpoints × 2 zones × 730 h × $0.01 = $58.40, + 100 M × 358 log bytes = 33.34 GB × $0.01.
     assert_close(
         model.bill(&fargate(), 1e8).line("Interface endpoints"),
-        58.40 + 360e8 / BYTES_PER_GB * 0.01,
+        58.40 + 358e8 / BYTES_PER_GB * 0.01,
         1e-12,
     );
     // Telemetry adds the X-Ray endpoint (5 × 2 × 730 × $0.01 = $73.00) and every request's 1,500
@@ -426,7 +495,7 @@ fn interface_endpoints_bill_per_zone_hour_and_per_gb() {
     let bill = model.bill(&telemetry, 1e8);
     assert_close(
         bill.line("Interface endpoints"),
-        73.0 + (360e8 + 1500e8) / BYTES_PER_GB * 0.01,
+        73.0 + (358e8 + 1500e8) / BYTES_PER_GB * 0.01,
         1e-9,
     );
     assert_close(bill.line("X-Ray traces"), 500.0, 1e-9);
@@ -468,16 +537,46 @@ fn regional_prices_that_were_not_found_use_us_east_1_and_are_marked() {
     let prices = Prices::for_region("eu-west-1").expect("embedded");
     assert_eq!(prices.get("alb.hour"), 0.0252, "found for Ireland");
     assert!(!prices.is_fallback("alb.hour"));
-    assert_eq!(prices.get("fargate.vcpu_hour.x86_64"), 0.04048);
-    assert!(prices.is_fallback("fargate.vcpu_hour.x86_64"));
+    assert_eq!(
+        prices.get("dynamodb.write_request_units_per_million"),
+        0.625
+    );
+    assert!(prices.is_fallback("dynamodb.write_request_units_per_million"));
     assert!(
-        prices.entries["fargate.vcpu_hour.x86_64"]
+        prices.entries["dynamodb.write_request_units_per_million"]
             .note
             .as_deref()
             .is_some_and(|note| note.starts_with("not found"))
     );
+    // Found for Ireland (the same amount as us-east-1, but not a stand-in).
+    assert_eq!(prices.get("fargate.vcpu_hour.x86_64"), 0.04048);
+    assert!(!prices.is_fallback("fargate.vcpu_hour.x86_64"));
+    assert_eq!(prices.get("vpc.nat_gateway_hour"), 0.048);
+    // Ireland's own Lambda prices, from the AWS calculator table.
+    assert_eq!(
+        prices.get("lambda.provisioned_gb_second.x86_64"),
+        0.000004646
+    );
+    assert!(!prices.is_fallback("lambda.provisioned_gb_second.x86_64"));
+    assert_eq!(
+        prices.stand_ins(),
+        [
+            "alb.lcu_hour",
+            "dynamodb.write_request_units_per_million",
+            "dynamodb.read_request_units_per_million"
+        ]
+    );
+    assert!(!prices.stand_ins().contains(&"alb.hour"));
+    assert!(Prices::us_east_1().stand_ins().is_empty());
     // Prices no region has stay unknown, and an option that needs them is refused.
     assert_eq!(prices.try_get("lambda.provisioned_gb_second.arm64"), None);
+    assert_eq!(
+        prices.unknown(),
+        [
+            "lambda.provisioned_gb_second.arm64",
+            "lambda.provisioned_duration_gb_second.arm64"
+        ]
+    );
     let model = CostModel::new(
         prices,
         measurements(),
@@ -585,9 +684,11 @@ fn assumptions_are_set_by_name_and_validated() {
     assert!(assumptions.set("fargate_headroom", "1").is_err());
     assert!(assumptions.set("trace_bytes", "-1").is_err());
     let described = Assumptions::default().describe();
-    assert!(described.iter().any(
-        |a| a.name == "session_item_bytes" && a.description.contains("Measured by tests/cost")
-    ));
+    assert!(described.iter().any(|a| {
+        a.name == "session_item_bytes"
+            && a.description
+                .contains("scripts/with-moto cargo test --locked --test cost measured")
+    }));
 }
 
 #[test]
@@ -656,12 +757,17 @@ fn the_bill_table_marks_lines_priced_with_a_us_east_1_stand_in() {
         Mix::default(),
     );
     let table = super::report::bill_table(&model, &model.bill(&fargate(), 1e6));
-    // The ALB hour was found for Ireland; the task prices were not.
+    // The ALB hour and the task prices were found for Ireland; the LCU and DynamoDB prices were not.
     assert!(
         table.contains("| Load balancer hours | internal ALB, 730 h × $0.0252 |"),
         "{table}"
     );
-    assert!(table.contains("| Fargate tasks† |"), "{table}");
+    assert!(table.contains("| Fargate tasks |"), "{table}");
+    assert!(
+        table.contains("| Load balancer capacity units† |"),
+        "{table}"
+    );
+    assert!(table.contains("| DynamoDB writes† |"), "{table}");
     assert!(table.contains("| **Total** | |"), "{table}");
     // us-east-1 marks nothing.
     let us = self::model();

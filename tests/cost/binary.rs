@@ -8,15 +8,15 @@ use std::process::{Command, Output};
 
 use apuntador::cost::report::format_money;
 use apuntador::cost::{
-    Assumptions, CostModel, Crossing, Deployment, FargateStack, LambdaStack, Measurements, Mix,
-    Prices,
+    Architecture, Assumptions, CostModel, Crossing, Deployment, FargateStack, LambdaStack,
+    Measurements, Mix, Prices, REGIONS,
 };
 
 fn sample_path() -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR")).join("benches/data/sample-measurements.json")
 }
 
-fn committed_model(region: &str, mix: Mix) -> CostModel {
+pub fn committed_model(region: &str, mix: Mix) -> CostModel {
     let text = std::fs::read_to_string(
         Path::new(env!("CARGO_MANIFEST_DIR")).join("docs/cost/results.json"),
     )
@@ -110,7 +110,14 @@ fn the_users_question_gets_both_bills_the_cheaper_choice_and_the_librarys_number
     assert!(text.contains("Break-even:"), "{text}");
     // eu-west-1 prices not found are us-east-1 stand-ins, and the output says so.
     assert!(text.contains("† = us-east-1 price"), "{text}");
-    assert!(text.contains("Fargate tasks                   †"), "{text}");
+    assert!(
+        text.contains(&format!("{:<32}†", "DynamoDB writes")),
+        "{text}"
+    );
+    assert!(
+        !text.contains(&format!("{:<32}†", "Fargate tasks")),
+        "Ireland's Fargate prices were found: {text}"
+    );
 }
 
 #[test]
@@ -261,6 +268,51 @@ fn help_shows_every_flag_with_its_default() {
 }
 
 #[test]
+fn provisioned_concurrency_is_priced_on_x86_64_and_help_names_every_stand_in() {
+    let text = stdout(&run(&[
+        "--requests",
+        "100M",
+        "--stack",
+        "lambda",
+        "--lambda-arch",
+        "x86_64",
+        "--provisioned-concurrency",
+        "2",
+    ]));
+    let model = committed_model("us-east-1", Mix::default());
+    let option = Deployment::Lambda(LambdaStack {
+        architecture: Architecture::X86_64,
+        provisioned_concurrency: 2,
+        ..LambdaStack::default()
+    });
+    assert_eq!(
+        total_after(&text, "Lambda ("),
+        format_money(model.monthly_cost(&option, 1e8))
+    );
+    for line in [
+        "Lambda provisioned concurrency",
+        "Lambda provisioned duration",
+    ] {
+        assert!(text.contains(line), "no `{line}` line in:\n{text}");
+    }
+    let help = stdout(&run(&["--help"]));
+    for (region, _) in REGIONS {
+        let prices = Prices::for_region(region).expect("embedded");
+        let line = help
+            .lines()
+            .find(|line| line.trim_start().starts_with(&format!("{region}: ")))
+            .unwrap_or_else(|| panic!("no stand-in line for {region} in --help:\n{help}"));
+        for key in prices.stand_ins() {
+            assert!(line.contains(key), "{region}: {key} not named: {line}");
+        }
+    }
+    assert!(
+        help.contains("us-east-1: 24 of 26 prices found; stand-ins: none"),
+        "{help}"
+    );
+}
+
+#[test]
 fn bad_input_exits_2_with_a_reason() {
     for (args, reason) in [
         (vec!["--requests", "lots"], "not a number of requests"),
@@ -274,7 +326,7 @@ fn bad_input_exits_2_with_a_reason() {
         (vec!["--set", "peak_to_average"], "NAME=VALUE"),
         (
             vec!["--provisioned-concurrency", "2"],
-            "provisioned concurrency needs",
+            "provisioned concurrency on arm64 needs `lambda.provisioned_gb_second.arm64`",
         ),
         (vec!["--egress", "satellite"], "invalid value 'satellite'"),
         (

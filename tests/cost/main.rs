@@ -4,6 +4,7 @@
 //! bytes) against the real store and log formatter.
 
 mod binary;
+mod docs;
 mod measured;
 mod png;
 mod tfvars;

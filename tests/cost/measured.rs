@@ -256,7 +256,14 @@ async fn item_sizes_and_log_bytes_measured_on_the_real_code_match_the_model_defa
         "{}",
         String::from_utf8_lossy(&renewed.body)
     );
-    let device_log = (logged() - before) / 3.0;
+    // The first use of the CA logs "certificate authority loaded" once per process (one execution
+    // environment, one task), not once per request: it is left out of the per-request figure.
+    let once_per_process: f64 = capture.text()[before as usize..]
+        .lines()
+        .filter(|line| line.contains(r#""message":"certificate authority loaded""#))
+        .map(|line| (line.len() + 1) as f64)
+        .sum();
+    let device_log = (logged() - before - once_per_process) / 3.0;
 
     // other: a health check logs nothing at info.
     let before = logged();
@@ -273,7 +280,7 @@ async fn item_sizes_and_log_bytes_measured_on_the_real_code_match_the_model_defa
     let model = Assumptions::default();
     let near = |measured: f64, default: f64, what: &str| {
         assert!(
-            (measured - default).abs() <= 0.15 * measured.max(1.0),
+            (measured - default).abs() <= 0.05 * measured.max(1.0),
             "{what}: measured {measured}, model default {default}: update the default in src/cost.rs"
         );
     };
