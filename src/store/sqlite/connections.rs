@@ -38,13 +38,14 @@ use crate::store::{StoreError, StoreResult};
 
 /// Writes that may wait for the writer thread; beyond this a write is refused with [`StoreError::Busy`].
 ///
-/// One full queue is at most two groups of work ahead of a new write (the group being committed and
-/// the next one), a few milliseconds: enough to keep groups large under load, small enough that a
-/// waiting write never waits long.
-pub(super) const WRITE_QUEUE: usize = 128;
+/// A full queue is one group of work ahead of a new write, besides the group being committed: a few
+/// milliseconds. Under overload the requests admitted by load shedding (`MAX_CONCURRENT_REQUESTS`, 256
+/// by default) would otherwise all wait here, and an accepted write would wait for all of them; 64
+/// keeps groups large, and is above the writes that 50 busy clients can have waiting at once.
+pub(super) const WRITE_QUEUE: usize = 64;
 
 /// The most writes committed in one transaction.
-pub(super) const MAX_BATCH: usize = 128;
+pub(super) const MAX_BATCH: usize = 64;
 
 /// Read connections open at once (reads beyond this wait for one to be free).
 const MAX_READERS: usize = 4;
