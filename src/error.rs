@@ -153,7 +153,8 @@ pub enum ApiError {
         /// Human-readable detail.
         detail: String,
     },
-    /// 503 Service Unavailable: the server is at `MAX_CONCURRENT_REQUESTS`; `Retry-After: 1`.
+    /// 503 Service Unavailable: the server is at `MAX_CONCURRENT_REQUESTS` (or a saturated store
+    /// refused the work at once); `Retry-After: 1`.
     #[error("overloaded")]
     Overloaded,
     /// 503 Service Unavailable: a backing store failed or throttled; `Retry-After: 1`.
@@ -191,6 +192,8 @@ impl From<StoreError> for ApiError {
     fn from(err: StoreError) -> Self {
         match err {
             StoreError::Unavailable(cause) => ApiError::StoreUnavailable { cause },
+            // Saturation, not failure: answered like load shedding, without an ERROR line each.
+            StoreError::Busy(_) => ApiError::Overloaded,
             StoreError::Conflict(cause) | StoreError::Internal(cause) => {
                 ApiError::Internal { cause }
             }
@@ -554,6 +557,18 @@ mod tests {
         assert_eq!(p.status, StatusCode::SERVICE_UNAVAILABLE);
         assert_eq!(p.error_code(), Some("store_unavailable"));
         assert!(!p.to_body("/", "0").contains("throttled"));
+        assert_eq!(
+            headers,
+            vec![(header::RETRY_AFTER, HeaderValue::from_static("1"))]
+        );
+    }
+
+    #[test]
+    fn a_busy_store_is_answered_like_a_shed_request() {
+        let (p, headers) =
+            ApiError::from(StoreError::Busy("the write queue is full".into())).into_problem();
+        assert!(p.is_overload());
+        assert!(!p.to_body("/", "0").contains("queue"));
         assert_eq!(
             headers,
             vec![(header::RETRY_AFTER, HeaderValue::from_static("1"))]

@@ -2,6 +2,8 @@
 //! secret references, initialise logging, build the state. Each failure knows its exit code:
 //! 2 for configuration problems, 1 for runtime failures.
 
+use std::time::Instant;
+
 use crate::config::{Config, ConfigError, ConfigProblem, LogFormat};
 use crate::state::{AppState, BuildError};
 use crate::store::StoreError;
@@ -71,6 +73,7 @@ fn reason(error: &StoreError) -> &str {
     match error {
         StoreError::Conflict(reason)
         | StoreError::Unavailable(reason)
+        | StoreError::Busy(reason)
         | StoreError::Internal(reason) => reason,
     }
 }
@@ -87,11 +90,29 @@ pub fn report_config_error(err: &ConfigError) {
 
 /// Runs the shared start-up sequence on an already parsed configuration, for the binary `target`
 /// (which decides how OpenTelemetry exports).
+///
+/// With `LOG_LEVEL=debug` it logs how long each step took (`start.*_ms`), once the state is built.
 pub async fn start(mut config: Config, target: Target) -> Result<AppState, StartupError> {
+    let started = Instant::now();
     resolve_secret_references(&mut config).await?;
+    let resolved = Instant::now();
     telemetry::init_with_otel(&config, target).map_err(StartupError::Telemetry)?;
     for warning in config.warnings() {
         tracing::warn!("{warning}");
     }
-    Ok(AppState::build(config).await?)
+    let logging = Instant::now();
+    let state = AppState::build(config).await?;
+    let built = Instant::now();
+    tracing::debug!(
+        start.secret_references_ms = ms(resolved - started),
+        start.telemetry_ms = ms(logging - resolved),
+        start.state_ms = ms(built - logging),
+        "start-up steps done"
+    );
+    Ok(state)
+}
+
+/// A duration in milliseconds, to the microsecond.
+fn ms(duration: std::time::Duration) -> f64 {
+    (duration.as_secs_f64() * 1_000_000.0).round() / 1000.0
 }

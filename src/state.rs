@@ -151,7 +151,9 @@ impl AppState {
             }
             StorageProvider::Aws => {
                 // Clients only: no network I/O unless AUTO_CREATE_RESOURCES asks for it.
+                let started = std::time::Instant::now();
                 let aws = AwsStores::new(&config.storage.aws).await;
+                let clients = started.elapsed();
                 if config.storage.aws.auto_create_resources {
                     aws.create_missing_resources()
                         .await
@@ -160,14 +162,21 @@ impl AppState {
                             source,
                         })?;
                 }
-                Ok(AppState::from_parts(
+                let parts = std::time::Instant::now();
+                let state = AppState::from_parts(
                     config,
                     aws.certificates,
                     aws.sessions.clone(),
                     aws.sessions,
                     aws.secrets,
                     aws.blobs,
-                ))
+                );
+                tracing::debug!(
+                    state.aws_clients_ms = clients.as_secs_f64() * 1000.0,
+                    state.parts_ms = parts.elapsed().as_secs_f64() * 1000.0,
+                    "AWS state built"
+                );
+                Ok(state)
             }
         }
     }

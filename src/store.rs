@@ -30,6 +30,10 @@ pub enum StoreError {
     /// Throttling, timeout or network failure: 503 `store_unavailable` with `Retry-After: 1`.
     #[error("store unavailable: {0}")]
     Unavailable(String),
+    /// The store is saturated and refused the operation at once without doing it (the embedded
+    /// store's write queue is full): 503 like a shed request, with `Retry-After: 1`.
+    #[error("store busy: {0}")]
+    Busy(String),
     /// Anything else (corrupt data, I/O error): 500.
     #[error("store failure: {0}")]
     Internal(String),

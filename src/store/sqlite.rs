@@ -4,22 +4,26 @@
 //! `DATA_DIR/apuntador.db` (WAL, busy timeout 5 s, mode 0600 in a 0700 directory). Table `certificates` holds
 //! certificate records; table `kv` holds sessions and attestation items under the same keys as the
 //! DynamoDB sessions table (`oauth#<state>`, `att#<platform>#<device_id>`, ...),
-//! each a JSON value with an optional expiry in epoch seconds. Every atomic operation is one
-//! `BEGIN IMMEDIATE` transaction (issue-and-supersede too, also guarded by a partial unique index that
-//! allows one active record per device), and every SQLite call runs on the blocking thread pool so the
-//! async runtime is never blocked. Reads treat expired items as absent whether or not they were purged
-//! yet.
+//! each a JSON value with an optional expiry in epoch seconds.
+//!
+//! Writes go to one writer thread that owns the only write connection and commits them in groups
+//! ([`connections`]): every write operation runs whole inside its own savepoint of a `BEGIN IMMEDIATE`
+//! transaction (issue-and-supersede too, also guarded by a partial unique index that allows one active
+//! record per device), so it is atomic, sees every write queued before it, is stored entirely or not at
+//! all, and is answered only after its commit. Reads run on a small pool of read connections on the
+//! blocking thread pool, so the async runtime is never blocked. Reads treat expired items as absent
+//! whether or not they were purged yet.
 //! This module must not depend on axum, on HTTP or on the AWS backend.
 
+mod connections;
+
 use std::path::{Path, PathBuf};
-use std::sync::{Arc, Mutex, PoisonError};
-use std::time::{Duration, Instant};
+use std::sync::Arc;
+use std::time::Duration;
 
 use async_trait::async_trait;
 use chrono::{DateTime, SubsecRound, TimeDelta, Utc};
-use rusqlite::{
-    Connection, ErrorCode, OptionalExtension, Row, Transaction, TransactionBehavior, params,
-};
+use rusqlite::{Connection, ErrorCode, OptionalExtension, Row, TransactionBehavior, params};
 use secrecy::{ExposeSecret, SecretString};
 use serde::{Deserialize, Serialize};
 use subtle::ConstantTimeEq;
@@ -36,7 +40,7 @@ pub const DATABASE_FILE: &str = "apuntador.db";
 /// How long SQLite waits for a lock held by another connection before reporting busy.
 const BUSY_TIMEOUT: Duration = Duration::from_secs(5);
 
-/// Expired rows are purged at open and then at most this often, on the next write.
+/// Expired rows are purged at open and then at most this often, before the next group of writes.
 const PURGE_INTERVAL: Duration = Duration::from_secs(600);
 
 /// Schema migrations, applied in order; `PRAGMA user_version` counts those already applied.
@@ -100,17 +104,12 @@ const INSERT_CERTIFICATE: &str = "INSERT INTO certificates (device_id, serial, p
 
 /// The SQLite certificate, OAuth session and attestation store.
 ///
-/// Cheap to clone: clones share one connection. One process per `DATA_DIR`.
+/// Cheap to clone: clones share the writer thread and the read connections. One process per
+/// `DATA_DIR`. The writer thread ends when the last clone is dropped.
 #[derive(Clone)]
 pub struct SqliteStore {
-    db: Arc<Mutex<Database>>,
+    connections: Arc<connections::Connections>,
     path: PathBuf,
-}
-
-/// The connection and the purge bookkeeping, locked together.
-struct Database {
-    conn: Connection,
-    last_purge: Instant,
 }
 
 impl std::fmt::Debug for SqliteStore {
@@ -131,11 +130,11 @@ impl SqliteStore {
         let data_dir = data_dir.to_path_buf();
         let path = data_dir.join(DATABASE_FILE);
         let db_path = path.clone();
-        let database = tokio::task::spawn_blocking(move || open_database(&data_dir, &db_path))
+        let conn = tokio::task::spawn_blocking(move || open_database(&data_dir, &db_path))
             .await
             .map_err(|_| StoreError::Internal("opening the database: the task failed".into()))??;
         Ok(SqliteStore {
-            db: Arc::new(Mutex::new(database)),
+            connections: Arc::new(connections::Connections::start(conn, &path)?),
             path,
         })
     }
@@ -145,32 +144,29 @@ impl SqliteStore {
         &self.path
     }
 
-    /// Runs `op` on the connection on the blocking pool; writes first purge expired rows when due.
-    async fn run<T, F>(&self, write: bool, op: F) -> StoreResult<T>
+    /// Runs the write `op` atomically on the writer thread (see [`connections`]): stored entirely and
+    /// committed when it returns `Ok`, rolled back when it returns an error.
+    async fn write<T, F>(&self, op: F) -> StoreResult<T>
     where
         T: Send + 'static,
-        F: FnOnce(&mut Connection) -> StoreResult<T> + Send + 'static,
+        F: FnOnce(&Connection) -> StoreResult<T> + Send + 'static,
     {
-        let db = Arc::clone(&self.db);
-        tokio::task::spawn_blocking(move || {
-            // A panic while the lock was held dropped its transaction, which rolled back: the
-            // connection is still consistent, so recover it rather than fail every later call.
-            let mut db = db.lock().unwrap_or_else(PoisonError::into_inner);
-            if write && db.last_purge.elapsed() >= PURGE_INTERVAL {
-                db.last_purge = Instant::now();
-                if let Err(error) = purge_expired(&db.conn, Utc::now()) {
-                    tracing::warn!(error = %error, "Purging expired store rows failed");
-                }
-            }
-            op(&mut db.conn)
-        })
-        .await
-        .map_err(|_| StoreError::Internal("the store task failed".into()))?
+        self.connections.write(op).await
+    }
+
+    /// Runs the read `op` on a read connection.
+    async fn read<T, F>(&self, op: F) -> StoreResult<T>
+    where
+        T: Send + 'static,
+        F: FnOnce(&Connection) -> StoreResult<T> + Send + 'static,
+    {
+        self.connections.read(op).await
     }
 }
 
-/// Creates the directory and the file with their modes, opens, configures and migrates the database.
-fn open_database(data_dir: &Path, path: &Path) -> StoreResult<Database> {
+/// Creates the directory and the file with their modes, opens, configures and migrates the database;
+/// returns the write connection.
+fn open_database(data_dir: &Path, path: &Path) -> StoreResult<Connection> {
     super::files::ensure_private_dir(data_dir)
         .map_err(|error| io_error("creating the data directory", &error))?;
     create_private_file(path).map_err(|error| io_error("creating the database file", &error))?;
@@ -187,10 +183,7 @@ fn open_database(data_dir: &Path, path: &Path) -> StoreResult<Database> {
     }
     migrate(&mut conn)?;
     purge_expired(&conn, Utc::now())?;
-    Ok(Database {
-        conn,
-        last_purge: Instant::now(),
-    })
+    Ok(conn)
 }
 
 /// Creates `path` with mode 0600 if missing and tightens it (and any `-wal`/`-shm` file) to 0600.
@@ -315,18 +308,6 @@ fn epoch_after(from: DateTime<Utc>, ttl: Duration) -> i64 {
         .saturating_add(i64::try_from(ttl.as_secs()).unwrap_or(i64::MAX))
 }
 
-/// Starts a `BEGIN IMMEDIATE` transaction: the write lock is taken up front, so the reads inside it
-/// cannot be invalidated by another writer before the commit.
-fn immediate(conn: &mut Connection) -> StoreResult<Transaction<'_>> {
-    conn.transaction_with_behavior(TransactionBehavior::Immediate)
-        .map_err(sql_error("starting a transaction"))
-}
-
-/// Commits `tx`.
-fn commit(tx: Transaction<'_>) -> StoreResult<()> {
-    tx.commit().map_err(sql_error("committing a transaction"))
-}
-
 // ---------------------------------------------------------------------------------------------------
 // Certificates
 // ---------------------------------------------------------------------------------------------------
@@ -390,7 +371,7 @@ impl RawCertificate {
 
 /// The sorted serials of the device's active records (not revoked; rows past their ttl were deleted
 /// by the caller's transaction).
-fn active_serials(tx: &Transaction<'_>, device_id: &str) -> StoreResult<Vec<String>> {
+fn active_serials(tx: &Connection, device_id: &str) -> StoreResult<Vec<String>> {
     let mut statement = tx
         .prepare_cached(
             "SELECT serial FROM certificates WHERE device_id = ?1 AND revoked = 0 ORDER BY serial",
@@ -405,7 +386,7 @@ fn active_serials(tx: &Transaction<'_>, device_id: &str) -> StoreResult<Vec<Stri
 
 /// Revokes the live, active record `(device_id, serial)`; returns whether it was revoked.
 fn revoke_one(
-    tx: &Transaction<'_>,
+    tx: &Connection,
     device_id: &str,
     serial: &str,
     reason: &str,
@@ -427,7 +408,7 @@ impl CertificateStore for SqliteStore {
     async fn get(&self, device_id: &str, serial: &str) -> StoreResult<Option<CertificateRecord>> {
         let (device_id, serial) = (device_id.to_owned(), serial.to_owned());
         let now = Utc::now().timestamp();
-        self.run(false, move |conn| {
+        self.read(move |conn| {
             conn.query_row(
                 &format!(
                     "SELECT {CERTIFICATE_COLUMNS} FROM certificates
@@ -447,7 +428,7 @@ impl CertificateStore for SqliteStore {
     async fn list_for_device(&self, device_id: &str) -> StoreResult<Vec<CertificateRecord>> {
         let device_id = device_id.to_owned();
         let now = Utc::now().timestamp();
-        self.run(false, move |conn| {
+        self.read(move |conn| {
             let mut statement = conn
                 .prepare_cached(&format!(
                     "SELECT {CERTIFICATE_COLUMNS} FROM certificates WHERE device_id = ?1 AND ttl > ?2"
@@ -477,8 +458,7 @@ impl CertificateStore for SqliteStore {
         let reason = reason.to_owned();
         let at = timestamp::format(at);
         let now = Utc::now().timestamp();
-        self.run(true, move |conn| {
-            let tx = immediate(conn)?;
+        self.write(move |tx| {
             // A record past its ttl is absent: its serial may be taken again, and it no longer holds
             // the device's one active slot of the `certificates_one_active` index.
             tx.execute(
@@ -487,15 +467,15 @@ impl CertificateStore for SqliteStore {
             )
             .map_err(sql_error("issuing a certificate"))?;
             // The caller must supersede every active record of the device, no more and no fewer.
-            let active = active_serials(&tx, &new.device_id)?;
+            let active = active_serials(tx, &new.device_id)?;
             if active != supersede {
                 return Err(StoreError::Conflict(
                     "issuing a certificate: the device's active records changed".into(),
                 ));
             }
             for serial in &supersede {
-                if !revoke_one(&tx, &new.device_id, serial, &reason, &at, now)? {
-                    // Dropping the transaction rolls everything back.
+                if !revoke_one(tx, &new.device_id, serial, &reason, &at, now)? {
+                    // The error rolls this write back to its savepoint: nothing of it is stored.
                     return Err(StoreError::Conflict(
                         "issuing a certificate: a superseded record is no longer active".into(),
                     ));
@@ -520,7 +500,7 @@ impl CertificateStore for SqliteStore {
                 ],
             )
             .map_err(conditional_insert_error("issuing a certificate"))?;
-            commit(tx)
+            Ok(())
         })
         .await
     }
@@ -537,15 +517,13 @@ impl CertificateStore for SqliteStore {
         let reason = reason.to_owned();
         let at = timestamp::format(at);
         let now = Utc::now().timestamp();
-        self.run(true, move |conn| {
-            let tx = immediate(conn)?;
+        self.write(move |tx| {
             let mut revoked = 0;
             for serial in &serials {
-                if revoke_one(&tx, &device_id, serial, &reason, &at, now)? {
+                if revoke_one(tx, &device_id, serial, &reason, &at, now)? {
                     revoked += 1;
                 }
             }
-            commit(tx)?;
             Ok(revoked)
         })
         .await
@@ -556,10 +534,15 @@ impl CertificateStore for SqliteStore {
     }
 }
 
-/// A trivial round trip through the connection.
+/// A trivial round trip through a read connection, once the writer thread is known to be running.
 async fn ping(store: &SqliteStore) -> StoreResult<()> {
+    if !store.connections.writer_alive() {
+        return Err(StoreError::Internal(
+            "the database writer thread has stopped".into(),
+        ));
+    }
     store
-        .run(false, |conn| {
+        .read(|conn| {
             conn.query_row("SELECT 1", [], |row| row.get::<_, i64>(0))
                 .map(drop)
                 .map_err(sql_error("pinging the database"))
@@ -573,39 +556,39 @@ async fn ping(store: &SqliteStore) -> StoreResult<()> {
 
 /// The live value under `pk`, if any.
 fn kv_get(conn: &Connection, pk: &str, now: i64) -> StoreResult<Option<String>> {
-    conn.query_row(
+    conn.prepare_cached(
         "SELECT value FROM kv WHERE pk = ?1 AND (expires_at IS NULL OR expires_at > ?2)",
-        params![pk, now],
-        |row| row.get(0),
     )
+    .and_then(|mut select| select.query_row(params![pk, now], |row| row.get(0)))
     .optional()
     .map_err(sql_error("reading an item"))
 }
 
 /// Writes `value` under `pk`, replacing any row.
 fn kv_put(conn: &Connection, pk: &str, value: &str, expires_at: Option<i64>) -> StoreResult<()> {
-    conn.execute(
+    conn.prepare_cached(
         "INSERT INTO kv (pk, value, expires_at) VALUES (?1, ?2, ?3)
          ON CONFLICT (pk) DO UPDATE SET value = excluded.value, expires_at = excluded.expires_at",
-        params![pk, value, expires_at],
     )
+    .and_then(|mut upsert| upsert.execute(params![pk, value, expires_at]))
     .map(drop)
     .map_err(sql_error("writing an item"))
 }
 
 /// Deletes the row under `pk` when it has expired, so that a conditional insert sees it as absent.
 fn kv_delete_expired(conn: &Connection, pk: &str, now: i64) -> StoreResult<()> {
-    conn.execute(
+    conn.prepare_cached(
         "DELETE FROM kv WHERE pk = ?1 AND expires_at IS NOT NULL AND expires_at <= ?2",
-        params![pk, now],
     )
+    .and_then(|mut delete| delete.execute(params![pk, now]))
     .map(drop)
     .map_err(sql_error("replacing an expired item"))
 }
 
 /// Deletes the row under `pk`.
 fn kv_delete(conn: &Connection, pk: &str) -> StoreResult<()> {
-    conn.execute("DELETE FROM kv WHERE pk = ?1", [pk])
+    conn.prepare_cached("DELETE FROM kv WHERE pk = ?1")
+        .and_then(|mut delete| delete.execute([pk]))
         .map(drop)
         .map_err(sql_error("deleting an item"))
 }
@@ -688,15 +671,12 @@ impl OAuthSessionStore for SqliteStore {
         let value = to_json(&SessionItem::new(session), "writing a session")?;
         let expires_at = session.expires_at.timestamp();
         let now = Utc::now().timestamp();
-        self.run(true, move |conn| {
-            let tx = immediate(conn)?;
-            kv_delete_expired(&tx, &pk, now)?;
-            tx.execute(
-                "INSERT INTO kv (pk, value, expires_at) VALUES (?1, ?2, ?3)",
-                params![pk, value, expires_at],
-            )
-            .map_err(conditional_insert_error("creating a session"))?;
-            commit(tx)
+        self.write(move |tx| {
+            kv_delete_expired(tx, &pk, now)?;
+            tx.prepare_cached("INSERT INTO kv (pk, value, expires_at) VALUES (?1, ?2, ?3)")
+                .and_then(|mut insert| insert.execute(params![pk, value, expires_at]))
+                .map_err(conditional_insert_error("creating a session"))?;
+            Ok(())
         })
         .await
     }
@@ -705,7 +685,7 @@ impl OAuthSessionStore for SqliteStore {
         let pk = session_key(state);
         let now = Utc::now();
         let value = self
-            .run(false, move |conn| kv_get(conn, &pk, now.timestamp()))
+            .read(move |conn| kv_get(conn, &pk, now.timestamp()))
             .await?;
         live_session(value, now)
     }
@@ -714,11 +694,9 @@ impl OAuthSessionStore for SqliteStore {
         let pk = session_key(state);
         let now = Utc::now();
         let value = self
-            .run(true, move |conn| {
-                let tx = immediate(conn)?;
-                let value = kv_get(&tx, &pk, now.timestamp())?;
-                kv_delete(&tx, &pk)?;
-                commit(tx)?;
+            .write(move |tx| {
+                let value = kv_get(tx, &pk, now.timestamp())?;
+                kv_delete(tx, &pk)?;
                 Ok(value)
             })
             .await?;
@@ -727,7 +705,7 @@ impl OAuthSessionStore for SqliteStore {
 
     async fn delete(&self, state: &str) -> StoreResult<()> {
         let pk = session_key(state);
-        self.run(true, move |conn| kv_delete(conn, &pk)).await
+        self.write(move |conn| kv_delete(conn, &pk)).await
     }
 
     async fn ping(&self) -> StoreResult<()> {
@@ -860,19 +838,17 @@ fn consumable(
 #[async_trait]
 impl AttestationStore for SqliteStore {
     async fn generation(&self) -> StoreResult<u64> {
-        self.run(false, |conn| read_generation(conn)).await
+        self.read(read_generation).await
     }
 
     async fn bump_generation(&self) -> StoreResult<u64> {
-        self.run(true, |conn| {
-            let tx = immediate(conn)?;
-            let generation = read_generation(&tx)?.saturating_add(1);
+        self.write(|tx| {
+            let generation = read_generation(tx)?.saturating_add(1);
             let value = to_json(
                 &GenerationItem { generation },
                 "writing the attestation generation",
             )?;
-            kv_put(&tx, GENERATION_KEY, &value, None)?;
-            commit(tx)?;
+            kv_put(tx, GENERATION_KEY, &value, None)?;
             Ok(generation)
         })
         .await
@@ -883,10 +859,8 @@ impl AttestationStore for SqliteStore {
         let value = to_json(&ResultItem::new(record), "writing an attestation result")?;
         // The item lives until verified_at + ttl.
         let expires_at = epoch_after(record.verified_at, ttl);
-        self.run(true, move |conn| {
-            kv_put(conn, &pk, &value, Some(expires_at))
-        })
-        .await
+        self.write(move |conn| kv_put(conn, &pk, &value, Some(expires_at)))
+            .await
     }
 
     async fn get_result(
@@ -896,7 +870,7 @@ impl AttestationStore for SqliteStore {
     ) -> StoreResult<Option<AttestationRecord>> {
         let pk = result_key(platform, device_id);
         let now = Utc::now().timestamp();
-        let value = self.run(false, move |conn| kv_get(conn, &pk, now)).await?;
+        let value = self.read(move |conn| kv_get(conn, &pk, now)).await?;
         value
             .map(|value| {
                 from_json::<ResultItem>(&value, "reading an attestation result")?
@@ -916,9 +890,8 @@ impl AttestationStore for SqliteStore {
         let pk = result_key(platform, device_id);
         let attestation_id = attestation_id.to_owned();
         let now = Utc::now();
-        self.run(true, move |conn| {
-            let tx = immediate(conn)?;
-            let Some(value) = kv_get(&tx, &pk, now.timestamp())? else {
+        self.write(move |tx| {
+            let Some(value) = kv_get(tx, &pk, now.timestamp())? else {
                 return Ok(false);
             };
             let mut item = from_json::<ResultItem>(&value, "reading an attestation result")?;
@@ -930,7 +903,6 @@ impl AttestationStore for SqliteStore {
             // Only the value changes: the item keeps its expiry.
             tx.execute("UPDATE kv SET value = ?2 WHERE pk = ?1", params![pk, value])
                 .map_err(sql_error("consuming an attestation result"))?;
-            commit(tx)?;
             Ok(true)
         })
         .await
@@ -950,12 +922,11 @@ impl AttestationStore for SqliteStore {
             .into_iter()
             .map(|platform| result_key(platform, device_id))
             .collect();
-        self.run(true, move |conn| {
-            let tx = immediate(conn)?;
+        self.write(move |tx| {
             for pk in &keys {
-                kv_delete(&tx, pk)?;
+                kv_delete(tx, pk)?;
             }
-            commit(tx)
+            Ok(())
         })
         .await
     }
@@ -975,9 +946,8 @@ impl AttestationStore for SqliteStore {
             "writing evidence",
         )?;
         let expires_at = epoch_after(now, ttl);
-        self.run(true, move |conn| {
-            let tx = immediate(conn)?;
-            kv_delete_expired(&tx, &pk, now.timestamp())?;
+        self.write(move |tx| {
+            kv_delete_expired(tx, &pk, now.timestamp())?;
             let inserted = tx
                 .execute(
                     "INSERT INTO kv (pk, value, expires_at) VALUES (?1, ?2, ?3)
@@ -985,7 +955,6 @@ impl AttestationStore for SqliteStore {
                     params![pk, value, expires_at],
                 )
                 .map_err(sql_error("recording evidence"))?;
-            commit(tx)?;
             Ok(inserted == 1)
         })
         .await
@@ -993,7 +962,7 @@ impl AttestationStore for SqliteStore {
 
     async fn get_binding(&self, device_id: &str) -> StoreResult<Option<String>> {
         let pk = binding_key(device_id);
-        self.run(false, move |conn| read_binding(conn, &pk)).await
+        self.read(move |conn| read_binding(conn, &pk)).await
     }
 
     async fn bind_if_absent(&self, device_id: &str, fingerprint: &str) -> StoreResult<String> {
@@ -1003,17 +972,15 @@ impl AttestationStore for SqliteStore {
             bound_at: timestamp::format(Utc::now()),
         };
         let value = to_json(&item, "writing a binding")?;
-        self.run(true, move |conn| {
-            let tx = immediate(conn)?;
+        self.write(move |tx| {
             tx.execute(
                 "INSERT INTO kv (pk, value, expires_at) VALUES (?1, ?2, NULL) ON CONFLICT (pk) DO NOTHING",
                 params![pk, value],
             )
             .map_err(sql_error("binding a device"))?;
-            let bound = read_binding(&tx, &pk)?.ok_or_else(|| {
+            let bound = read_binding(tx, &pk)?.ok_or_else(|| {
                 StoreError::Internal("binding a device: the binding vanished".into())
             })?;
-            commit(tx)?;
             Ok(bound)
         })
         .await
@@ -1021,7 +988,7 @@ impl AttestationStore for SqliteStore {
 
     async fn delete_binding(&self, device_id: &str) -> StoreResult<()> {
         let pk = binding_key(device_id);
-        self.run(true, move |conn| kv_delete(conn, &pk)).await
+        self.write(move |conn| kv_delete(conn, &pk)).await
     }
 
     async fn increment_rate(&self, key: &str, window_end: DateTime<Utc>) -> StoreResult<u64> {
@@ -1029,16 +996,14 @@ impl AttestationStore for SqliteStore {
         // Kept until the window's end plus one hour.
         let expires_at = window_end.timestamp().saturating_add(3600);
         let now = Utc::now().timestamp();
-        self.run(true, move |conn| {
-            let tx = immediate(conn)?;
-            let previous = kv_get(&tx, &pk, now)?
+        self.write(move |tx| {
+            let previous = kv_get(tx, &pk, now)?
                 .map(|value| from_json::<RateItem>(&value, "reading a rate counter"))
                 .transpose()?
                 .map_or(0, |item| item.count);
             let count = previous.saturating_add(1);
             let value = to_json(&RateItem { count }, "writing a rate counter")?;
-            kv_put(&tx, &pk, &value, Some(expires_at))?;
-            commit(tx)?;
+            kv_put(tx, &pk, &value, Some(expires_at))?;
             Ok(count)
         })
         .await

@@ -59,7 +59,9 @@ impl Read {
 
     fn from_error(error: StoreError) -> Read {
         match error {
-            StoreError::Unavailable(message) => Read::Unavailable(message),
+            StoreError::Unavailable(message) | StoreError::Busy(message) => {
+                Read::Unavailable(message)
+            }
             StoreError::Conflict(message) | StoreError::Internal(message) => Read::Failed(message),
         }
     }

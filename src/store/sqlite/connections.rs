@@ -1,0 +1,550 @@
+//! The connections of the SQLite store: one writer thread that owns the only write connection and
+//! commits queued writes in groups, and a small pool of read connections (WAL lets them read while the
+//! writer writes).
+//!
+//! Group commit: a write is a closure queued on a bounded channel. The writer thread takes the first
+//! waiting write and every write queued behind it (at most [`MAX_BATCH`]), runs them in order inside
+//! one `BEGIN IMMEDIATE` transaction — each inside its own savepoint — commits once, and only then
+//! answers each caller through its oneshot channel. One commit (one WAL sync) serves the whole group,
+//! so the number of writes per second no longer falls as callers pile up: the more callers wait, the
+//! larger the group. Each write still sees the writes queued before it, exactly as if they had run one
+//! by one.
+//!
+//! Nothing is half stored, and no write fails because of another: a write that returns an error (or
+//! panics) is rolled back to its savepoint and answered with its error while the others of its group
+//! commit. Should SQLite roll back the whole transaction itself (an I/O error, a full disk), every write
+//! of the group that had succeeded is answered with an error, since none of them is stored; the writes
+//! after it start a new transaction. A caller is told "done" only after the commit that holds its write.
+//!
+//! The queue is bounded ([`WRITE_QUEUE`]): when it is full the store is saturated, and a write is
+//! refused at once with [`StoreError::Busy`] (answered 503 with `Retry-After`) instead of waiting behind
+//! hundreds of others — under overload the accepted writes keep their latency.
+//!
+//! This module must not depend on axum, on HTTP or on the AWS backend.
+
+use std::panic::AssertUnwindSafe;
+use std::path::{Path, PathBuf};
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::mpsc::{Receiver, SyncSender, TrySendError};
+use std::sync::{Arc, Mutex, PoisonError};
+use std::time::Instant;
+
+use chrono::Utc;
+use rusqlite::{Connection, OpenFlags};
+use tokio::sync::{Semaphore, oneshot};
+
+use super::{BUSY_TIMEOUT, PURGE_INTERVAL, purge_expired, sql_error};
+use crate::store::{StoreError, StoreResult};
+
+/// Writes that may wait for the writer thread; beyond this a write is refused with [`StoreError::Busy`].
+///
+/// A full queue is one group of work ahead of a new write, besides the group being committed: a few
+/// milliseconds. Under overload the requests admitted by load shedding (`MAX_CONCURRENT_REQUESTS`, 256
+/// by default) would otherwise all wait here, and an accepted write would wait for all of them; 64
+/// keeps groups large, and is above the writes that 50 busy clients can have waiting at once.
+pub(super) const WRITE_QUEUE: usize = 64;
+
+/// The most writes committed in one transaction.
+pub(super) const MAX_BATCH: usize = 64;
+
+/// Read connections open at once (reads beyond this wait for one to be free).
+const MAX_READERS: usize = 4;
+
+/// The savepoint each write runs in.
+const SAVEPOINT: &str = "SAVEPOINT store_write";
+const RELEASE: &str = "RELEASE store_write";
+const ROLLBACK_TO: &str = "ROLLBACK TO store_write";
+
+/// The writer thread's queue and the pool of read connections.
+pub(super) struct Connections {
+    writes: SyncSender<Box<dyn QueuedWrite>>,
+    writer_alive: Arc<AtomicBool>,
+    readers: Arc<Readers>,
+}
+
+impl Connections {
+    /// Starts the writer thread on `writer` (an open, migrated connection to `path`); read connections
+    /// to `path` are opened when first needed.
+    pub(super) fn start(writer: Connection, path: &Path) -> StoreResult<Connections> {
+        let (writes, queue) = std::sync::mpsc::sync_channel(WRITE_QUEUE);
+        let writer_alive = Arc::new(AtomicBool::new(true));
+        let alive = Arc::clone(&writer_alive);
+        std::thread::Builder::new()
+            .name("sqlite-writer".into())
+            .spawn(move || {
+                let _alive = AliveFlag(alive);
+                run_writer(&writer, &queue);
+            })
+            .map_err(|error| {
+                StoreError::Internal(format!("starting the database writer thread: {error}"))
+            })?;
+        Ok(Connections {
+            writes,
+            writer_alive,
+            readers: Arc::new(Readers {
+                path: path.to_path_buf(),
+                idle: Mutex::new(Vec::new()),
+                permits: Arc::new(Semaphore::new(MAX_READERS)),
+            }),
+        })
+    }
+
+    /// Queues `op` for the writer thread and waits until its group is committed.
+    ///
+    /// `op` runs inside a savepoint of the group's transaction: when it returns an error, whatever it
+    /// wrote is rolled back and the error is returned; when it succeeds, its result is returned once
+    /// the transaction is committed (or the commit's error, and then nothing of it is stored).
+    /// [`StoreError::Busy`] at once when [`WRITE_QUEUE`] writes are already waiting.
+    pub(super) async fn write<T, F>(&self, op: F) -> StoreResult<T>
+    where
+        T: Send + 'static,
+        F: FnOnce(&Connection) -> StoreResult<T> + Send + 'static,
+    {
+        let (reply, answer) = oneshot::channel();
+        match self.writes.try_send(Box::new(Pending { op, reply })) {
+            Ok(()) => {}
+            Err(TrySendError::Full(_)) => {
+                return Err(StoreError::Busy("the database write queue is full".into()));
+            }
+            Err(TrySendError::Disconnected(_)) => {
+                return Err(StoreError::Internal(
+                    "the database writer thread has stopped".into(),
+                ));
+            }
+        }
+        answer.await.map_err(|_| {
+            StoreError::Internal("the database writer dropped a write unanswered".into())
+        })?
+    }
+
+    /// Runs `op` on a read connection on the blocking pool (never on the async workers).
+    pub(super) async fn read<T, F>(&self, op: F) -> StoreResult<T>
+    where
+        T: Send + 'static,
+        F: FnOnce(&Connection) -> StoreResult<T> + Send + 'static,
+    {
+        // The semaphore is never closed, so acquiring only waits.
+        let permit = Arc::clone(&self.readers.permits)
+            .acquire_owned()
+            .await
+            .map_err(|_| StoreError::Internal("the read connections are closed".into()))?;
+        let readers = Arc::clone(&self.readers);
+        tokio::task::spawn_blocking(move || {
+            let _permit = permit;
+            readers.with_connection(op)
+        })
+        .await
+        .map_err(|_| StoreError::Internal("the store task failed".into()))?
+    }
+
+    /// Whether the writer thread is still running.
+    pub(super) fn writer_alive(&self) -> bool {
+        self.writer_alive.load(Ordering::Acquire)
+    }
+}
+
+/// Clears the writer's liveness flag when the writer thread ends, however it ends.
+struct AliveFlag(Arc<AtomicBool>);
+
+impl Drop for AliveFlag {
+    fn drop(&mut self) {
+        self.0.store(false, Ordering::Release);
+    }
+}
+
+// ---------------------------------------------------------------------------------------------------
+// Reads
+// ---------------------------------------------------------------------------------------------------
+
+/// Idle read connections, opened on demand, at most [`MAX_READERS`] in use at once.
+struct Readers {
+    path: PathBuf,
+    idle: Mutex<Vec<Connection>>,
+    permits: Arc<Semaphore>,
+}
+
+impl Readers {
+    /// Runs `op` on an idle read connection (opening one when none is idle) and puts it back.
+    fn with_connection<T>(&self, op: impl FnOnce(&Connection) -> StoreResult<T>) -> StoreResult<T> {
+        let idle = self
+            .idle
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+            .pop();
+        let conn = match idle {
+            Some(conn) => conn,
+            None => open_reader(&self.path)?,
+        };
+        // A read runs no explicit transaction, so whatever `op` does (or a panic in it) leaves the
+        // connection clean; a panic still drops it rather than reuse it.
+        let result = op(&conn);
+        self.idle
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+            .push(conn);
+        result
+    }
+}
+
+/// Opens a read connection: the same file, the same busy timeout, and `query_only` so that no
+/// statement on it can write.
+fn open_reader(path: &Path) -> StoreResult<Connection> {
+    let conn = Connection::open_with_flags(
+        path,
+        OpenFlags::SQLITE_OPEN_READ_WRITE | OpenFlags::SQLITE_OPEN_NO_MUTEX,
+    )
+    .map_err(sql_error("opening a read connection"))?;
+    conn.busy_timeout(BUSY_TIMEOUT)
+        .map_err(sql_error("setting the busy timeout"))?;
+    conn.pragma_update(None, "query_only", true)
+        .map_err(sql_error("making a read connection read-only"))?;
+    Ok(conn)
+}
+
+// ---------------------------------------------------------------------------------------------------
+// Writes
+// ---------------------------------------------------------------------------------------------------
+
+/// A queued write, type-erased so writes of every result type share one queue.
+trait QueuedWrite: Send {
+    /// Runs the write on `conn` (inside the caller's savepoint); returns whether it succeeded and how
+    /// to answer its caller once the fate of the transaction is known.
+    fn run(self: Box<Self>, conn: &Connection) -> Ran;
+    /// Answers the caller with `error` without running the write.
+    fn fail(self: Box<Self>, error: StoreError);
+}
+
+/// A write that has run: whether it succeeded, and its answer, waiting for the commit's outcome.
+struct Ran {
+    succeeded: bool,
+    answer: Box<dyn FnOnce(StoreResult<()>) + Send>,
+}
+
+impl Ran {
+    /// Answers the caller: its own error when it failed, else its result once `committed` is `Ok`.
+    fn answer(self, committed: StoreResult<()>) {
+        (self.answer)(committed);
+    }
+}
+
+/// A write operation and the channel its caller waits on.
+struct Pending<T, F> {
+    op: F,
+    reply: oneshot::Sender<StoreResult<T>>,
+}
+
+impl<T, F> QueuedWrite for Pending<T, F>
+where
+    T: Send + 'static,
+    F: FnOnce(&Connection) -> StoreResult<T> + Send + 'static,
+{
+    fn run(self: Box<Self>, conn: &Connection) -> Ran {
+        let Pending { op, reply } = *self;
+        // A panicking write is that write's failure, not the writer thread's: it is rolled back and
+        // answered as an internal error, and the group carries on.
+        let result = std::panic::catch_unwind(AssertUnwindSafe(|| op(conn))).unwrap_or_else(|_| {
+            Err(StoreError::Internal(
+                "a database write panicked and was rolled back".into(),
+            ))
+        });
+        Ran {
+            succeeded: result.is_ok(),
+            answer: Box::new(move |committed| {
+                let answer = match (result, committed) {
+                    (Err(error), _) | (Ok(_), Err(error)) => Err(error),
+                    (Ok(value), Ok(())) => Ok(value),
+                };
+                // The caller may have given up (request timeout); the write stands either way.
+                let _ = reply.send(answer);
+            }),
+        }
+    }
+
+    fn fail(self: Box<Self>, error: StoreError) {
+        let _ = self.reply.send(Err(error));
+    }
+}
+
+/// The writer thread: waits for a write, takes the ones queued behind it, commits them as one group;
+/// purges expired rows first when due. Ends when every [`Connections`] is dropped.
+fn run_writer(conn: &Connection, queue: &Receiver<Box<dyn QueuedWrite>>) {
+    let mut last_purge = Instant::now();
+    let mut group: Vec<Box<dyn QueuedWrite>> = Vec::with_capacity(MAX_BATCH);
+    while let Ok(first) = queue.recv() {
+        if last_purge.elapsed() >= PURGE_INTERVAL {
+            last_purge = Instant::now();
+            if let Err(error) = purge_expired(conn, Utc::now()) {
+                tracing::warn!(error = %error, "Purging expired store rows failed");
+            }
+        }
+        group.push(first);
+        while group.len() < MAX_BATCH {
+            match queue.try_recv() {
+                Ok(next) => group.push(next),
+                Err(_) => break,
+            }
+        }
+        commit_group(conn, group.drain(..));
+    }
+}
+
+/// Runs `group` in one transaction (a new one when SQLite rolls back the current one), each write in
+/// its own savepoint, then commits and answers every caller.
+fn commit_group(conn: &Connection, group: impl Iterator<Item = Box<dyn QueuedWrite>>) {
+    // Writes that succeeded in the open transaction, waiting for its commit.
+    let mut uncommitted: Vec<Ran> = Vec::new();
+    let mut open = false;
+    let mut group = group.peekable();
+    while let Some(write) = group.next() {
+        if !open {
+            if let Err(error) = execute(conn, "BEGIN IMMEDIATE") {
+                // Another process holds the write lock past the busy timeout: nothing can be written.
+                let error = sql_error("starting a transaction")(error);
+                write.fail(copy(&error));
+                for write in group {
+                    write.fail(copy(&error));
+                }
+                return;
+            }
+            open = true;
+        }
+        if let Err(error) = execute(conn, SAVEPOINT) {
+            let error = sql_error("starting a write")(error);
+            abandon(conn, &mut uncommitted, &error);
+            open = false;
+            write.fail(error);
+            continue;
+        }
+        let ran = write.run(conn);
+        if conn.is_autocommit() {
+            // SQLite rolled back the whole transaction itself: none of this group's writes so far is
+            // stored.
+            let error = StoreError::Internal(
+                "a database write failed and its transaction was rolled back".into(),
+            );
+            abandon(conn, &mut uncommitted, &error);
+            open = false;
+            ran.answer(Err(error));
+            continue;
+        }
+        let ended = if ran.succeeded {
+            execute(conn, RELEASE)
+        } else {
+            execute(conn, ROLLBACK_TO).and_then(|()| execute(conn, RELEASE))
+        };
+        match ended {
+            Ok(()) if ran.succeeded => uncommitted.push(ran),
+            // The write's own error; its changes are rolled back, the others' are untouched.
+            Ok(()) => ran.answer(Ok(())),
+            Err(error) => {
+                let error = sql_error("ending a write")(error);
+                abandon(conn, &mut uncommitted, &error);
+                open = false;
+                ran.answer(Err(error));
+            }
+        }
+    }
+    if open {
+        let committed = execute(conn, "COMMIT").map_err(sql_error("committing a transaction"));
+        if committed.is_err() && !conn.is_autocommit() {
+            let _ = execute(conn, "ROLLBACK");
+        }
+        for ran in uncommitted {
+            ran.answer(match &committed {
+                Ok(()) => Ok(()),
+                Err(error) => Err(copy(error)),
+            });
+        }
+    }
+}
+
+/// Rolls back the open transaction (when SQLite has not already) and answers every write that had
+/// succeeded in it with `error`: none of them is stored.
+fn abandon(conn: &Connection, uncommitted: &mut Vec<Ran>, error: &StoreError) {
+    if !conn.is_autocommit() {
+        let _ = execute(conn, "ROLLBACK");
+    }
+    for ran in uncommitted.drain(..) {
+        ran.answer(Err(copy(error)));
+    }
+}
+
+/// Runs one statement without parameters through the statement cache.
+fn execute(conn: &Connection, sql: &str) -> rusqlite::Result<()> {
+    conn.prepare_cached(sql)?.execute([]).map(drop)
+}
+
+/// The same error for another caller.
+fn copy(error: &StoreError) -> StoreError {
+    match error {
+        StoreError::Conflict(message) => StoreError::Conflict(message.clone()),
+        StoreError::Unavailable(message) => StoreError::Unavailable(message.clone()),
+        StoreError::Busy(message) => StoreError::Busy(message.clone()),
+        StoreError::Internal(message) => StoreError::Internal(message.clone()),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::time::Duration;
+
+    fn open(dir: &Path) -> (Connections, PathBuf) {
+        let path = dir.join("test.db");
+        let conn = Connection::open(&path).unwrap();
+        conn.pragma_update(None, "journal_mode", "WAL").unwrap();
+        conn.execute_batch("CREATE TABLE t (k TEXT PRIMARY KEY NOT NULL, v INTEGER NOT NULL)")
+            .unwrap();
+        (Connections::start(conn, &path).unwrap(), path)
+    }
+
+    fn insert(conn: &Connection, k: &str, v: i64) -> StoreResult<()> {
+        conn.execute(
+            "INSERT INTO t (k, v) VALUES (?1, ?2)",
+            rusqlite::params![k, v],
+        )
+        .map(drop)
+        .map_err(|e| StoreError::Conflict(e.to_string()))
+    }
+
+    fn count(path: &Path) -> i64 {
+        Connection::open(path)
+            .unwrap()
+            .query_row("SELECT count(*) FROM t", [], |row| row.get(0))
+            .unwrap()
+    }
+
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn a_failing_write_in_a_group_rolls_back_only_itself() {
+        let dir = tempfile::tempdir().unwrap();
+        let (connections, path) = open(dir.path());
+        let connections = Arc::new(connections);
+        // Hold the writer so that the next writes queue up and commit as one group.
+        let (release, wait) = std::sync::mpsc::channel::<()>();
+        let holder = {
+            let connections = Arc::clone(&connections);
+            tokio::spawn(async move {
+                connections
+                    .write(move |_| {
+                        let _ = wait.recv_timeout(Duration::from_secs(10));
+                        Ok(())
+                    })
+                    .await
+            })
+        };
+        tokio::time::sleep(Duration::from_millis(50)).await;
+        let mut writes = Vec::new();
+        for i in 0..10_i64 {
+            let connections = Arc::clone(&connections);
+            writes.push(tokio::spawn(async move {
+                connections
+                    .write(move |conn| {
+                        insert(conn, &format!("k{i}"), i)?;
+                        if i % 3 == 0 {
+                            // Half written, then failing: the savepoint must undo the first insert.
+                            insert(conn, &format!("k{i}"), i)?;
+                        }
+                        Ok(i)
+                    })
+                    .await
+            }));
+            tokio::time::sleep(Duration::from_millis(5)).await;
+        }
+        let panicking = {
+            let connections = Arc::clone(&connections);
+            tokio::spawn(async move {
+                connections
+                    .write(|conn| -> StoreResult<()> {
+                        insert(conn, "panicked", 0)?;
+                        panic!("a write that panics");
+                    })
+                    .await
+            })
+        };
+        tokio::time::sleep(Duration::from_millis(20)).await;
+        release.send(()).unwrap();
+        holder.await.unwrap().unwrap();
+        let mut ok = 0;
+        for (i, write) in writes.into_iter().enumerate() {
+            let result = write.await.unwrap();
+            if i % 3 == 0 {
+                assert!(matches!(result, Err(StoreError::Conflict(_))), "{result:?}");
+            } else {
+                assert_eq!(result.unwrap(), i as i64);
+                ok += 1;
+            }
+        }
+        assert!(matches!(
+            panicking.await.unwrap(),
+            Err(StoreError::Internal(_))
+        ));
+        assert_eq!(count(&path), ok);
+        // The writer survived the panic.
+        assert!(connections.writer_alive());
+        connections
+            .write(|conn| insert(conn, "after", 1))
+            .await
+            .unwrap();
+        assert_eq!(count(&path), ok + 1);
+    }
+
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn a_write_beyond_a_full_queue_is_refused_at_once() {
+        let dir = tempfile::tempdir().unwrap();
+        let (connections, _path) = open(dir.path());
+        let connections = Arc::new(connections);
+        let (release, wait) = std::sync::mpsc::channel::<()>();
+        let holder = {
+            let connections = Arc::clone(&connections);
+            tokio::spawn(async move {
+                connections
+                    .write(move |_| {
+                        let _ = wait.recv_timeout(Duration::from_secs(10));
+                        Ok(())
+                    })
+                    .await
+            })
+        };
+        tokio::time::sleep(Duration::from_millis(50)).await;
+        let queued: Vec<_> = (0..WRITE_QUEUE)
+            .map(|i| {
+                let connections = Arc::clone(&connections);
+                tokio::spawn(async move {
+                    connections
+                        .write(move |conn| insert(conn, &format!("q{i}"), 1))
+                        .await
+                })
+            })
+            .collect();
+        tokio::time::sleep(Duration::from_millis(100)).await;
+        let started = Instant::now();
+        let refused = connections.write(|conn| insert(conn, "over", 1)).await;
+        assert!(matches!(refused, Err(StoreError::Busy(_))), "{refused:?}");
+        assert!(started.elapsed() < Duration::from_millis(50));
+        release.send(()).unwrap();
+        holder.await.unwrap().unwrap();
+        for write in queued {
+            write.await.unwrap().unwrap();
+        }
+    }
+
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn reads_see_every_answered_write_and_cannot_write() {
+        let dir = tempfile::tempdir().unwrap();
+        let (connections, _path) = open(dir.path());
+        connections
+            .write(|conn| insert(conn, "a", 7))
+            .await
+            .unwrap();
+        let v: i64 = connections
+            .read(|conn| {
+                conn.query_row("SELECT v FROM t WHERE k = 'a'", [], |row| row.get(0))
+                    .map_err(|e| StoreError::Internal(e.to_string()))
+            })
+            .await
+            .unwrap();
+        assert_eq!(v, 7);
+        let write_on_reader = connections.read(|conn| insert(conn, "b", 1)).await;
+        assert!(write_on_reader.is_err());
+    }
+}
