@@ -17,16 +17,18 @@
 //! (the ratio of the medians). Peak RSS is `VmHWM` from `/proc/<pid>/status` read right after the first
 //! answer. Every process is killed by its own PID (the child handle) after each repetition.
 //!
-//! `cargo bench --bench cold_start` measures the release binaries in `target/release` (or
-//! `$APUNTADOR_RELEASE_DIR`; build them with `cargo build --release --bins --example bare-axum
-//! --example bare-lambda`), `$COLD_START_REPETITIONS` times (default 20, at least 20 for a report). AWS
-//! mode uses `$AWS_ENDPOINT_URL` when it is set (`scripts/with-moto` sets it), else the bench installs
-//! moto if needed (through `scripts/with-moto`) and starts its own server on a free loopback port. It
-//! prints the figures and writes `target/measurements/results-<unix time>.json`: the machine, the
-//! commit, every figure, and a `measurements` object for `apuntador-cost --measurements`
-//! (`lambda_init_ms` and `lambda_peak_rss_mb` of AWS mode, and `lambda_handler_ms` from criterion's
-//! `lambda_handler/http_v2/*` estimates when they exist; the server throughput and mean response size
-//! are merged in by `scripts/bench`).
+//! `cargo bench --bench cold_start` measures the server and `bare-axum` release binaries in
+//! `target/release` (or `$APUNTADOR_RELEASE_DIR`; `cargo build --release --bins --example bare-axum`) and
+//! the Lambda function and `bare-lambda` as deployed, built with the `lambda-release` profile that
+//! `scripts/package-lambda` ships, in `target/lambda-release` (or `$APUNTADOR_LAMBDA_DIR`; `cargo build
+//! --profile lambda-release --bin apuntador-lambda --example bare-lambda`), `$COLD_START_REPETITIONS`
+//! times (default 20, at least 20 for a report). AWS mode uses `$AWS_ENDPOINT_URL` when it is set
+//! (`scripts/with-moto` sets it), else the bench installs moto if needed (through `scripts/with-moto`)
+//! and starts its own server on a free loopback port. It prints the figures and writes
+//! `target/measurements/results-<unix time>.json`: the machine, the commit, every figure, and a
+//! `measurements` object for `apuntador-cost --measurements` (`lambda_init_ms` and `lambda_peak_rss_mb`
+//! of AWS mode, and `lambda_handler_ms` from criterion's `lambda_handler/http_v2/*` estimates when they
+//! exist; the server throughput and mean response size are merged in by `scripts/bench`).
 //!
 //! Without `--bench` (that is, under `cargo test --benches`), it runs one repetition of each against the
 //! debug binaries Cargo built for this bench (`CARGO_BIN_EXE_*`, and the floors in
@@ -65,24 +67,30 @@ struct Variant {
 
 fn main() {
     let bench_mode = std::env::args().any(|a| a == "--bench");
-    let (dir, repetitions) = if bench_mode {
+    let (dir, lambda_dir, repetitions) = if bench_mode {
         let dir = std::env::var_os("APUNTADOR_RELEASE_DIR")
             .map(PathBuf::from)
             .unwrap_or_else(|| target_dir().join("release"));
+        let lambda_dir = std::env::var_os("APUNTADOR_LAMBDA_DIR")
+            .map(PathBuf::from)
+            .unwrap_or_else(|| target_dir().join("lambda-release"));
         let repetitions = std::env::var("COLD_START_REPETITIONS")
             .ok()
             .and_then(|v| v.parse::<usize>().ok())
             .unwrap_or(20)
             .max(1);
-        (dir, repetitions)
+        (dir, lambda_dir, repetitions)
     } else {
         println!(
             "cold_start: test mode (no --bench): one repetition against the debug binaries, no results file"
         );
-        (target_dir().join("debug"), 1)
+        (target_dir().join("debug"), target_dir().join("debug"), 1)
     };
     let (server, lambda) = if bench_mode {
-        (dir.join("apuntador-server"), dir.join("apuntador-lambda"))
+        (
+            dir.join("apuntador-server"),
+            lambda_dir.join("apuntador-lambda"),
+        )
     } else {
         (
             PathBuf::from(env!("CARGO_BIN_EXE_apuntador-server")),
@@ -90,13 +98,14 @@ fn main() {
         )
     };
     let bare_axum = dir.join("examples/bare-axum");
-    let bare_lambda = dir.join("examples/bare-lambda");
+    let bare_lambda = lambda_dir.join("examples/bare-lambda");
     for binary in [&server, &lambda, &bare_axum, &bare_lambda] {
         if !binary.is_file() {
             if bench_mode {
                 eprintln!(
-                    "cold_start: {} is not built; run `cargo build --release --bins --example bare-axum \
-                     --example bare-lambda` first (or set APUNTADOR_RELEASE_DIR)",
+                    "cold_start: {} is not built; run `cargo build --release --bins --example bare-axum` \
+                     and `cargo build --profile lambda-release --bin apuntador-lambda --example \
+                     bare-lambda` first (or set APUNTADOR_RELEASE_DIR and APUNTADOR_LAMBDA_DIR)",
                     binary.display()
                 );
                 std::process::exit(2);
