@@ -19,7 +19,7 @@ use std::process::ExitCode;
 use std::time::Instant;
 
 use apuntador::config::Config;
-use apuntador::startup;
+use apuntador::startup::{self, ms};
 
 #[tokio::main(flavor = "current_thread")]
 async fn main() -> ExitCode {
@@ -61,9 +61,4 @@ async fn main() -> ExitCode {
             ExitCode::FAILURE
         }
     }
-}
-
-/// A duration in milliseconds, to the microsecond.
-fn ms(duration: std::time::Duration) -> f64 {
-    (duration.as_secs_f64() * 1_000_000.0).round() / 1000.0
 }

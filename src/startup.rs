@@ -112,7 +112,7 @@ pub async fn start(mut config: Config, target: Target) -> Result<AppState, Start
     Ok(state)
 }
 
-/// A duration in milliseconds, to the microsecond.
-fn ms(duration: std::time::Duration) -> f64 {
+/// A duration in milliseconds, to the microsecond: the unit of the start-up step timings both binaries log.
+pub fn ms(duration: std::time::Duration) -> f64 {
     (duration.as_secs_f64() * 1_000_000.0).round() / 1000.0
 }
