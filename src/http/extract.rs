@@ -406,11 +406,8 @@ impl FromRequestParts<AppState> for DeviceIdentity {
             }
         };
         let device = crate::devices::authenticate(state, &der, chrono::Utc::now()).await?;
-        if let Some(slot) = parts
-            .extensions
-            .get::<crate::http::middleware::DeviceLogSlot>()
-        {
-            slot.record(&device.device_id, &device.serial);
+        if let Some(ctx) = parts.extensions.get::<RequestContext>() {
+            ctx.device_log.record(&device.device_id, &device.serial);
         }
         Ok(DeviceIdentity(device))
     }
