@@ -268,8 +268,9 @@ fn allowed_origin(cors: &CorsConfig, headers: &HeaderMap) -> Option<HeaderValue>
 /// The whole per-request stack in one layer: trace id, request span, completion log, problem
 /// rendering and common headers around panic catching, CORS preflights, load shedding and the timeout.
 ///
-/// One `from_fn` layer instead of one per concern: every such layer clones the service beneath it and
-/// the state on every request, and that cloning dominated the cost of the stack.
+/// One layer ([`RequestLayer`]) instead of one per concern: every layer clones the service beneath it
+/// on every request, and that cloning dominated the cost of the stack. `inner` is the route (or
+/// fallback) this request was routed to.
 pub async fn handle<S>(state: AppState, mut req: Request, inner: S) -> Response
 where
     S: Service<Request, Response = Response, Error = Infallible> + Send,
