@@ -5,9 +5,9 @@
 //! 1. `BASE_PATH` removal — wraps the router as a service, because it must run before routing;
 //! 2. [`RequestLayer`], one layer running [`handle`], which does, from the outside in: the trace id,
 //!    the request span and its completion log, problem rendering, CORS response headers and the
-//!    headers every response carries; then panic catching (a panicking handler becomes a 500 problem and the
-//!    process keeps serving); CORS preflights, answered before authentication; load shedding (server
-//!    binary only, 503); and `REQUEST_TIMEOUT_SECONDS` over the route (504);
+//!    headers every response carries; then panic catching (a panicking handler becomes a 500 problem
+//!    and the process keeps serving); CORS preflights, answered before authentication; load shedding
+//!    (server binary only, 503); and `REQUEST_TIMEOUT_SECONDS` over the route (504);
 //! 3. the router itself, whose routes carry [`DeclaredLengthLayer`] (413 on a declared
 //!    `Content-Length` over the limit, after 404/405 and before authentication).
 //!
