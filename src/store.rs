@@ -22,7 +22,7 @@ use secrecy::SecretString;
 use crate::config::{Platform, ProviderId};
 
 /// What a store operation can fail with.
-#[derive(Debug, thiserror::Error)]
+#[derive(Debug, Clone, thiserror::Error)]
 pub enum StoreError {
     /// A condition failed (the key exists, the record is no longer active, …): 409 or handled by the caller.
     #[error("store condition failed: {0}")]

@@ -101,7 +101,12 @@ impl Connections {
         F: FnOnce(&Connection) -> StoreResult<T> + Send + 'static,
     {
         let (reply, answer) = oneshot::channel();
-        match self.writes.try_send(Box::new(Pending { op, reply })) {
+        let pending = Pending {
+            op: Some(op),
+            result: None,
+            reply,
+        };
+        match self.writes.try_send(Box::new(pending)) {
             Ok(()) => {}
             Err(TrySendError::Full(_)) => {
                 return Err(StoreError::Busy("the database write queue is full".into()));
@@ -207,29 +212,19 @@ fn open_reader(path: &Path) -> StoreResult<Connection> {
 
 /// A queued write, type-erased so writes of every result type share one queue.
 trait QueuedWrite: Send {
-    /// Runs the write on `conn` (inside the caller's savepoint); returns whether it succeeded and how
-    /// to answer its caller once the fate of the transaction is known.
-    fn run(self: Box<Self>, conn: &Connection) -> Ran;
+    /// Runs the write on `conn` (inside the caller's savepoint) and keeps its result until the fate
+    /// of the transaction is known; returns whether it succeeded.
+    fn run(&mut self, conn: &Connection) -> bool;
+    /// Answers the caller: its own error when it failed, else its result once `committed` is `Ok`.
+    fn answer(self: Box<Self>, committed: StoreResult<()>);
     /// Answers the caller with `error` without running the write.
     fn fail(self: Box<Self>, error: StoreError);
 }
 
-/// A write that has run: whether it succeeded, and its answer, waiting for the commit's outcome.
-struct Ran {
-    succeeded: bool,
-    answer: Box<dyn FnOnce(StoreResult<()>) + Send>,
-}
-
-impl Ran {
-    /// Answers the caller: its own error when it failed, else its result once `committed` is `Ok`.
-    fn answer(self, committed: StoreResult<()>) {
-        (self.answer)(committed);
-    }
-}
-
-/// A write operation and the channel its caller waits on.
+/// A write operation, its result once it has run, and the channel its caller waits on.
 struct Pending<T, F> {
-    op: F,
+    op: Option<F>,
+    result: Option<StoreResult<T>>,
     reply: oneshot::Sender<StoreResult<T>>,
 }
 
@@ -238,8 +233,10 @@ where
     T: Send + 'static,
     F: FnOnce(&Connection) -> StoreResult<T> + Send + 'static,
 {
-    fn run(self: Box<Self>, conn: &Connection) -> Ran {
-        let Pending { op, reply } = *self;
+    fn run(&mut self, conn: &Connection) -> bool {
+        let Some(op) = self.op.take() else {
+            return false;
+        };
         // A panicking write is that write's failure, not the writer thread's: it is rolled back and
         // answered as an internal error, and the group carries on.
         let result = std::panic::catch_unwind(AssertUnwindSafe(|| op(conn))).unwrap_or_else(|_| {
@@ -247,17 +244,21 @@ where
                 "a database write panicked and was rolled back".into(),
             ))
         });
-        Ran {
-            succeeded: result.is_ok(),
-            answer: Box::new(move |committed| {
-                let answer = match (result, committed) {
-                    (Err(error), _) | (Ok(_), Err(error)) => Err(error),
-                    (Ok(value), Ok(())) => Ok(value),
-                };
-                // The caller may have given up (request timeout); the write stands either way.
-                let _ = reply.send(answer);
-            }),
-        }
+        let succeeded = result.is_ok();
+        self.result = Some(result);
+        succeeded
+    }
+
+    fn answer(self: Box<Self>, committed: StoreResult<()>) {
+        let answer = match (self.result, committed) {
+            (Some(Err(error)), _) | (Some(Ok(_)), Err(error)) => Err(error),
+            (Some(Ok(value)), Ok(())) => Ok(value),
+            (None, _) => Err(StoreError::Internal(
+                "a database write was answered before it ran".into(),
+            )),
+        };
+        // The caller may have given up (request timeout); the write stands either way.
+        let _ = self.reply.send(answer);
     }
 
     fn fail(self: Box<Self>, error: StoreError) {
@@ -292,17 +293,17 @@ fn run_writer(conn: &Connection, queue: &Receiver<Box<dyn QueuedWrite>>) {
 /// its own savepoint, then commits and answers every caller.
 fn commit_group(conn: &Connection, group: impl Iterator<Item = Box<dyn QueuedWrite>>) {
     // Writes that succeeded in the open transaction, waiting for its commit.
-    let mut uncommitted: Vec<Ran> = Vec::new();
+    let mut uncommitted: Vec<Box<dyn QueuedWrite>> = Vec::new();
     let mut open = false;
     let mut group = group.peekable();
-    while let Some(write) = group.next() {
+    while let Some(mut write) = group.next() {
         if !open {
             if let Err(error) = execute(conn, "BEGIN IMMEDIATE") {
                 // Another process holds the write lock past the busy timeout: nothing can be written.
                 let error = sql_error("starting a transaction")(error);
-                write.fail(copy(&error));
+                write.fail(error.clone());
                 for write in group {
-                    write.fail(copy(&error));
+                    write.fail(error.clone());
                 }
                 return;
             }
@@ -315,7 +316,7 @@ fn commit_group(conn: &Connection, group: impl Iterator<Item = Box<dyn QueuedWri
             write.fail(error);
             continue;
         }
-        let ran = write.run(conn);
+        let succeeded = write.run(conn);
         if conn.is_autocommit() {
             // SQLite rolled back the whole transaction itself: none of this group's writes so far is
             // stored.
@@ -324,23 +325,23 @@ fn commit_group(conn: &Connection, group: impl Iterator<Item = Box<dyn QueuedWri
             );
             abandon(conn, &mut uncommitted, &error);
             open = false;
-            ran.answer(Err(error));
+            write.answer(Err(error));
             continue;
         }
-        let ended = if ran.succeeded {
+        let ended = if succeeded {
             execute(conn, RELEASE)
         } else {
             execute(conn, ROLLBACK_TO).and_then(|()| execute(conn, RELEASE))
         };
         match ended {
-            Ok(()) if ran.succeeded => uncommitted.push(ran),
+            Ok(()) if succeeded => uncommitted.push(write),
             // The write's own error; its changes are rolled back, the others' are untouched.
-            Ok(()) => ran.answer(Ok(())),
+            Ok(()) => write.answer(Ok(())),
             Err(error) => {
                 let error = sql_error("ending a write")(error);
                 abandon(conn, &mut uncommitted, &error);
                 open = false;
-                ran.answer(Err(error));
+                write.answer(Err(error));
             }
         }
     }
@@ -349,39 +350,26 @@ fn commit_group(conn: &Connection, group: impl Iterator<Item = Box<dyn QueuedWri
         if committed.is_err() && !conn.is_autocommit() {
             let _ = execute(conn, "ROLLBACK");
         }
-        for ran in uncommitted {
-            ran.answer(match &committed {
-                Ok(()) => Ok(()),
-                Err(error) => Err(copy(error)),
-            });
+        for write in uncommitted {
+            write.answer(committed.clone());
         }
     }
 }
 
 /// Rolls back the open transaction (when SQLite has not already) and answers every write that had
 /// succeeded in it with `error`: none of them is stored.
-fn abandon(conn: &Connection, uncommitted: &mut Vec<Ran>, error: &StoreError) {
+fn abandon(conn: &Connection, uncommitted: &mut Vec<Box<dyn QueuedWrite>>, error: &StoreError) {
     if !conn.is_autocommit() {
         let _ = execute(conn, "ROLLBACK");
     }
-    for ran in uncommitted.drain(..) {
-        ran.answer(Err(copy(error)));
+    for write in uncommitted.drain(..) {
+        write.answer(Err(error.clone()));
     }
 }
 
 /// Runs one statement without parameters through the statement cache.
 fn execute(conn: &Connection, sql: &str) -> rusqlite::Result<()> {
     conn.prepare_cached(sql)?.execute([]).map(drop)
-}
-
-/// The same error for another caller.
-fn copy(error: &StoreError) -> StoreError {
-    match error {
-        StoreError::Conflict(message) => StoreError::Conflict(message.clone()),
-        StoreError::Unavailable(message) => StoreError::Unavailable(message.clone()),
-        StoreError::Busy(message) => StoreError::Busy(message.clone()),
-        StoreError::Internal(message) => StoreError::Internal(message.clone()),
-    }
 }
 
 #[cfg(test)]
@@ -407,6 +395,31 @@ mod tests {
         .map_err(|e| StoreError::Conflict(e.to_string()))
     }
 
+    /// Occupies the writer thread with a write that waits until the returned sender sends (or 10 s),
+    /// so that writes queued meanwhile wait behind it; the handle answers that write.
+    async fn hold_writer(
+        connections: &Arc<Connections>,
+    ) -> (
+        std::sync::mpsc::Sender<()>,
+        tokio::task::JoinHandle<StoreResult<()>>,
+    ) {
+        let (release, wait) = std::sync::mpsc::channel::<()>();
+        let holder = {
+            let connections = Arc::clone(connections);
+            tokio::spawn(async move {
+                connections
+                    .write(move |_| {
+                        let _ = wait.recv_timeout(Duration::from_secs(10));
+                        Ok(())
+                    })
+                    .await
+            })
+        };
+        // Give the writer thread time to take the holding write.
+        tokio::time::sleep(Duration::from_millis(50)).await;
+        (release, holder)
+    }
+
     fn count(path: &Path) -> i64 {
         Connection::open(path)
             .unwrap()
@@ -420,19 +433,7 @@ mod tests {
         let (connections, path) = open(dir.path());
         let connections = Arc::new(connections);
         // Hold the writer so that the next writes queue up and commit as one group.
-        let (release, wait) = std::sync::mpsc::channel::<()>();
-        let holder = {
-            let connections = Arc::clone(&connections);
-            tokio::spawn(async move {
-                connections
-                    .write(move |_| {
-                        let _ = wait.recv_timeout(Duration::from_secs(10));
-                        Ok(())
-                    })
-                    .await
-            })
-        };
-        tokio::time::sleep(Duration::from_millis(50)).await;
+        let (release, holder) = hold_writer(&connections).await;
         let mut writes = Vec::new();
         for i in 0..10_i64 {
             let connections = Arc::clone(&connections);
@@ -493,19 +494,7 @@ mod tests {
         let dir = tempfile::tempdir().unwrap();
         let (connections, _path) = open(dir.path());
         let connections = Arc::new(connections);
-        let (release, wait) = std::sync::mpsc::channel::<()>();
-        let holder = {
-            let connections = Arc::clone(&connections);
-            tokio::spawn(async move {
-                connections
-                    .write(move |_| {
-                        let _ = wait.recv_timeout(Duration::from_secs(10));
-                        Ok(())
-                    })
-                    .await
-            })
-        };
-        tokio::time::sleep(Duration::from_millis(50)).await;
+        let (release, holder) = hold_writer(&connections).await;
         let queued: Vec<_> = (0..WRITE_QUEUE)
             .map(|i| {
                 let connections = Arc::clone(&connections);
