@@ -1,5 +1,5 @@
--- wrk script for scripts/bench-overload: POST /oauth/authorize/googledrive (the body of
--- scripts/wrk-authorize.lua), tallying the answers by status in every thread. `done` prints one
+-- wrk script for scripts/bench-overload (CLIENT=wrk): POST /oauth/authorize/googledrive as
+-- scripts/wrk-authorize.lua sends it, tallying the answers by status in every thread. `done` prints one
 -- `overload:` line with the counts, the duration and overall latency percentiles (microseconds).
 --
 -- wrk keeps one latency histogram for all answers, so the p99 of accepted (2xx) answers alone is not
@@ -8,12 +8,9 @@
 -- so at least f·1 % of all answers take T or longer, and that quantile is ≥ T whatever the latencies
 -- of the shed answers. It is an upper bound of the accepted answers' p99 (equal to it when every
 -- shed answer is faster than every accepted one), and it is the plain p99 when every answer is 2xx.
-wrk.method = "POST"
-wrk.path = "/oauth/authorize/googledrive"
-wrk.headers["Content-Type"] = "application/json"
-wrk.headers["Accept"] = "application/json"
-wrk.body = os.getenv("AUTHORIZE_BODY") or '{"code_verifier":"bench-code-verifier-0123456789-abcdefghijklmnopqrstuvwxyz",'
-    .. '"redirect_uri":"apuntador://oauth-callback","state":"bench-state"}'
+-- The request itself is scripts/wrk-authorize.lua's (wrk runs from the repository root); its `done`
+-- is replaced below.
+dofile("scripts/wrk-authorize.lua")
 
 local threads = {}
 
