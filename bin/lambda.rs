@@ -19,7 +19,8 @@ use std::process::ExitCode;
 use std::time::Instant;
 
 use apuntador::config::Config;
-use apuntador::startup::{self, ms};
+use apuntador::startup;
+use apuntador::telemetry::ms;
 
 #[tokio::main(flavor = "current_thread")]
 async fn main() -> ExitCode {

@@ -104,15 +104,10 @@ pub async fn start(mut config: Config, target: Target) -> Result<AppState, Start
     let state = AppState::build(config).await?;
     let built = Instant::now();
     tracing::debug!(
-        start.secret_references_ms = ms(resolved - started),
-        start.telemetry_ms = ms(logging - resolved),
-        start.state_ms = ms(built - logging),
+        start.secret_references_ms = telemetry::ms(resolved - started),
+        start.telemetry_ms = telemetry::ms(logging - resolved),
+        start.state_ms = telemetry::ms(built - logging),
         "start-up steps done"
     );
     Ok(state)
-}
-
-/// A duration in milliseconds, to the microsecond: the unit of the start-up step timings both binaries log.
-pub fn ms(duration: std::time::Duration) -> f64 {
-    (duration.as_secs_f64() * 1_000_000.0).round() / 1000.0
 }

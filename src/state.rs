@@ -172,8 +172,8 @@ impl AppState {
                     aws.blobs,
                 );
                 tracing::debug!(
-                    state.aws_clients_ms = clients.as_secs_f64() * 1000.0,
-                    state.parts_ms = parts.elapsed().as_secs_f64() * 1000.0,
+                    state.aws_clients_ms = crate::telemetry::ms(clients),
+                    state.parts_ms = crate::telemetry::ms(parts.elapsed()),
                     "AWS state built"
                 );
                 Ok(state)

@@ -106,6 +106,12 @@ where
     Ok(dispatch)
 }
 
+/// A duration in milliseconds, to the microsecond: the unit of every `*_ms` field the service logs
+/// (request latency, start-up and Lambda INIT step timings).
+pub fn ms(duration: std::time::Duration) -> f64 {
+    (duration.as_secs_f64() * 1_000_000.0).round() / 1000.0
+}
+
 /// Logs panics as ERROR events without their payload (which could hold request data).
 fn install_panic_hook() {
     std::panic::set_hook(Box::new(|info| {

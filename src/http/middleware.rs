@@ -398,17 +398,19 @@ where
         .starts_with("/oauth/")
         .then(|| instance.rsplit('/').next().unwrap_or(""))
         .map(|p| p.char_indices().nth(64).map_or(p, |(i, _)| &p[..i]));
+    // One measurement for the log line and the span, so both carry the same latency.
+    let latency_ms = crate::telemetry::ms(started.elapsed());
     log_completion(
         &method,
         route,
         res.status(),
-        started,
+        latency_ms,
         problem.as_ref(),
         provider,
         device_log.get(),
     );
     if otel {
-        record_completion(&span, res.status(), started, provider, device_log.get());
+        record_completion(&span, res.status(), latency_ms, provider, device_log.get());
     }
     res
 }
@@ -442,11 +444,10 @@ async fn head_without_body(res: &mut Response) {
 fn record_completion(
     span: &tracing::Span,
     status: StatusCode,
-    started: Instant,
+    latency_ms: f64,
     provider: Option<&str>,
     device: Option<(&str, &str)>,
 ) {
-    let latency_ms = (started.elapsed().as_secs_f64() * 1_000_000.0).round() / 1000.0;
     span.record("status", status.as_u16());
     span.record("latency_ms", latency_ms);
     if let Some(provider) = provider {
@@ -490,15 +491,13 @@ fn log_completion(
     method: &Method,
     route: &str,
     status: StatusCode,
-    started: Instant,
+    latency_ms: f64,
     problem: Option<&Problem>,
     provider: Option<&str>,
     device: Option<(&str, &str)>,
 ) {
     let device_id = device.map(|d| d.0);
     let serial = device.map(|d| d.1);
-    let latency_ms = started.elapsed().as_secs_f64() * 1000.0;
-    let latency_ms = (latency_ms * 1000.0).round() / 1000.0;
     let status = status.as_u16();
     let quiet = matches!(route, "/health" | "/health/public" | "/health/ready");
     // The event name routes the line to its purpose-built writer (`telemetry::completion`).
