@@ -1,8 +1,8 @@
 //! Logging: one line per event on stdout, JSON or human-readable.
 //!
 //! Every line carries `timestamp` (RFC 3339 UTC, milliseconds), `level`, `target`, `message`, the fields
-//! of every enclosing span (so `trace_id`, `method` and `route` of the request span appear on every line
-//! logged while handling a request) and the event's own fields. The per-request completion event has a
+//! of every enclosing span, the request's `trace_id`, `method` and `route` on every line logged while a
+//! request is handled ([`RequestFields`]), and the event's own fields. The per-request completion event has a
 //! purpose-built JSON writer ([`completion`]). On Lambda writes are synchronous: nothing is lost when an
 //! environment freezes. The server queues completion events for a background writer thread and writes
 //! every other line at once ([`writer`]). What must never be logged is kept out at the
@@ -17,6 +17,7 @@ pub mod otel;
 pub mod writer;
 
 use std::fmt::Write as _;
+use std::future::Future;
 use std::sync::{Arc, OnceLock};
 
 use opentelemetry::trace::TraceContextExt as _;
@@ -110,6 +111,90 @@ where
 /// (request latency, start-up and Lambda INIT step timings).
 pub fn ms(duration: std::time::Duration) -> f64 {
     (duration.as_secs_f64() * 1_000_000.0).round() / 1000.0
+}
+
+/// The request a line is logged for: its `trace_id`, `method` and `route`, which every line logged
+/// while the request is handled repeats.
+///
+/// They travel with the request's task ([`RequestFields::scope`]) rather than as the fields of a
+/// `tracing` span: creating, entering, leaving and closing a span with three recorded fields cost
+/// more than anything else the logging of a request did. With OpenTelemetry the request has its
+/// exported span anyway, and that span carries these fields instead (the HTTP layer then sets none).
+#[derive(Debug)]
+pub struct RequestFields {
+    trace_id: String,
+    method: http::Method,
+    route: Box<str>,
+    /// The span that was current when the request began (on Lambda the invocation span). The request's
+    /// fields come after its fields and before those of spans opened while the request is handled, the
+    /// place a request span's fields would have.
+    parent: Option<Id>,
+}
+
+tokio::task_local! {
+    static REQUEST: RequestFields;
+}
+
+impl RequestFields {
+    /// The fields of a request, placed after the fields of the span that is current now.
+    pub fn new(trace_id: &str, method: &http::Method, route: &str) -> RequestFields {
+        let parent =
+            tracing::dispatcher::get_default(|dispatch| dispatch.current_span().id().cloned());
+        RequestFields {
+            trace_id: trace_id.to_owned(),
+            method: method.clone(),
+            route: route.into(),
+            parent,
+        }
+    }
+
+    /// Runs `work` with these fields on every line it logs (lines logged by other tasks or threads,
+    /// such as the store's writer thread, do not carry them).
+    pub async fn scope<F: Future>(self, work: F) -> F::Output {
+        REQUEST.scope(self, work).await
+    }
+
+    /// The fields as `(name, value)` pairs, in the order they are written.
+    fn pairs(&self) -> [(&'static str, &str); 3] {
+        [
+            ("trace_id", self.trace_id.as_str()),
+            ("method", self.method.as_str()),
+            ("route", &self.route),
+        ]
+    }
+}
+
+/// Calls `f` with the fields of the request being handled on this task, if any.
+fn with_request<R>(f: impl FnOnce(Option<&RequestFields>) -> R) -> R {
+    let mut f = Some(f);
+    let inside = REQUEST
+        .try_with(|request| f.take().map(|f| f(Some(request))))
+        .ok()
+        .flatten();
+    match (inside, f) {
+        (Some(result), _) => result,
+        (None, Some(f)) => f(None),
+        // `f` was taken only when it ran and returned its result.
+        (None, None) => unreachable!("with_request: the closure ran without a result"),
+    }
+}
+
+/// A field value of a line, as the span and request fields hold it.
+#[derive(Debug, Clone, Copy)]
+pub enum FieldValue<'a> {
+    /// A value recorded on a span.
+    Json(&'a Value),
+    /// A text value of the request ([`RequestFields`]).
+    Text(&'a str),
+}
+
+impl FieldValue<'_> {
+    fn to_value(self) -> Value {
+        match self {
+            FieldValue::Json(value) => value.clone(),
+            FieldValue::Text(text) => Value::from(text),
+        }
+    }
 }
 
 /// Logs panics as ERROR events without their payload (which could hold request data).
@@ -293,29 +378,55 @@ where
     ) -> std::fmt::Result {
         let meta = event.metadata();
         let span_id = self.span_id(ctx);
-        if self.format == LogFormat::Json && completion::is_completion(meta) {
+        with_request(|request| {
             let spans: Vec<_> = ctx
                 .event_scope()
                 .into_iter()
                 .flat_map(|s| s.from_root())
                 .collect();
             let extensions: Vec<_> = spans.iter().map(|span| span.extensions()).collect();
-            let span_fields = extensions
-                .iter()
-                .filter_map(|ext| ext.get::<SpanFields>())
-                .flat_map(|fields| fields.0.iter().map(|(k, v)| (*k, v)));
-            return completion::write_json(&mut writer, event, span_fields, span_id.as_deref());
-        }
-        let mut fields = Map::new();
-        if let Some(scope) = ctx.event_scope() {
-            for span in scope.from_root() {
-                if let Some(span_fields) = span.extensions().get::<SpanFields>() {
-                    for (k, v) in &span_fields.0 {
-                        fields.insert((*k).to_owned(), v.clone());
-                    }
-                }
+            // The request's fields follow the span the request began in, or come first.
+            let at = request
+                .and_then(|r| r.parent.as_ref())
+                .and_then(|parent| spans.iter().position(|span| span.id() == *parent))
+                .map_or(0, |index| index + 1);
+            let span_fields = |range: std::ops::Range<usize>| {
+                extensions[range]
+                    .iter()
+                    .filter_map(|ext| ext.get::<SpanFields>())
+                    .flat_map(|fields| fields.0.iter().map(|(k, v)| (*k, FieldValue::Json(v))))
+            };
+            let request_fields = request.map(RequestFields::pairs);
+            let fields = span_fields(0..at)
+                .chain(
+                    request_fields
+                        .iter()
+                        .flatten()
+                        .map(|(k, v)| (*k, FieldValue::Text(v))),
+                )
+                .chain(span_fields(at..extensions.len()));
+            if self.format == LogFormat::Json && completion::is_completion(meta) {
+                return completion::write_json(&mut writer, event, fields, span_id.as_deref());
             }
-        }
+            let mut map = Map::new();
+            for (k, v) in fields {
+                map.insert(k.to_owned(), v.to_value());
+            }
+            self.write_general(&mut writer, event, map, span_id)
+        })
+    }
+}
+
+impl LineFormat {
+    /// Writes any event but the JSON completion event: `fields` holds the span and request fields.
+    fn write_general(
+        &self,
+        writer: &mut Writer<'_>,
+        event: &Event<'_>,
+        mut fields: Map<String, Value>,
+        span_id: Option<String>,
+    ) -> std::fmt::Result {
+        let meta = event.metadata();
         event.record(&mut JsonVisitor(&mut fields));
         let message = fields.remove("message").unwrap_or(Value::from(""));
         if let Some(span_id) = span_id {
@@ -354,5 +465,113 @@ where
                 writeln!(writer, "{line}")
             }
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use std::sync::Mutex;
+
+    use tracing::Instrument as _;
+
+    use super::*;
+
+    /// A line sink the test reads back.
+    #[derive(Clone, Default)]
+    struct Lines(Arc<Mutex<Vec<u8>>>);
+
+    impl std::io::Write for Lines {
+        fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
+            self.0.lock().expect("lines").extend_from_slice(buf);
+            Ok(buf.len())
+        }
+        fn flush(&mut self) -> std::io::Result<()> {
+            Ok(())
+        }
+    }
+
+    impl Lines {
+        /// Each line's keys after `message`, in the order written.
+        fn keys(&self) -> Vec<Vec<String>> {
+            let text = String::from_utf8(self.0.lock().expect("lines").clone()).expect("UTF-8");
+            text.lines()
+                .map(|line| {
+                    let value: Value = serde_json::from_str(line).expect("a JSON line");
+                    let object = value.as_object().expect("an object");
+                    object.keys().skip(4).cloned().collect()
+                })
+                .collect()
+        }
+    }
+
+    #[tokio::test]
+    async fn request_fields_follow_the_span_the_request_began_in_and_precede_spans_opened_inside_it()
+     {
+        let lines = Lines::default();
+        let sink = lines.clone();
+        let subscriber = subscriber("info", LogFormat::Json, move || sink.clone()).expect("format");
+        let _default = tracing::subscriber::set_default(subscriber);
+
+        let invocation = tracing::info_span!("invocation", aws_request_id = "r-1");
+        async {
+            let fields =
+                RequestFields::new("0af7651916cd43dd8448eb211c80319c", &http::Method::GET, "/x");
+            fields
+                .scope(async {
+                    let inner = tracing::info_span!("attest.desktop", device_id = "d-1");
+                    inner.in_scope(|| tracing::warn!(status = 401_u16, "request rejected"));
+                    tracing::info!(name: completion::NAME, status = 200_u16, "request completed");
+                })
+                .await;
+            tracing::info!("after the request");
+        }
+        .instrument(invocation)
+        .await;
+
+        let keys = lines.keys();
+        assert_eq!(
+            keys,
+            [
+                vec![
+                    "aws_request_id",
+                    "trace_id",
+                    "method",
+                    "route",
+                    "device_id",
+                    "status"
+                ],
+                vec!["aws_request_id", "trace_id", "method", "route", "status"],
+                vec!["aws_request_id"],
+            ]
+        );
+    }
+
+    #[tokio::test]
+    async fn request_fields_come_first_when_the_request_began_outside_any_span() {
+        let lines = Lines::default();
+        let sink = lines.clone();
+        let subscriber = subscriber("info", LogFormat::Json, move || sink.clone()).expect("format");
+        let _default = tracing::subscriber::set_default(subscriber);
+
+        let fields = RequestFields::new(
+            "0af7651916cd43dd8448eb211c80319c",
+            &http::Method::POST,
+            "/y",
+        );
+        fields
+            .scope(async {
+                let inner = tracing::info_span!("ca.sign", serial = "01");
+                inner.in_scope(|| tracing::warn!("inside"));
+                tracing::info!(name: completion::NAME, status = 201_u16, "request completed");
+            })
+            .await;
+
+        assert_eq!(
+            lines.keys(),
+            [
+                vec!["trace_id", "method", "route", "serial"],
+                vec!["trace_id", "method", "route", "status"],
+            ]
+        );
     }
 }

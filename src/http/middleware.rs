@@ -39,7 +39,7 @@ use tracing::{Instrument, Level};
 use crate::config::{AllowedHeaders, AllowedOrigins, CorsConfig};
 use crate::error::{ApiError, Problem};
 use crate::state::AppState;
-use crate::telemetry::otel;
+use crate::telemetry::{RequestFields, otel};
 
 /// `X-Trace-ID`, on every response.
 const X_TRACE_ID: HeaderName = HeaderName::from_static("x-trace-id");
@@ -56,20 +56,19 @@ impl TraceId {
     /// 128 random bits: the trace id of a request that names none, when OpenTelemetry is disabled.
     pub fn random() -> TraceId {
         const HEX: &[u8; 16] = b"0123456789abcdef";
-        let mut id = String::with_capacity(32);
-        for byte in rand::random::<[u8; 16]>() {
-            id.push(char::from(HEX[usize::from(byte >> 4)]));
-            id.push(char::from(HEX[usize::from(byte & 0x0f)]));
+        let mut hex = [0_u8; 32];
+        for (i, byte) in rand::random::<[u8; 16]>().into_iter().enumerate() {
+            hex[2 * i] = HEX[usize::from(byte >> 4)];
+            hex[2 * i + 1] = HEX[usize::from(byte & 0x0f)];
         }
-        TraceId(id)
+        // Hex digits are ASCII, so the conversion cannot fail.
+        TraceId(String::from_utf8(hex.to_vec()).unwrap_or_default())
     }
 }
 
 /// Facts the outermost layer establishes for everything inside it; found in the request extensions.
 #[derive(Debug, Clone)]
 pub struct RequestContext {
-    /// The request's trace id.
-    pub trace_id: TraceId,
     /// `BODY_LIMIT_BYTES`.
     pub body_limit: usize,
     /// The `Access-Control-Allow-Origin` value when the request carries an allowed `Origin`.
@@ -298,17 +297,125 @@ where
     let route = matched.as_ref().map_or("<unmatched>", MatchedPath::as_str);
     let device_log = DeviceLogSlot::default();
     let ctx = RequestContext {
-        trace_id: trace_id.clone(),
         body_limit: state.config.http.body_limit_bytes,
         cors_origin: cors_origin.clone(),
         device_log: device_log.clone(),
     };
     req.extensions_mut().insert(ctx);
 
-    // The `otel.*` fields and the completion fields are recorded only for OpenTelemetry;
-    // log lines never show `otel.*` fields, and the completion fields are recorded after the last line.
-    // `as_str` values are recorded as strings as they are; `%` would format each into a new `String`.
-    let span = tracing::info_span!(
+    // Every line logged while the request is handled carries its trace id, method and route. With
+    // OpenTelemetry they are the fields of the exported request span; without, they travel with the
+    // task (`RequestFields`) and no span is made: a span per request cost more than the rest of
+    // the request's logging.
+    let (span, fields) = if otel {
+        let span = request_span(&trace_id, &method, route);
+        span.record("otel.name", format!("HTTP {method} {route}"));
+        span.record("otel.kind", "server");
+        otel::attach_request_span(&span, req.headers(), &trace_id.0);
+        (span, None)
+    } else {
+        let fields = RequestFields::new(&trace_id.0, &method, route);
+        (tracing::Span::none(), Some(fields))
+    };
+    let finish = async {
+        let inner = AssertUnwindSafe(inside(&state, req, inner, started)).catch_unwind();
+        let mut res = match inner.instrument(span.clone()).await {
+            Ok(res) => res,
+            // A panicking handler becomes a 500 problem; one bad request must not stop the process.
+            Err(_) => ApiError::Internal {
+                cause: "a request handler panicked".into(),
+            }
+            .into_response(),
+        };
+        let problem = res.extensions_mut().remove::<Problem>().or_else(|| {
+            // Anything that produced an error response without going through `ApiError` (axum's own
+            // rejections) is normalised to the generic problem of its status.
+            let status = res.status();
+            let is_problem = res
+                .headers()
+                .get(header::CONTENT_TYPE)
+                .is_some_and(|v| v.as_bytes().starts_with(b"application/problem+json"));
+            (status.as_u16() >= 400 && !is_problem).then(|| Problem::generic(status))
+        });
+        if let Some(problem) = &problem {
+            let body = problem.to_body(instance, &trace_id.0);
+            *res.body_mut() = Body::from(body);
+            res.headers_mut().insert(
+                header::CONTENT_TYPE,
+                HeaderValue::from_static("application/problem+json"),
+            );
+            res.headers_mut().remove(header::CONTENT_LENGTH);
+        }
+        if method == Method::HEAD {
+            head_without_body(&mut res).await;
+        }
+
+        let headers = res.headers_mut();
+        // The id's own bytes become the header value (no copy); it is not needed after this.
+        if let Ok(v) = HeaderValue::from_maybe_shared(bytes::Bytes::from(trace_id.0)) {
+            headers.insert(X_TRACE_ID, v);
+        }
+        headers.insert(
+            header::X_CONTENT_TYPE_OPTIONS,
+            HeaderValue::from_static("nosniff"),
+        );
+        if !headers.contains_key(header::CACHE_CONTROL) {
+            headers.insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
+        }
+        if let Some(origin) = cors_origin {
+            let credentials = origin.as_bytes() != b"*";
+            headers.insert(header::ACCESS_CONTROL_ALLOW_ORIGIN, origin);
+            if credentials {
+                headers.insert(
+                    header::ACCESS_CONTROL_ALLOW_CREDENTIALS,
+                    HeaderValue::from_static("true"),
+                );
+            }
+            headers.insert(
+                header::ACCESS_CONTROL_EXPOSE_HEADERS,
+                HeaderValue::from_static("X-Trace-ID"),
+            );
+        }
+        // With an explicit origin list the answer depends on `Origin`, so caches must key on it — also for
+        // requests without an allowed origin, whose answer lacks the CORS headers.
+        if matches!(state.config.cors.allowed_origins, AllowedOrigins::List(_)) {
+            headers.append(header::VARY, HeaderValue::from_static("Origin"));
+        }
+
+        let _entered = span.enter();
+        // OAuth routes name their provider in the last path segment; it is logged as `provider`.
+        let provider = route
+            .starts_with("/oauth/")
+            .then(|| instance.rsplit('/').next().unwrap_or(""))
+            .map(|p| p.char_indices().nth(64).map_or(p, |(i, _)| &p[..i]));
+        // One measurement for the log line and the span, so both carry the same latency.
+        let latency_ms = crate::telemetry::ms(started.elapsed());
+        log_completion(
+            &method,
+            route,
+            res.status(),
+            latency_ms,
+            problem.as_ref(),
+            provider,
+            device_log.get(),
+        );
+        if otel {
+            record_completion(&span, res.status(), latency_ms, provider, device_log.get());
+        }
+        res
+    };
+    match fields {
+        Some(fields) => fields.scope(finish).await,
+        None => finish.await,
+    }
+}
+
+/// The exported span of a request (with OpenTelemetry). The `otel.*` fields and the completion fields
+/// are recorded later; log lines never show `otel.*` fields, and the completion fields are recorded
+/// after the last line. `as_str` values are recorded as strings as they are; `%` would format each into
+/// a new `String`.
+fn request_span(trace_id: &TraceId, method: &Method, route: &str) -> tracing::Span {
+    tracing::info_span!(
         "request",
         trace_id = trace_id.0.as_str(),
         method = method.as_str(),
@@ -321,98 +428,7 @@ where
         provider = tracing::field::Empty,
         device_id = tracing::field::Empty,
         serial = tracing::field::Empty,
-    );
-    if otel {
-        span.record("otel.name", format!("HTTP {method} {route}"));
-        span.record("otel.kind", "server");
-        otel::attach_request_span(&span, req.headers(), &trace_id.0);
-    }
-    let inner = AssertUnwindSafe(inside(&state, req, inner)).catch_unwind();
-    let mut res = match inner.instrument(span.clone()).await {
-        Ok(res) => res,
-        // A panicking handler becomes a 500 problem; one bad request must not stop the process.
-        Err(_) => ApiError::Internal {
-            cause: "a request handler panicked".into(),
-        }
-        .into_response(),
-    };
-
-    let problem = res.extensions_mut().remove::<Problem>().or_else(|| {
-        // Anything that produced an error response without going through `ApiError` (axum's own
-        // rejections) is normalised to the generic problem of its status.
-        let status = res.status();
-        let is_problem = res
-            .headers()
-            .get(header::CONTENT_TYPE)
-            .is_some_and(|v| v.as_bytes().starts_with(b"application/problem+json"));
-        (status.as_u16() >= 400 && !is_problem).then(|| Problem::generic(status))
-    });
-    if let Some(problem) = &problem {
-        let body = problem.to_body(instance, &trace_id.0);
-        *res.body_mut() = Body::from(body);
-        res.headers_mut().insert(
-            header::CONTENT_TYPE,
-            HeaderValue::from_static("application/problem+json"),
-        );
-        res.headers_mut().remove(header::CONTENT_LENGTH);
-    }
-    if method == Method::HEAD {
-        head_without_body(&mut res).await;
-    }
-
-    let headers = res.headers_mut();
-    // The id's own bytes become the header value (no copy); it is not needed after this.
-    if let Ok(v) = HeaderValue::from_maybe_shared(bytes::Bytes::from(trace_id.0)) {
-        headers.insert(X_TRACE_ID, v);
-    }
-    headers.insert(
-        header::X_CONTENT_TYPE_OPTIONS,
-        HeaderValue::from_static("nosniff"),
-    );
-    if !headers.contains_key(header::CACHE_CONTROL) {
-        headers.insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
-    }
-    if let Some(origin) = cors_origin {
-        let credentials = origin.as_bytes() != b"*";
-        headers.insert(header::ACCESS_CONTROL_ALLOW_ORIGIN, origin);
-        if credentials {
-            headers.insert(
-                header::ACCESS_CONTROL_ALLOW_CREDENTIALS,
-                HeaderValue::from_static("true"),
-            );
-        }
-        headers.insert(
-            header::ACCESS_CONTROL_EXPOSE_HEADERS,
-            HeaderValue::from_static("X-Trace-ID"),
-        );
-    }
-    // With an explicit origin list the answer depends on `Origin`, so caches must key on it — also for
-    // requests without an allowed origin, whose answer lacks the CORS headers.
-    if matches!(state.config.cors.allowed_origins, AllowedOrigins::List(_)) {
-        headers.append(header::VARY, HeaderValue::from_static("Origin"));
-    }
-
-    let _entered = span.enter();
-    // OAuth routes name their provider in the last path segment; it is logged as `provider`.
-    let provider = route
-        .starts_with("/oauth/")
-        .then(|| instance.rsplit('/').next().unwrap_or(""))
-        .map(|p| p.char_indices().nth(64).map_or(p, |(i, _)| &p[..i]));
-    // One measurement for the log line and the span, so both carry the same latency.
-    let latency_ms = crate::telemetry::ms(started.elapsed());
-    log_completion(
-        &method,
-        route,
-        res.status(),
-        latency_ms,
-        problem.as_ref(),
-        provider,
-        device_log.get(),
-    );
-    if otel {
-        record_completion(&span, res.status(), latency_ms, provider, device_log.get());
-    }
-    res
+    )
 }
 
 /// Turns the answer GET would give into the answer to HEAD: the same status and headers, including
@@ -463,8 +479,9 @@ fn record_completion(
 }
 
 /// The first steps of every request and the timeout: a CORS preflight is answered before routing
-/// and authentication, then load shedding, then the route within `REQUEST_TIMEOUT_SECONDS`.
-async fn inside<S>(state: &AppState, req: Request, inner: S) -> Response
+/// and authentication, then load shedding, then the route within `REQUEST_TIMEOUT_SECONDS` of
+/// `started`.
+async fn inside<S>(state: &AppState, req: Request, inner: S, started: Instant) -> Response
 where
     S: Service<Request, Response = Response, Error = Infallible>,
 {
@@ -475,8 +492,17 @@ where
         Ok(permit) => permit,
         Err(Overloaded) => return ApiError::Overloaded.into_response(),
     };
+    let mut route = std::pin::pin!(inner.oneshot(req));
+    // Most routes answer on their first poll; only one that has to wait arms the timer.
+    if let Poll::Ready(answer) =
+        std::future::poll_fn(|cx| Poll::Ready(route.as_mut().poll(cx))).await
+    {
+        let Ok(res) = answer;
+        return res;
+    }
     let limit = state.config.http.request_timeout;
-    match tokio::time::timeout(limit, inner.oneshot(req)).await {
+    let deadline = tokio::time::Instant::from_std(started) + limit;
+    match tokio::time::timeout_at(deadline, route).await {
         Ok(Ok(res)) => res,
         Ok(Err(never)) => match never {},
         Err(_) => ApiError::Timeout {

@@ -6,8 +6,9 @@
 //! instead of the general path: no map of fields is built, nothing is cloned, the timestamp is formatted
 //! by hand, and strings are escaped straight into the line buffer. The line is the one the general
 //! path writes, key for key and in the same order: `timestamp`, `level`, `target`, `message`, the
-//! fields of the enclosing spans from the outermost (on Lambda `aws_request_id`, then the request
-//! span's `trace_id`, `method`, `route`), the event's own fields, and `span_id` with OpenTelemetry.
+//! fields of the enclosing spans from the outermost with the request's among them (on Lambda
+//! `aws_request_id`, then the request's `trace_id`, `method`, `route`), the event's own fields, and
+//! `span_id` with OpenTelemetry.
 //!
 //! [`NAME`] also lets the server's writer ([`super::writer`]) recognise the event and queue it instead
 //! of writing it at once. Depends on `tracing` only; nothing here knows axum.
@@ -17,6 +18,8 @@ use std::time::{SystemTime, UNIX_EPOCH};
 
 use serde_json::Value;
 use tracing::Event;
+
+use super::FieldValue;
 use tracing::field::{Field, Visit};
 
 /// The `tracing` event name of the completion event (its `message` is `request completed`).
@@ -90,13 +93,14 @@ impl Visit for EventFields {
 
 /// Writes the JSON line of a completion `event` (with its trailing newline) into `out`.
 ///
-/// `span_fields` yields the enclosing spans' recorded fields from the outermost; a name the event also
+/// `span_fields` yields the enclosing spans' recorded fields from the outermost, with the request's
+/// fields among them; a name the event also
 /// carries is written once, with the event's value, at the position of its first appearance, as the
 /// general path's ordered map does. `span_id` is the OpenTelemetry span id, when there is one.
 pub fn write_json<'a>(
     out: &mut dyn fmt::Write,
     event: &Event<'_>,
-    span_fields: impl Iterator<Item = (&'a str, &'a Value)>,
+    span_fields: impl Iterator<Item = (&'a str, FieldValue<'a>)>,
     span_id: Option<&str>,
 ) -> fmt::Result {
     let meta = event.metadata();
@@ -124,7 +128,7 @@ pub fn write_json<'a>(
     // keeps its first position and takes the innermost value.
     let mut written: [&str; MAX_FIELDS * 2] = [""; MAX_FIELDS * 2];
     let mut count = 0;
-    let span_fields: Vec<(&str, &Value)> = span_fields.collect();
+    let span_fields: Vec<(&str, FieldValue<'_>)> = span_fields.collect();
     for (index, (name, value)) in span_fields.iter().enumerate() {
         if written[..count].contains(name) {
             continue;
@@ -166,8 +170,12 @@ pub fn write_json<'a>(
     out.write_str(&line)
 }
 
-/// A span field's JSON value (strings escaped, numbers and booleans as they are).
-fn write_value(out: &mut String, value: &Value) {
+/// A span or request field's JSON value (strings escaped, numbers and booleans as they are).
+fn write_value(out: &mut String, value: FieldValue<'_>) {
+    let value = match value {
+        FieldValue::Text(text) => return write_json_str(out, text),
+        FieldValue::Json(value) => value,
+    };
     match value {
         Value::String(s) => write_json_str(out, s),
         Value::Number(n) => {
