@@ -4,10 +4,12 @@
 //!
 //! 1. `BASE_PATH` removal — wraps the router as a service, because it must run before routing;
 //! 2. [`RequestLayer`], one layer running [`handle`], which does, from the outside in: the trace id,
-//!    the request span and its completion log, problem rendering, CORS response headers and the
-//!    headers every response carries; then panic catching (a panicking handler becomes a 500 problem
-//!    and the process keeps serving); CORS preflights, answered before authentication; load shedding
-//!    (server binary only, 503); and `REQUEST_TIMEOUT_SECONDS` over the route (504);
+//!    the request's log fields (with OpenTelemetry, its span) and its completion log, problem
+//!    rendering, CORS response headers and the headers every response carries; then panic catching (a
+//!    panicking handler becomes a 500 problem and the process keeps serving); CORS preflights,
+//!    answered before authentication; load shedding (server binary only, 503); and
+//!    `REQUEST_TIMEOUT_SECONDS` over the route (504), armed only when the route does not answer on its
+//!    first poll;
 //! 3. the router itself, whose routes carry [`DeclaredLengthLayer`] (413 on a declared
 //!    `Content-Length` over the limit, after 404/405 and before authentication).
 //!
@@ -264,7 +266,7 @@ fn allowed_origin(cors: &CorsConfig, headers: &HeaderMap) -> Option<HeaderValue>
     }
 }
 
-/// The whole per-request stack in one layer: trace id, request span, completion log, problem
+/// The whole per-request stack in one layer: trace id, log fields or span, completion log, problem
 /// rendering and common headers around panic catching, CORS preflights, load shedding and the timeout.
 ///
 /// One layer ([`RequestLayer`]) instead of one per concern: every layer clones the service beneath it

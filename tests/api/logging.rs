@@ -126,6 +126,38 @@ async fn json_logs_carry_one_completion_event_per_request_and_no_secret() {
 }
 
 #[tokio::test]
+async fn at_log_level_warn_a_rejected_request_logs_its_trace_id_method_and_route() {
+    let capture = Capture::default();
+    let subscriber =
+        apuntador::telemetry::subscriber("warn", LogFormat::Json, capture.clone()).unwrap();
+    crate::helpers::reliable_log_capture();
+    let _guard = tracing::subscriber::set_default(subscriber);
+    let app = apuntador::router(apuntador::AppState::in_memory(config(&[])));
+    let headers = [(
+        "x-amzn-trace-id",
+        "Root=1-5759e988-bd862e3fe1be46a994272793",
+    )];
+
+    let status = send(&app, "GET", "/device/status/device-0001", &headers, None)
+        .await
+        .status;
+
+    assert_eq!(status, 401);
+    let lines: Vec<serde_json::Value> = capture
+        .text()
+        .lines()
+        .map(|l| serde_json::from_str(l).expect("every line is JSON"))
+        .collect();
+    assert_eq!(lines.len(), 1, "only the WARN line at warn: {lines:?}");
+    let warn = &lines[0];
+    assert_eq!(warn["message"], "request rejected");
+    assert_eq!(warn["error"], "certificate_required");
+    assert_eq!(warn["trace_id"], "5759e988bd862e3fe1be46a994272793");
+    assert_eq!(warn["method"], "GET");
+    assert_eq!(warn["route"], "/device/status/{device_id}");
+}
+
+#[tokio::test]
 async fn human_logs_are_one_line_per_event_and_no_secret() {
     let (logs, state_token) = exercise(LogFormat::Human).await;
     assert_nothing_secret(&logs, &state_token);
