@@ -49,10 +49,7 @@ pub fn is_json_content_type(headers: &HeaderMap) -> bool {
 /// more), 400 `invalid_body` when the body cannot be read to its end — broken chunked framing, or a
 /// connection that ends before the declared `Content-Length`.
 pub async fn read_body(req: Request) -> Result<bytes::Bytes, ApiError> {
-    let limit = req
-        .extensions()
-        .get::<RequestContext>()
-        .map_or(65_536, |c| c.body_limit);
+    let limit = RequestContext::with(|c| c.body_limit).unwrap_or(65_536);
     axum::body::to_bytes(req.into_body(), limit)
         .await
         .map_err(|err| body_error(&err, limit))
@@ -406,9 +403,7 @@ impl FromRequestParts<AppState> for DeviceIdentity {
             }
         };
         let device = crate::devices::authenticate(state, &der, chrono::Utc::now()).await?;
-        if let Some(ctx) = parts.extensions.get::<RequestContext>() {
-            ctx.device_log.record(&device.device_id, &device.serial);
-        }
+        RequestContext::with(|ctx| ctx.record_device(&device.device_id, &device.serial));
         Ok(DeviceIdentity(device))
     }
 }

@@ -68,35 +68,36 @@ impl TraceId {
     }
 }
 
-/// Facts the outermost layer establishes for everything inside it; found in the request extensions.
-#[derive(Debug, Clone)]
+/// Facts the outermost layer establishes for everything inside it: the context of the request the
+/// current task is handling ([`RequestContext::with`]).
+///
+/// It travels with the request's task rather than in the request's extensions: inserting it there
+/// and sharing the device slot cost two allocations per request. The `DeviceIdentity` extractor
+/// records the authenticated device here and the completion event reads it, so answers produced after
+/// authentication by other extractors or by axum (422, 403 `device_mismatch`) still log the device.
+#[derive(Debug)]
 pub struct RequestContext {
     /// `BODY_LIMIT_BYTES`.
     pub body_limit: usize,
-    /// The `Access-Control-Allow-Origin` value when the request carries an allowed `Origin`.
-    pub cors_origin: Option<HeaderValue>,
-    /// Where the `DeviceIdentity` extractor records the authenticated device for the completion log.
-    pub device_log: DeviceLogSlot,
+    /// Whether the request carries an allowed `Origin` (a preflight then gets the allow headers).
+    pub origin_allowed: bool,
+    /// The authenticated device, `(device_id, serial)`, for the completion log.
+    device: std::sync::OnceLock<(String, String)>,
 }
 
-/// The authenticated device of a request, for the `device_id` and `serial` of its completion log.
-///
-/// [`handle`] puts an empty slot in the request's [`RequestContext`]; the `DeviceIdentity` extractor
-/// fills it once the client certificate is verified; the completion event reads it. A shared slot
-/// rather than a response extension, so answers produced after authentication by other extractors or
-/// by axum (422, 403 `device_mismatch`) still log the device.
-#[derive(Debug, Clone, Default)]
-pub struct DeviceLogSlot(Arc<std::sync::OnceLock<(String, String)>>);
+tokio::task_local! {
+    static CONTEXT: RequestContext;
+}
 
-impl DeviceLogSlot {
-    /// Records the authenticated device; later calls are ignored.
-    pub fn record(&self, device_id: &str, serial: &str) {
-        let _ = self.0.set((device_id.to_owned(), serial.to_owned()));
+impl RequestContext {
+    /// Calls `f` with the context of the request this task is handling; `None` outside [`handle`].
+    pub fn with<R>(f: impl FnOnce(&RequestContext) -> R) -> Option<R> {
+        CONTEXT.try_with(f).ok()
     }
 
-    /// The recorded `(device_id, serial)`.
-    pub fn get(&self) -> Option<(&str, &str)> {
-        self.0.get().map(|(d, s)| (d.as_str(), s.as_str()))
+    /// Records the authenticated device for the completion log; later calls are ignored.
+    pub fn record_device(&self, device_id: &str, serial: &str) {
+        let _ = self.device.set((device_id.to_owned(), serial.to_owned()));
     }
 }
 
@@ -272,7 +273,7 @@ fn allowed_origin(cors: &CorsConfig, headers: &HeaderMap) -> Option<HeaderValue>
 /// One layer ([`RequestLayer`]) instead of one per concern: every layer clones the service beneath it
 /// on every request, and that cloning dominated the cost of the stack. `inner` is the route (or
 /// fallback) this request was routed to.
-pub async fn handle<S>(state: AppState, mut req: Request, inner: S) -> Response
+pub async fn handle<S>(state: AppState, req: Request, inner: S) -> Response
 where
     S: Service<Request, Response = Response, Error = Infallible> + Send,
     S::Future: Send,
@@ -297,13 +298,11 @@ where
     // none. `MatchedPath` shares its string, so keeping it costs no copy.
     let matched = req.extensions().get::<MatchedPath>().cloned();
     let route = matched.as_ref().map_or("<unmatched>", MatchedPath::as_str);
-    let device_log = DeviceLogSlot::default();
     let ctx = RequestContext {
         body_limit: state.config.http.body_limit_bytes,
-        cors_origin: cors_origin.clone(),
-        device_log: device_log.clone(),
+        origin_allowed: cors_origin.is_some(),
+        device: std::sync::OnceLock::new(),
     };
-    req.extensions_mut().insert(ctx);
 
     // Every line logged while the request is handled carries its trace id, method and route. With
     // OpenTelemetry they are the fields of the exported request span; without, they travel with the
@@ -392,6 +391,9 @@ where
             .map(|p| p.char_indices().nth(64).map_or(p, |(i, _)| &p[..i]));
         // One measurement for the log line and the span, so both carry the same latency.
         let latency_ms = crate::telemetry::ms(started.elapsed());
+        // Only device routes record a device, so this copies two short strings at most.
+        let device = RequestContext::with(|c| c.device.get().cloned()).flatten();
+        let device = device.as_ref().map(|(d, s)| (d.as_str(), s.as_str()));
         log_completion(
             &method,
             route,
@@ -399,13 +401,14 @@ where
             latency_ms,
             problem.as_ref(),
             provider,
-            device_log.get(),
+            device,
         );
         if otel {
-            record_completion(&span, res.status(), latency_ms, provider, device_log.get());
+            record_completion(&span, res.status(), latency_ms, provider, device);
         }
         res
     };
+    let finish = CONTEXT.scope(ctx, finish);
     match fields {
         Some(fields) => fields.scope(finish).await,
         None => finish.await,
@@ -583,11 +586,8 @@ fn is_preflight(req: &Request) -> bool {
 /// headers only for an allowed origin.
 fn preflight(state: &AppState, req: &Request) -> Response {
     let mut res = StatusCode::OK.into_response();
-    let allowed = req
-        .extensions()
-        .get::<RequestContext>()
-        .and_then(|c| c.cors_origin.as_ref());
-    if allowed.is_some() {
+    let allowed = RequestContext::with(|c| c.origin_allowed).unwrap_or(false);
+    if allowed {
         let cors = &state.config.cors;
         let h = res.headers_mut();
         if let Ok(v) = HeaderValue::from_str(&cors.allowed_methods.join(",")) {
@@ -678,10 +678,7 @@ where
     }
 
     fn call(&mut self, req: Request) -> Self::Future {
-        let limit = req
-            .extensions()
-            .get::<RequestContext>()
-            .map(|c| c.body_limit);
+        let limit = RequestContext::with(|c| c.body_limit);
         let declared = req
             .headers()
             .get(header::CONTENT_LENGTH)
