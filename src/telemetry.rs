@@ -165,18 +165,10 @@ impl RequestFields {
 }
 
 /// Calls `f` with the fields of the request being handled on this task, if any.
-fn with_request<R>(f: impl FnOnce(Option<&RequestFields>) -> R) -> R {
-    let mut f = Some(f);
-    let inside = REQUEST
-        .try_with(|request| f.take().map(|f| f(Some(request))))
-        .ok()
-        .flatten();
-    match (inside, f) {
-        (Some(result), _) => result,
-        (None, Some(f)) => f(None),
-        // `f` was taken only when it ran and returned its result.
-        (None, None) => unreachable!("with_request: the closure ran without a result"),
-    }
+fn with_request<R>(mut f: impl FnMut(Option<&RequestFields>) -> R) -> R {
+    REQUEST
+        .try_with(|request| f(Some(request)))
+        .unwrap_or_else(|_| f(None))
 }
 
 /// A field value of a line, as the span and request fields hold it.
@@ -412,7 +404,7 @@ where
             for (k, v) in fields {
                 map.insert(k.to_owned(), v.to_value());
             }
-            self.write_general(&mut writer, event, map, span_id)
+            self.write_general(&mut writer, event, map, span_id.as_deref())
         })
     }
 }
@@ -424,7 +416,7 @@ impl LineFormat {
         writer: &mut Writer<'_>,
         event: &Event<'_>,
         mut fields: Map<String, Value>,
-        span_id: Option<String>,
+        span_id: Option<&str>,
     ) -> std::fmt::Result {
         let meta = event.metadata();
         event.record(&mut JsonVisitor(&mut fields));
