@@ -497,20 +497,27 @@ where
         Ok(permit) => permit,
         Err(Overloaded) => return ApiError::Overloaded.into_response(),
     };
-    let mut route = std::pin::pin!(inner.oneshot(req));
-    // Most routes answer on their first poll; only one that has to wait arms the timer.
-    if let Poll::Ready(answer) =
-        std::future::poll_fn(|cx| Poll::Ready(route.as_mut().poll(cx))).await
-    {
-        let Ok(res) = answer;
-        return res;
-    }
     let limit = state.config.http.request_timeout;
     let deadline = tokio::time::Instant::from_std(started) + limit;
-    match tokio::time::timeout_at(deadline, route).await {
-        Ok(Ok(res)) => res,
-        Ok(Err(never)) => match never {},
-        Err(_) => ApiError::Timeout {
+    let mut route = std::pin::pin!(inner.oneshot(req));
+    // Most routes answer on their first poll; the timer is armed only when one has to wait.
+    let mut timer = std::pin::pin!(None::<tokio::time::Sleep>);
+    let answer = std::future::poll_fn(|cx| {
+        if let Poll::Ready(Ok(res)) = route.as_mut().poll(cx) {
+            return Poll::Ready(Some(res));
+        }
+        if timer.is_none() {
+            timer.set(Some(tokio::time::sleep_until(deadline)));
+        }
+        match timer.as_mut().as_pin_mut() {
+            Some(sleep) => sleep.poll(cx).map(|()| None),
+            None => Poll::Pending,
+        }
+    })
+    .await;
+    match answer {
+        Some(res) => res,
+        None => ApiError::Timeout {
             seconds: limit.as_secs(),
         }
         .into_response(),
