@@ -18,6 +18,7 @@
 //! shutdown then apply to TLS connections exactly as to plain ones (a handshake still in progress at
 //! shutdown is waited for like an in-flight request, within the grace period).
 
+mod timer;
 pub mod tls;
 
 use std::future::Future;
@@ -30,7 +31,7 @@ use axum::Router;
 use axum::body::Body;
 use hyper::body::Incoming;
 use hyper::rt::{Read as HyperRead, Write as HyperWrite};
-use hyper_util::rt::{TokioIo, TokioTimer};
+use hyper_util::rt::TokioIo;
 use hyper_util::server::graceful::{GracefulShutdown, Watcher};
 use hyper_util::service::TowerToHyperService;
 use tokio::net::TcpListener;
@@ -83,8 +84,8 @@ pub async fn serve_door(
 ) -> ShutdownOutcome {
     let graceful = GracefulShutdown::new();
     let mut http = hyper::server::conn::http1::Builder::new();
-    http.timer(TokioTimer::new())
-        .header_read_timeout(HEADER_READ_TIMEOUT)
+    // Each connection gets its own timer (`Connection::serve`).
+    http.header_read_timeout(HEADER_READ_TIMEOUT)
         .keep_alive(true);
     // A connection over MAX_CONNECTIONS is answered once (503, liveness excepted) and closed.
     let mut refusing = http.clone();
@@ -200,9 +201,10 @@ impl Connection {
             }
             req
         });
-        let conn = self
-            .http
-            .serve_connection(io, TowerToHyperService::new(service));
+        let mut http = self.http;
+        // The header-read timeout's timer: one armed sleep per connection, not one per request.
+        http.timer(timer::ConnectionTimer::new());
+        let conn = http.serve_connection(io, TowerToHyperService::new(service));
         // hyper answers unparsable requests itself (400/414/431, no body); they are only logged at
         // DEBUG, so garbage sent to the port cannot flood the logs.
         if let Err(err) = watcher.watch(conn).await

@@ -202,6 +202,32 @@ async fn connections_over_max_connections_get_one_503_while_liveness_still_answe
     assert_eq!(warnings[0]["refused"], 1);
 }
 
+#[tokio::test]
+async fn a_connection_that_never_finishes_its_head_is_closed_by_the_header_timeout() {
+    // A connection over MAX_CONNECTIONS has 5 s to send its head (the normal 75 s are too long for a
+    // test); both go through the same per-connection header-read timer.
+    let state = AppState::in_memory(config(&[("MAX_CONNECTIONS", "1")])).with_load_shedding();
+    let (addr, _stop) = serve(state).await;
+    let _idle = TcpStream::connect(addr).await.unwrap();
+    tokio::time::sleep(Duration::from_millis(200)).await;
+
+    let mut slow = TcpStream::connect(addr).await.unwrap();
+    let start = std::time::Instant::now();
+    slow.write_all(b"GET /health HTTP/1.1\r\nHost: t\r\n")
+        .await
+        .unwrap();
+    let mut answer = Vec::new();
+    // Closed or reset: either ends the read.
+    let _ = tokio::time::timeout(Duration::from_secs(15), slow.read_to_end(&mut answer))
+        .await
+        .expect("the server closes the connection");
+    let waited = start.elapsed();
+    assert!(
+        waited >= Duration::from_millis(4500) && waited < Duration::from_secs(10),
+        "closed after {waited:?}"
+    );
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_full_cpu_pool_answers_503_with_retry_after_at_once() {
     use crate::fake_csr;
