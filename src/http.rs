@@ -17,7 +17,7 @@ pub mod oauth;
 pub mod rules;
 
 use axum::Router;
-use axum::routing::MethodRouter;
+use axum::handler::{Handler, Layered};
 
 use crate::state::AppState;
 
@@ -37,9 +37,16 @@ pub fn router(state: AppState) -> Router {
     middleware::apply(routes, state)
 }
 
-/// Wraps a route's method router with the per-route guards that must run after routing (so that 404
-/// and 405 answer first) but before authentication: the declared `Content-Length` check. Every
-/// feature router wraps its routes with it.
-pub fn guarded(methods: MethodRouter<AppState>) -> MethodRouter<AppState> {
-    methods.route_layer(middleware::DeclaredLengthLayer)
+/// Wraps a route's handler with the per-route guards that must run after routing (so that 404 and
+/// 405 answer first) but before authentication: the declared `Content-Length` check. Every feature
+/// router wraps its handlers with it: `get(guarded(handler))`.
+///
+/// On the handler rather than as a `route_layer` on the method router: that would box each route a
+/// second time, and every request would clone and allocate the inner box.
+pub fn guarded<H, T>(handler: H) -> Layered<middleware::DeclaredLengthLayer, H, T, AppState>
+where
+    H: Handler<T, AppState>,
+    T: 'static,
+{
+    handler.layer(middleware::DeclaredLengthLayer)
 }

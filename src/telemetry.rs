@@ -150,8 +150,11 @@ impl RequestFields {
 
     /// Runs `work` with these fields on every line it logs (lines logged by other tasks or threads,
     /// such as the store's writer thread, do not carry them).
-    pub async fn scope<F: Future>(self, work: F) -> F::Output {
-        REQUEST.scope(self, work).await
+    ///
+    /// The task-local future itself, not an `async fn` awaiting it: that would hold `work` twice (its
+    /// argument and the future it awaits), and every request's future is moved into a box.
+    pub fn scope<F: Future>(self, work: F) -> impl Future<Output = F::Output> {
+        REQUEST.scope(self, work)
     }
 
     /// The fields as `(name, value)` pairs, in the order they are written.

@@ -28,7 +28,7 @@ const REASON_MAX_CHARS: usize = 256;
 pub fn router() -> Router<AppState> {
     Router::new().route(
         "/admin/devices/{device_id}/revoke",
-        guarded(post(revoke_device)),
+        post(guarded(revoke_device)),
     )
 }
 

@@ -28,12 +28,12 @@ use crate::state::AppState;
 /// Routes of this module.
 pub fn router() -> Router<AppState> {
     Router::new()
-        .route("/device/attest/android", guarded(post(attest_android)))
-        .route("/device/attest/ios", guarded(post(attest_ios)))
-        .route("/device/attest/desktop", guarded(post(attest_desktop)))
+        .route("/device/attest/android", post(guarded(attest_android)))
+        .route("/device/attest/ios", post(guarded(attest_ios)))
+        .route("/device/attest/desktop", post(guarded(attest_desktop)))
         .route(
             "/device/attest/clear-cache",
-            guarded(post(clear_attestation_cache)),
+            post(guarded(clear_attestation_cache)),
         )
 }
 

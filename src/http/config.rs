@@ -17,7 +17,7 @@ pub const PROVIDERS_CACHE_TTL: u32 = 3600;
 
 /// Routes of this module.
 pub fn router() -> Router<AppState> {
-    Router::new().route("/config/providers", guarded(get(get_providers)))
+    Router::new().route("/config/providers", get(guarded(get_providers)))
 }
 
 /// One provider's entry.

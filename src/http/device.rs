@@ -28,17 +28,17 @@ use crate::store::timestamp;
 /// Routes of this module.
 pub fn router() -> Router<AppState> {
     Router::new()
-        .route("/device/enroll", guarded(post(enroll_device)))
-        .route("/device/renew", guarded(post(renew_certificate)))
-        .route("/device/revoke", guarded(post(revoke_certificate)))
+        .route("/device/enroll", post(guarded(enroll_device)))
+        .route("/device/renew", post(guarded(renew_certificate)))
+        .route("/device/revoke", post(guarded(revoke_certificate)))
         .route(
             "/device/status/{device_id}",
-            guarded(get(get_device_status)),
+            get(guarded(get_device_status)),
         )
-        .route("/device/ca-certificate", guarded(get(get_ca_certificate)))
+        .route("/device/ca-certificate", get(guarded(get_ca_certificate)))
         .route(
             "/device/ca-certificate-pin",
-            guarded(get(get_ca_certificate_pin)),
+            get(guarded(get_ca_certificate_pin)),
         )
 }
 

@@ -140,10 +140,10 @@ impl Modify for SecuritySchemes {
 /// Routes of this module (merged only when docs are enabled).
 pub fn router() -> Router<AppState> {
     Router::new()
-        .route("/openapi.json", guarded(get(openapi_json)))
-        .route("/docs", guarded(get(docs_page)))
-        .route("/docs/", guarded(get(docs_slash)))
-        .route("/docs/{asset}", guarded(get(docs_asset)))
+        .route("/openapi.json", get(guarded(openapi_json)))
+        .route("/docs", get(guarded(docs_page)))
+        .route("/docs/", get(guarded(docs_slash)))
+        .route("/docs/{asset}", get(guarded(docs_asset)))
 }
 
 /// The Swagger UI release embedded in the binary (npm package `swagger-ui-dist`).

@@ -24,10 +24,10 @@ pub const VERSION: &str = env!("CARGO_PKG_VERSION");
 /// Routes of this module.
 pub fn router() -> Router<AppState> {
     Router::new()
-        .route("/", guarded(get(service_info)))
-        .route("/health", guarded(get(health)))
-        .route("/health/public", guarded(get(health_public)))
-        .route("/health/ready", guarded(get(readiness)))
+        .route("/", get(guarded(service_info)))
+        .route("/health", get(guarded(health)))
+        .route("/health/public", get(guarded(health_public)))
+        .route("/health/ready", get(guarded(readiness)))
 }
 
 /// Body of `GET /`.

@@ -33,9 +33,11 @@ use axum::body::Body;
 use axum::extract::{MatchedPath, Request};
 use axum::response::{IntoResponse, Response};
 use futures_util::FutureExt;
+use futures_util::future::{CatchUnwind, Either};
 use http::{HeaderMap, HeaderName, HeaderValue, Method, StatusCode, header};
+use pin_project_lite::pin_project;
 use tokio::sync::OwnedSemaphorePermit;
-use tower::{Service, ServiceExt};
+use tower::Service;
 use tracing::{Instrument, Level};
 
 use crate::config::{AllowedHeaders, AllowedOrigins, CorsConfig};
@@ -57,14 +59,31 @@ pub struct TraceId(pub String);
 impl TraceId {
     /// 128 random bits: the trace id of a request that names none, when OpenTelemetry is disabled.
     pub fn random() -> TraceId {
-        const HEX: &[u8; 16] = b"0123456789abcdef";
+        use rand::{Rng as _, SeedableRng as _};
+        thread_local! {
+            // A trace id must be unique, not secret: a small fast generator, seeded once per thread
+            // from the operating system, costs a fraction of the thread's cryptographic generator.
+            static RNG: std::cell::RefCell<rand::rngs::SmallRng> =
+                std::cell::RefCell::new(rand::rngs::SmallRng::from_os_rng());
+        }
+        // The two lower-case hex digits of each byte value.
+        const HEX_PAIRS: [[u8; 2]; 256] = {
+            const HEX: &[u8; 16] = b"0123456789abcdef";
+            let mut pairs = [[0_u8; 2]; 256];
+            let mut byte = 0;
+            while byte < 256 {
+                pairs[byte] = [HEX[byte >> 4], HEX[byte & 0x0f]];
+                byte += 1;
+            }
+            pairs
+        };
+        let bits: u128 = RNG.with_borrow_mut(|rng| rng.random());
         let mut hex = [0_u8; 32];
-        for (i, byte) in rand::random::<[u8; 16]>().into_iter().enumerate() {
-            hex[2 * i] = HEX[usize::from(byte >> 4)];
-            hex[2 * i + 1] = HEX[usize::from(byte & 0x0f)];
+        for (pair, byte) in hex.chunks_exact_mut(2).zip(bits.to_be_bytes()) {
+            pair.copy_from_slice(&HEX_PAIRS[usize::from(byte)]);
         }
         // Hex digits are ASCII, so the conversion cannot fail.
-        TraceId(String::from_utf8(hex.to_vec()).unwrap_or_default())
+        TraceId(std::str::from_utf8(&hex).unwrap_or_default().to_owned())
     }
 }
 
@@ -165,9 +184,7 @@ where
     }
 
     fn call(&mut self, req: Request) -> Self::Future {
-        let inner = self.inner.clone();
-        let state = self.state.clone();
-        Box::pin(async move { Ok(handle(state, req, inner).await) })
+        Box::pin(handle(self.state.clone(), req, self.inner.clone()).map(Ok))
     }
 }
 
@@ -202,15 +219,19 @@ pub fn derive_trace_id(headers: &HeaderMap) -> TraceId {
 /// The trace id named by `X-Amzn-Trace-Id` (its `Root=`), then by a valid `traceparent`; malformed
 /// headers are ignored, and so is an incoming `X-Trace-ID`.
 pub fn incoming_trace_id(headers: &HeaderMap) -> Option<TraceId> {
-    if let Some(id) = headers
-        .get(X_AMZN_TRACE_ID)
-        .and_then(|v| v.to_str().ok())
-        .and_then(xray_root)
-    {
+    // One pass over the request's few headers costs less than hashing both names for two lookups.
+    let (mut xray, mut traceparent) = (None, None);
+    for (name, value) in headers {
+        if xray.is_none() && name == X_AMZN_TRACE_ID {
+            xray = Some(value);
+        } else if traceparent.is_none() && name == TRACEPARENT {
+            traceparent = Some(value);
+        }
+    }
+    if let Some(id) = xray.and_then(|v| v.to_str().ok()).and_then(xray_root) {
         return Some(TraceId(id));
     }
-    headers
-        .get(TRACEPARENT)
+    traceparent
         .and_then(|v| v.to_str().ok())
         .and_then(w3c_trace_id)
         .map(TraceId)
@@ -273,7 +294,12 @@ fn allowed_origin(cors: &CorsConfig, headers: &HeaderMap) -> Option<HeaderValue>
 /// One layer ([`RequestLayer`]) instead of one per concern: every layer clones the service beneath it
 /// on every request, and that cloning dominated the cost of the stack. `inner` is the route (or
 /// fallback) this request was routed to.
-pub async fn handle<S>(state: AppState, req: Request, inner: S) -> Response
+///
+/// What can be decided from the request head is decided here, at once; the rest is a future built of
+/// named parts ([`Finish`] around [`Inside`]) rather than nested `async` blocks. Every request's
+/// future is moved into a box, and nested `async` code kept several copies of the request and of the
+/// futures it awaits: the future was 4 KB, copied on every request.
+pub fn handle<S>(state: AppState, req: Request, inner: S) -> impl Future<Output = Response> + Send
 where
     S: Service<Request, Response = Response, Error = Infallible> + Send,
     S::Future: Send,
@@ -291,9 +317,6 @@ where
     });
     let cors_origin = allowed_origin(&state.config.cors, req.headers());
     let method = req.method().clone();
-    // A clone of the URI shares its bytes (no copy); its path is the problem's `instance`.
-    let uri = req.uri().clone();
-    let instance = uri.path();
     // Routing has happened (`Router::layer` wraps routes), so the template is known; the fallback has
     // none. `MatchedPath` shares its string, so keeping it costs no copy.
     let matched = req.extensions().get::<MatchedPath>().cloned();
@@ -318,16 +341,116 @@ where
         let fields = RequestFields::new(&trace_id.0, &method, route);
         (tracing::Span::none(), Some(fields))
     };
-    let finish = async {
-        let inner = AssertUnwindSafe(inside(&state, req, inner, started)).catch_unwind();
-        let mut res = match inner.instrument(span.clone()).await {
-            Ok(res) => res,
-            // A panicking handler becomes a 500 problem; one bad request must not stop the process.
-            Err(_) => ApiError::Internal {
-                cause: "a request handler panicked".into(),
+    let completion = Completion {
+        started,
+        trace_id,
+        method,
+        // A clone of the URI shares its bytes (no copy); its path is the problem's `instance`.
+        uri: req.uri().clone(),
+        matched,
+        cors_origin,
+        // With an explicit origin list the answer depends on `Origin`, so caches must key on it.
+        vary_origin: matches!(state.config.cors.allowed_origins, AllowedOrigins::List(_)),
+        otel,
+        span: span.clone(),
+        problem: None,
+    };
+    let inside = Inside::Start {
+        state,
+        req: Some(req),
+        inner,
+        started,
+    };
+    let finish = Finish {
+        answer: AssertUnwindSafe(inside).catch_unwind().instrument(span),
+        counting: None,
+        completion: Some(completion),
+    };
+    let finish = CONTEXT.scope(ctx, finish);
+    match fields {
+        Some(fields) => Either::Left(fields.scope(finish)),
+        None => Either::Right(finish),
+    }
+}
+
+pin_project! {
+    /// The outer part of a request: waits for [`Inside`]'s answer (a panic becomes a 500 problem),
+    /// renders problems, answers HEAD without a body, adds the common headers and logs the
+    /// completion ([`Completion`]).
+    struct Finish<F> {
+        #[pin]
+        answer: tracing::instrument::Instrumented<CatchUnwind<AssertUnwindSafe<F>>>,
+        // A HEAD answer whose body length is not known up front, while its body is counted.
+        counting: Option<Pin<Box<dyn Future<Output = Response> + Send>>>,
+        // Taken when the request completes.
+        completion: Option<Completion>,
+    }
+}
+
+impl<F: Future<Output = Response>> Future for Finish<F> {
+    type Output = Response;
+
+    fn poll(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Response> {
+        let this = self.project();
+        let res = match this.counting {
+            Some(counting) => std::task::ready!(counting.as_mut().poll(cx)),
+            None => {
+                let answered = std::task::ready!(this.answer.poll(cx));
+                let Some(completion) = this.completion.as_mut() else {
+                    // Polled again after completing.
+                    return Poll::Pending;
+                };
+                let mut res = answered.unwrap_or_else(|_| {
+                    // A panicking handler becomes a 500 problem; one bad request must not stop the
+                    // process.
+                    ApiError::Internal {
+                        cause: "a request handler panicked".into(),
+                    }
+                    .into_response()
+                });
+                completion.render_problem(&mut res);
+                if completion.method == Method::HEAD
+                    && let Some(body) = head_without_body(&mut res)
+                {
+                    let mut counting = count_head_body(res, body);
+                    let polled = counting.as_mut().poll(cx);
+                    *this.counting = Some(counting);
+                    std::task::ready!(polled)
+                } else {
+                    res
+                }
             }
-            .into_response(),
         };
+        match this.completion.take() {
+            Some(completion) => Poll::Ready(completion.finish(res)),
+            None => Poll::Pending,
+        }
+    }
+}
+
+/// What a request's completion needs from its head: for the problem document, the common headers
+/// and the completion log.
+struct Completion {
+    started: Instant,
+    trace_id: TraceId,
+    method: Method,
+    uri: http::Uri,
+    matched: Option<MatchedPath>,
+    /// The `Access-Control-Allow-Origin` value, for an allowed `Origin`.
+    cors_origin: Option<HeaderValue>,
+    /// Whether answers carry `Vary: Origin` (an explicit origin list).
+    vary_origin: bool,
+    otel: bool,
+    /// The exported request span (OpenTelemetry), else a disabled span.
+    span: tracing::Span,
+    /// The answer's problem, once rendered.
+    problem: Option<Problem>,
+}
+
+impl Completion {
+    /// Renders an error answer as a problem document with the request's path and trace id, and keeps
+    /// the problem for the completion log.
+    fn render_problem(&mut self, res: &mut Response) {
         let problem = res.extensions_mut().remove::<Problem>().or_else(|| {
             // Anything that produced an error response without going through `ApiError` (axum's own
             // rejections) is normalised to the generic problem of its status.
@@ -339,7 +462,7 @@ where
             (status.as_u16() >= 400 && !is_problem).then(|| Problem::generic(status))
         });
         if let Some(problem) = &problem {
-            let body = problem.to_body(instance, &trace_id.0);
+            let body = problem.to_body(self.uri.path(), &self.trace_id.0);
             *res.body_mut() = Body::from(body);
             res.headers_mut().insert(
                 header::CONTENT_TYPE,
@@ -347,13 +470,14 @@ where
             );
             res.headers_mut().remove(header::CONTENT_LENGTH);
         }
-        if method == Method::HEAD {
-            head_without_body(&mut res).await;
-        }
+        self.problem = problem;
+    }
 
+    /// Adds the headers every answer carries and logs the completion.
+    fn finish(self, mut res: Response) -> Response {
         let headers = res.headers_mut();
         // The id's own bytes become the header value (no copy); it is not needed after this.
-        if let Ok(v) = HeaderValue::from_maybe_shared(bytes::Bytes::from(trace_id.0)) {
+        if let Ok(v) = HeaderValue::from_maybe_shared(bytes::Bytes::from(self.trace_id.0)) {
             headers.insert(X_TRACE_ID, v);
         }
         headers.insert(
@@ -363,7 +487,7 @@ where
         if !headers.contains_key(header::CACHE_CONTROL) {
             headers.insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
         }
-        if let Some(origin) = cors_origin {
+        if let Some(origin) = self.cors_origin {
             let credentials = origin.as_bytes() != b"*";
             headers.insert(header::ACCESS_CONTROL_ALLOW_ORIGIN, origin);
             if credentials {
@@ -377,41 +501,42 @@ where
                 HeaderValue::from_static("X-Trace-ID"),
             );
         }
-        // With an explicit origin list the answer depends on `Origin`, so caches must key on it — also for
-        // requests without an allowed origin, whose answer lacks the CORS headers.
-        if matches!(state.config.cors.allowed_origins, AllowedOrigins::List(_)) {
+        // Also for requests without an allowed origin, whose answer lacks the CORS headers.
+        if self.vary_origin {
             headers.append(header::VARY, HeaderValue::from_static("Origin"));
         }
 
-        let _entered = span.enter();
+        let _entered = self.span.enter();
+        let route = self
+            .matched
+            .as_ref()
+            .map_or("<unmatched>", MatchedPath::as_str);
         // OAuth routes name their provider in the last path segment; it is logged as `provider`.
         let provider = route
             .starts_with("/oauth/")
-            .then(|| instance.rsplit('/').next().unwrap_or(""))
+            .then(|| self.uri.path().rsplit('/').next().unwrap_or(""))
             .map(|p| p.char_indices().nth(64).map_or(p, |(i, _)| &p[..i]));
-        // One measurement for the log line and the span, so both carry the same latency.
-        let latency_ms = crate::telemetry::ms(started.elapsed());
+        // One measurement for the log line and the span, so both carry the same latency. Without a
+        // span it is measured only if the completion line is written: `/health` lines are DEBUG.
+        let started = self.started;
+        let measured = self.otel.then(|| crate::telemetry::ms(started.elapsed()));
+        let latency_ms = || measured.unwrap_or_else(|| crate::telemetry::ms(started.elapsed()));
         // Only device routes record a device, so this copies two short strings at most.
         let device = RequestContext::with(|c| c.device.get().cloned()).flatten();
         let device = device.as_ref().map(|(d, s)| (d.as_str(), s.as_str()));
         log_completion(
-            &method,
+            &self.method,
             route,
             res.status(),
-            latency_ms,
-            problem.as_ref(),
+            &latency_ms,
+            self.problem.as_ref(),
             provider,
             device,
         );
-        if otel {
-            record_completion(&span, res.status(), latency_ms, provider, device);
+        if self.otel {
+            record_completion(&self.span, res.status(), latency_ms(), provider, device);
         }
         res
-    };
-    let finish = CONTEXT.scope(ctx, finish);
-    match fields {
-        Some(fields) => fields.scope(finish).await,
-        None => finish.await,
     }
 }
 
@@ -438,8 +563,9 @@ fn request_span(trace_id: &TraceId, method: &Method, route: &str) -> tracing::Sp
 
 /// Turns the answer GET would give into the answer to HEAD: the same status and headers, including
 /// the `Content-Length` of the body GET would send (RFC 9110 section 8.6), and no body. Both
-/// binaries answer through here, so HEAD looks the same on every target.
-async fn head_without_body(res: &mut Response) {
+/// binaries answer through here, so HEAD looks the same on every target. Returns the body when its
+/// length is not known up front ([`count_head_body`] counts it).
+fn head_without_body(res: &mut Response) -> Option<Body> {
     use axum::body::HttpBody as _;
     let body = std::mem::replace(res.body_mut(), Body::empty());
     let status = res.status();
@@ -447,17 +573,33 @@ async fn head_without_body(res: &mut Response) {
         || status == StatusCode::NO_CONTENT
         || status == StatusCode::NOT_MODIFIED
     {
-        return;
+        return None;
     }
-    let length = match body.size_hint().exact() {
-        Some(length) => length,
-        // Every body of this service is small and in memory; counting a streamed one is cheap.
-        None => axum::body::to_bytes(body, usize::MAX)
+    match body.size_hint().exact() {
+        Some(length) => {
+            res.headers_mut()
+                .insert(header::CONTENT_LENGTH, HeaderValue::from(length));
+            None
+        }
+        None => Some(body),
+    }
+}
+
+/// Sets the `Content-Length` of a HEAD answer to the length of `body`, a body whose length was not
+/// known up front. Every body of this service is small and in memory; counting a streamed one is
+/// cheap. Boxed: only such answers pay for the counting state.
+fn count_head_body(
+    mut res: Response,
+    body: Body,
+) -> Pin<Box<dyn Future<Output = Response> + Send>> {
+    Box::pin(async move {
+        let length = axum::body::to_bytes(body, usize::MAX)
             .await
-            .map_or(0, |bytes| bytes.len() as u64),
-    };
-    res.headers_mut()
-        .insert(header::CONTENT_LENGTH, HeaderValue::from(length));
+            .map_or(0, |bytes| bytes.len() as u64);
+        res.headers_mut()
+            .insert(header::CONTENT_LENGTH, HeaderValue::from(length));
+        res
+    })
 }
 
 /// Copies the completion log's fields onto the request span, for its OpenTelemetry attributes;
@@ -483,53 +625,117 @@ fn record_completion(
     }
 }
 
-/// The first steps of every request and the timeout: a CORS preflight is answered before routing
-/// and authentication, then load shedding, then the route within `REQUEST_TIMEOUT_SECONDS` of
-/// `started`.
-async fn inside<S>(state: &AppState, req: Request, inner: S, started: Instant) -> Response
-where
-    S: Service<Request, Response = Response, Error = Infallible>,
-{
-    if is_preflight(&req) {
-        return preflight(state, &req);
-    }
-    let _permit = match admit(state, &req) {
-        Ok(permit) => permit,
-        Err(Overloaded) => return ApiError::Overloaded.into_response(),
-    };
-    let limit = state.config.http.request_timeout;
-    let deadline = tokio::time::Instant::from_std(started) + limit;
-    let mut route = std::pin::pin!(inner.oneshot(req));
-    // Most routes answer on their first poll; the timer is armed only when one has to wait.
-    let mut timer = std::pin::pin!(None::<tokio::time::Sleep>);
-    let answer = std::future::poll_fn(|cx| {
-        if let Poll::Ready(Ok(res)) = route.as_mut().poll(cx) {
-            return Poll::Ready(Some(res));
-        }
-        if timer.is_none() {
-            timer.set(Some(tokio::time::sleep_until(deadline)));
-        }
-        match timer.as_mut().as_pin_mut() {
-            Some(sleep) => sleep.poll(cx).map(|()| None),
-            None => Poll::Pending,
-        }
-    })
-    .await;
-    match answer {
-        Some(res) => res,
-        None => ApiError::Timeout {
-            seconds: limit.as_secs(),
-        }
-        .into_response(),
+pin_project! {
+    /// The first steps of every request and the timeout, run on the first poll (so inside panic
+    /// catching): a CORS preflight is answered before routing and authentication, then load
+    /// shedding, then the route within `REQUEST_TIMEOUT_SECONDS` of `started`.
+    #[project = InsideProj]
+    enum Inside<S, F> {
+        Start {
+            state: AppState,
+            req: Option<Request>,
+            inner: S,
+            started: Instant,
+        },
+        Route {
+            #[pin]
+            route: F,
+            // Most routes answer on their first poll; the timer is made only when one has to wait.
+            timer: Option<Pin<Box<tokio::time::Sleep>>>,
+            deadline: tokio::time::Instant,
+            limit: std::time::Duration,
+            // Held until the route answers.
+            permit: Option<OwnedSemaphorePermit>,
+        },
+        Done,
     }
 }
 
-/// One completion event per request; 401/403 add a WARN, 5xx an ERROR with the cause.
+impl<S> Future for Inside<S, S::Future>
+where
+    S: Service<Request, Response = Response, Error = Infallible>,
+{
+    type Output = Response;
+
+    fn poll(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Response> {
+        if let InsideProj::Start {
+            state,
+            req,
+            inner,
+            started,
+        } = self.as_mut().project()
+        {
+            // Routes are always ready; the error is `Infallible`.
+            if inner.poll_ready(cx).is_pending() {
+                return Poll::Pending;
+            }
+            let Some(req) = req.take() else {
+                return Poll::Pending;
+            };
+            let early = if is_preflight(&req) {
+                Some(preflight(state, &req))
+            } else {
+                match admit(state, &req) {
+                    Err(Overloaded) => Some(ApiError::Overloaded.into_response()),
+                    Ok(permit) => {
+                        let limit = state.config.http.request_timeout;
+                        let deadline = tokio::time::Instant::from_std(*started) + limit;
+                        let route = inner.call(req);
+                        self.set(Inside::Route {
+                            route,
+                            timer: None,
+                            deadline,
+                            limit,
+                            permit,
+                        });
+                        None
+                    }
+                }
+            };
+            if let Some(res) = early {
+                self.set(Inside::Done);
+                return Poll::Ready(res);
+            }
+        }
+        let InsideProj::Route {
+            route,
+            timer,
+            deadline,
+            limit,
+            ..
+        } = self.as_mut().project()
+        else {
+            // Polled again after answering.
+            return Poll::Pending;
+        };
+        let answer = match route.poll(cx) {
+            Poll::Ready(Ok(res)) => res,
+            Poll::Ready(Err(never)) => match never {},
+            Poll::Pending => {
+                let timer =
+                    timer.get_or_insert_with(|| Box::pin(tokio::time::sleep_until(*deadline)));
+                if timer.as_mut().poll(cx).is_pending() {
+                    return Poll::Pending;
+                }
+                ApiError::Timeout {
+                    seconds: limit.as_secs(),
+                }
+                .into_response()
+            }
+        };
+        // The route and the load-shedding permit go now, not when the request's future is dropped.
+        self.set(Inside::Done);
+        Poll::Ready(answer)
+    }
+}
+
+/// One completion event per request; 401/403 add a WARN, 5xx an ERROR with the cause. `latency_ms` is
+/// called only when the completion event is enabled.
 fn log_completion(
     method: &Method,
     route: &str,
     status: StatusCode,
-    latency_ms: f64,
+    latency_ms: &dyn Fn() -> f64,
     problem: Option<&Problem>,
     provider: Option<&str>,
     device: Option<(&str, &str)>,
@@ -545,7 +751,7 @@ fn log_completion(
             method = method.as_str(),
             route,
             status,
-            latency_ms,
+            latency_ms = latency_ms(),
             "request completed"
         );
     } else {
@@ -554,7 +760,7 @@ fn log_completion(
             method = method.as_str(),
             route,
             status,
-            latency_ms,
+            latency_ms = latency_ms(),
             provider,
             device_id,
             serial,

@@ -27,12 +27,12 @@ pub fn router() -> Router<AppState> {
     Router::new()
         .route(
             "/oauth/authorize/{provider}",
-            guarded(post(authorize_oauth)),
+            post(guarded(authorize_oauth)),
         )
-        .route("/oauth/callback/{provider}", guarded(get(oauth_callback)))
-        .route("/oauth/token/{provider}", guarded(post(exchange_token)))
-        .route("/oauth/refresh/{provider}", guarded(post(refresh_token)))
-        .route("/oauth/revoke/{provider}", guarded(post(revoke_token)))
+        .route("/oauth/callback/{provider}", get(guarded(oauth_callback)))
+        .route("/oauth/token/{provider}", post(guarded(exchange_token)))
+        .route("/oauth/refresh/{provider}", post(guarded(refresh_token)))
+        .route("/oauth/revoke/{provider}", post(guarded(revoke_token)))
 }
 
 /// A provider path segment that names an enabled provider; anything else is 404
