@@ -10,7 +10,7 @@
 //!    answered before authentication; load shedding (server binary only, 503); and
 //!    `REQUEST_TIMEOUT_SECONDS` over the route (504), armed only when the route does not answer on its
 //!    first poll;
-//! 3. the router itself, whose routes carry [`DeclaredLengthLayer`] (413 on a declared
+//! 3. the router itself, whose handlers carry [`DeclaredLengthLayer`] (413 on a declared
 //!    `Content-Length` over the limit, after 404/405 and before authentication).
 //!
 //! With OpenTelemetry enabled the request span is named `HTTP <method> <route>`, is
