@@ -320,7 +320,7 @@ where
     // Routing has happened (`Router::layer` wraps routes), so the template is known; the fallback has
     // none. `MatchedPath` shares its string, so keeping it costs no copy.
     let matched = req.extensions().get::<MatchedPath>().cloned();
-    let route = matched.as_ref().map_or("<unmatched>", MatchedPath::as_str);
+    let route = route_template(matched.as_ref());
     let ctx = RequestContext {
         body_limit: state.config.http.body_limit_bytes,
         origin_allowed: cors_origin.is_some(),
@@ -371,6 +371,11 @@ where
         Some(fields) => Either::Left(fields.scope(finish)),
         None => Either::Right(finish),
     }
+}
+
+/// The matched route's template for logs and spans; `<unmatched>` for the 404 fallback.
+fn route_template(matched: Option<&MatchedPath>) -> &str {
+    matched.map_or("<unmatched>", MatchedPath::as_str)
 }
 
 pin_project! {
@@ -507,10 +512,7 @@ impl Completion {
         }
 
         let _entered = self.span.enter();
-        let route = self
-            .matched
-            .as_ref()
-            .map_or("<unmatched>", MatchedPath::as_str);
+        let route = route_template(self.matched.as_ref());
         // OAuth routes name their provider in the last path segment; it is logged as `provider`.
         let provider = route
             .starts_with("/oauth/")
