@@ -11,8 +11,9 @@
 //! transaction (issue-and-supersede too, also guarded by a partial unique index that allows one active
 //! record per device), so it is atomic, sees every write queued before it, is stored entirely or not at
 //! all, and is answered only after its commit. Reads run on a small pool of read connections on the
-//! blocking thread pool, so the async runtime is never blocked. Reads treat expired items as absent
-//! whether or not they were purged yet.
+//! blocking thread pool, so the async runtime is never blocked. A checkpointer thread copies committed
+//! log pages into the database file beside the writer, so the writer does not stop to do it. Reads
+//! treat expired items as absent whether or not they were purged yet.
 //! This module must not depend on axum, on HTTP or on the AWS backend.
 
 mod connections;
@@ -105,7 +106,7 @@ const INSERT_CERTIFICATE: &str = "INSERT INTO certificates (device_id, serial, p
 /// The SQLite certificate, OAuth session and attestation store.
 ///
 /// Cheap to clone: clones share the writer thread and the read connections. One process per
-/// `DATA_DIR`. The writer thread ends when the last clone is dropped.
+/// `DATA_DIR`. The writer and checkpointer threads end when the last clone is dropped.
 #[derive(Clone)]
 pub struct SqliteStore {
     connections: Arc<connections::Connections>,

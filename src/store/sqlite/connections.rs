@@ -482,6 +482,17 @@ mod tests {
         (release, holder)
     }
 
+    /// The number `sql` selects, read through a read connection.
+    async fn read_number(connections: &Connections, sql: &'static str) -> i64 {
+        connections
+            .read(move |conn| {
+                conn.query_row(sql, [], |row| row.get(0))
+                    .map_err(|e| StoreError::Internal(e.to_string()))
+            })
+            .await
+            .unwrap()
+    }
+
     fn count(path: &Path) -> i64 {
         Connection::open(path)
             .unwrap()
@@ -587,14 +598,10 @@ mod tests {
             .write(|conn| insert(conn, "a", 7))
             .await
             .unwrap();
-        let v: i64 = connections
-            .read(|conn| {
-                conn.query_row("SELECT v FROM t WHERE k = 'a'", [], |row| row.get(0))
-                    .map_err(|e| StoreError::Internal(e.to_string()))
-            })
-            .await
-            .unwrap();
-        assert_eq!(v, 7);
+        assert_eq!(
+            read_number(&connections, "SELECT v FROM t WHERE k = 'a'").await,
+            7
+        );
         let write_on_reader = connections.read(|conn| insert(conn, "b", 1)).await;
         assert!(write_on_reader.is_err());
     }
@@ -630,13 +637,9 @@ mod tests {
             tokio::time::sleep(Duration::from_millis(20)).await;
         }
         // The log was copied, not replaced: every row is readable.
-        let rows: i64 = connections
-            .read(|conn| {
-                conn.query_row("SELECT count(*) FROM t", [], |row| row.get(0))
-                    .map_err(|e| StoreError::Internal(e.to_string()))
-            })
-            .await
-            .unwrap();
-        assert_eq!(rows, 120);
+        assert_eq!(
+            read_number(&connections, "SELECT count(*) FROM t").await,
+            120
+        );
     }
 }
