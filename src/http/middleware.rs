@@ -66,24 +66,12 @@ impl TraceId {
             static RNG: std::cell::RefCell<rand::rngs::SmallRng> =
                 std::cell::RefCell::new(rand::rngs::SmallRng::from_os_rng());
         }
-        // The two lower-case hex digits of each byte value.
-        const HEX_PAIRS: [[u8; 2]; 256] = {
-            const HEX: &[u8; 16] = b"0123456789abcdef";
-            let mut pairs = [[0_u8; 2]; 256];
-            let mut byte = 0;
-            while byte < 256 {
-                pairs[byte] = [HEX[byte >> 4], HEX[byte & 0x0f]];
-                byte += 1;
-            }
-            pairs
-        };
         let bits: u128 = RNG.with_borrow_mut(|rng| rng.random());
-        let mut hex = [0_u8; 32];
-        for (pair, byte) in hex.chunks_exact_mut(2).zip(bits.to_be_bytes()) {
-            pair.copy_from_slice(&HEX_PAIRS[usize::from(byte)]);
-        }
+        let mut digits = [0_u8; 32];
+        // Sixteen bytes fill the thirty-two digits exactly, so the encoding cannot fail.
+        let _ = hex::encode_to_slice(bits.to_be_bytes(), &mut digits);
         // Hex digits are ASCII, so the conversion cannot fail.
-        TraceId(std::str::from_utf8(&hex).unwrap_or_default().to_owned())
+        TraceId(std::str::from_utf8(&digits).unwrap_or_default().to_owned())
     }
 }
 

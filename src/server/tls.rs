@@ -266,7 +266,7 @@ async fn answer_plain_http(mut stream: TcpStream) {
         .map(|target| target.split('?').next().unwrap_or(target))
         .filter(|target| target.starts_with('/'))
         .unwrap_or("/");
-    let trace_id = hex::encode(rand::random::<[u8; 16]>());
+    let trace_id = crate::http::middleware::TraceId::random().0;
     let body = serde_json::json!({
         "type": "https://datatracker.ietf.org/doc/html/rfc7231#section-6.5.1",
         "title": "Bad Request",
