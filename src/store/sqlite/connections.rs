@@ -24,14 +24,19 @@
 //! back into the database file. SQLite's default runs that copy on the committing connection every
 //! 1,000 pages, so the writer thread stopped committing while it copied: about a quarter of its time
 //! under sustained writes, and a pause for every write waiting behind it. Here a checkpointer thread,
-//! with its own connection, copies the committed pages after each group (at most one pass per
-//! [`CHECKPOINT_PAUSE`]), in parallel with the next commits; a passive checkpoint never blocks the
-//! writer or a reader. The writer keeps SQLite's automatic checkpoint as the bound on the log: when it
-//! comes due, the checkpointer has already copied nearly every page, so the writer copies only the last
-//! few, and the log starts over from its beginning at the next commit.
+//! with its own connection, copies the committed pages in parallel with the next commits; a passive
+//! checkpoint never blocks the writer or a reader. The writer signals it each time the log has grown
+//! by [`CHECKPOINT_EVERY_PAGES`] (SQLite's WAL hook reports the log's length after every commit), and
+//! it makes at most one pass per [`CHECKPOINT_PAUSE`]: under sustained writes nearly every group
+//! signals, while writes that come one at a time share a pass instead of each paying for one. The
+//! writer keeps SQLite's automatic checkpoint at [`WRITER_CHECKPOINT_PAGES`] as the bound on the log:
+//! when it comes due, the checkpointer has already copied nearly every page, so the writer copies only
+//! the last few, and the log starts over from its beginning at the next commit.
 //!
 //! This module must not depend on axum, on HTTP or on the AWS backend.
 
+use std::cell::Cell;
+use std::ffi::c_int;
 use std::panic::AssertUnwindSafe;
 use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicBool, Ordering};
@@ -40,6 +45,7 @@ use std::sync::{Arc, Mutex, PoisonError};
 use std::time::{Duration, Instant};
 
 use chrono::Utc;
+use rusqlite::hooks::Wal;
 use rusqlite::{Connection, OpenFlags};
 use tokio::sync::{Semaphore, oneshot};
 
@@ -60,6 +66,18 @@ pub(super) const MAX_BATCH: usize = 64;
 /// The shortest time between two checkpoint passes: under sustained writes a pass copies what the
 /// groups committed during the pause, so the database file is synced about 200 times a second at most.
 const CHECKPOINT_PAUSE: Duration = Duration::from_millis(5);
+
+/// How much the log must have grown, in pages, since the writer last signalled the checkpointer
+/// before it signals again (1 MiB). Writes that come one at a time then share a pass and its sync of
+/// the database file, and a page they all change (an index's root) is copied once per pass rather
+/// than once per commit; under sustained writes a group or two fills it, so nearly every group still
+/// signals. When the writer's own checkpoint comes due, at most this much is left for it to copy.
+const CHECKPOINT_EVERY_PAGES: c_int = 256;
+
+/// The log's length, in pages, at which the writer checkpoints by itself: SQLite's default automatic
+/// checkpoint, which the writer's WAL hook replaces. It bounds the log should the checkpointer fall
+/// behind.
+const WRITER_CHECKPOINT_PAGES: c_int = 1000;
 
 /// Read connections open at once (reads beyond this wait for one to be free).
 const MAX_READERS: usize = 4;
@@ -290,13 +308,16 @@ where
 }
 
 /// The writer thread: waits for a write, takes the ones queued behind it, commits them as one group,
-/// and tells the checkpointer; purges expired rows first when due. Ends when every [`Connections`] is
+/// and tells the checkpointer when the log has grown enough; purges expired rows first when due. Ends when every [`Connections`] is
 /// dropped, and the checkpointer with it.
 fn run_writer(
     conn: &Connection,
     queue: &Receiver<Box<dyn QueuedWrite>>,
     committed: &SyncSender<()>,
 ) {
+    conn.wal_hook(Some(after_commit));
+    // The log's length when the checkpointer was last signalled.
+    let mut signalled_at: c_int = 0;
     let mut last_purge = Instant::now();
     let mut group: Vec<Box<dyn QueuedWrite>> = Vec::with_capacity(MAX_BATCH);
     while let Ok(first) = queue.recv() {
@@ -314,13 +335,38 @@ fn run_writer(
             }
         }
         commit_group(conn, group.drain(..));
-        // Full: a pass is already due and will copy this group too.
-        let _ = committed.try_send(());
+        let pages = LOG_PAGES.get();
+        if pages < signalled_at {
+            // The log has started over from its beginning.
+            signalled_at = 0;
+        }
+        if pages - signalled_at >= CHECKPOINT_EVERY_PAGES {
+            signalled_at = pages;
+            // Full: a pass is already due and will copy these pages too.
+            let _ = committed.try_send(());
+        }
     }
 }
 
-/// The checkpointer thread: after each committed group, one passive checkpoint (it copies what it can
-/// without waiting for the writer or a reader), then a [`CHECKPOINT_PAUSE`]. Ends when the writer
+thread_local! {
+    /// The log's length in pages after the last commit of the writer's connection, as its WAL hook
+    /// reported it (the hook runs on the writer thread, inside the commit).
+    static LOG_PAGES: Cell<c_int> = const { Cell::new(0) };
+}
+
+/// The writer connection's WAL hook, called by SQLite after each commit with the log's length: keeps
+/// the length for [`run_writer`], and checkpoints when the log reaches [`WRITER_CHECKPOINT_PAGES`],
+/// as SQLite's automatic checkpoint would (passive, and its failure is not the commit's).
+fn after_commit(wal: &Wal, pages: c_int) -> rusqlite::Result<()> {
+    LOG_PAGES.set(pages);
+    if pages >= WRITER_CHECKPOINT_PAGES {
+        let _ = wal.checkpoint();
+    }
+    Ok(())
+}
+
+/// The checkpointer thread: at each signal of the writer, one passive checkpoint (it copies what it
+/// can without waiting for the writer or a reader), then a [`CHECKPOINT_PAUSE`]. Ends when the writer
 /// thread does.
 fn run_checkpointer(conn: &Connection, committed: &Receiver<()>) {
     // A failure is logged once, not once per pass, until a pass succeeds again.
@@ -493,6 +539,21 @@ mod tests {
             .unwrap()
     }
 
+    /// Commits one row of about 4,000 bytes (a page of its own), keyed by `i`.
+    async fn insert_page(connections: &Connections, i: i64) {
+        connections
+            .write(move |conn| {
+                conn.execute(
+                    "INSERT INTO t (k, v) VALUES (?1, printf('%.4000c', 'x'))",
+                    [i.to_string()],
+                )
+                .map(drop)
+                .map_err(|e| StoreError::Internal(e.to_string()))
+            })
+            .await
+            .unwrap();
+    }
+
     fn count(path: &Path) -> i64 {
         Connection::open(path)
             .unwrap()
@@ -611,20 +672,13 @@ mod tests {
         let dir = tempfile::tempdir().unwrap();
         let (connections, path) = open(dir.path());
         let before = std::fs::metadata(&path).unwrap().len();
-        // About 120 pages: far below the 1,000 pages at which the writer would checkpoint itself,
-        // so only the checkpointer can have copied them into the database file.
-        for i in 0..120_i64 {
-            connections
-                .write(move |conn| {
-                    conn.execute(
-                        "INSERT INTO t (k, v) VALUES (?1 || printf('%.4000c', 'x'), ?2)",
-                        rusqlite::params![i.to_string(), i],
-                    )
-                    .map(drop)
-                    .map_err(|e| StoreError::Internal(e.to_string()))
-                })
-                .await
-                .unwrap();
+        // 200 rows of a page each, one write at a time. Each commit adds about four pages to the log
+        // (the row's page, the key index's page, the pages above them): about 800, below the 1,000
+        // at which the writer would checkpoint itself, so only the checkpointer can have copied the
+        // rows into the database file. It is signalled every CHECKPOINT_EVERY_PAGES, so the last
+        // few dozen rows may still wait in the log.
+        for i in 0..200_i64 {
+            insert_page(&connections, i).await;
         }
         let grown = 120 * 4000;
         let waited = Instant::now();
@@ -639,7 +693,47 @@ mod tests {
         // The log was copied, not replaced: every row is readable.
         assert_eq!(
             read_number(&connections, "SELECT count(*) FROM t").await,
-            120
+            200
+        );
+    }
+
+    #[test]
+    fn the_writer_checkpoints_by_itself_when_its_log_reaches_the_bound() {
+        // The writer's WAL hook replaces SQLite's automatic checkpoint, so it must bound the log on
+        // its own, without the checkpointer: one commit of 1,100 pages, and nothing else running.
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("test.db");
+        let conn = Connection::open(&path).unwrap();
+        conn.pragma_update(None, "journal_mode", "WAL").unwrap();
+        conn.wal_hook(Some(after_commit));
+        conn.execute_batch(
+            "CREATE TABLE t (k TEXT PRIMARY KEY NOT NULL, v INTEGER NOT NULL);
+             WITH RECURSIVE n(i) AS (SELECT 1 UNION ALL SELECT i + 1 FROM n WHERE i < 1100)
+             INSERT INTO t SELECT i || printf('%.4000c', 'x'), i FROM n;",
+        )
+        .unwrap();
+        let copied = std::fs::metadata(&path).unwrap().len();
+        assert!(
+            copied >= 1100 * 4000,
+            "the database file holds {copied} bytes: the log was not checkpointed"
+        );
+    }
+
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn a_few_small_commits_wait_in_the_log_for_a_pass_they_share() {
+        let dir = tempfile::tempdir().unwrap();
+        let (connections, path) = open(dir.path());
+        let before = std::fs::metadata(&path).unwrap().len();
+        // Twenty commits of about four pages each: below CHECKPOINT_EVERY_PAGES.
+        for i in 0..20_i64 {
+            insert_page(&connections, i).await;
+        }
+        // A pass would have copied them into the database file within milliseconds.
+        tokio::time::sleep(Duration::from_millis(300)).await;
+        assert_eq!(std::fs::metadata(&path).unwrap().len(), before);
+        assert_eq!(
+            read_number(&connections, "SELECT count(*) FROM t").await,
+            20
         );
     }
 }
