@@ -539,19 +539,27 @@ mod tests {
             .unwrap()
     }
 
-    /// Commits one row of about 4,000 bytes (a page of its own), keyed by `i`.
-    async fn insert_page(connections: &Connections, i: i64) {
-        connections
-            .write(move |conn| {
-                conn.execute(
-                    "INSERT INTO t (k, v) VALUES (?1, printf('%.4000c', 'x'))",
-                    [i.to_string()],
-                )
-                .map(drop)
-                .map_err(|e| StoreError::Internal(e.to_string()))
-            })
-            .await
-            .unwrap();
+    /// Opens the store in a new directory, notes the database file's length, then commits `rows`
+    /// rows of about 4,000 bytes (a page each), one write at a time. Returns the directory (to keep
+    /// it), the connections, the database file and its length before the writes.
+    async fn commit_pages(rows: i64) -> (tempfile::TempDir, Connections, PathBuf, u64) {
+        let dir = tempfile::tempdir().unwrap();
+        let (connections, path) = open(dir.path());
+        let before = std::fs::metadata(&path).unwrap().len();
+        for i in 0..rows {
+            connections
+                .write(move |conn| {
+                    conn.execute(
+                        "INSERT INTO t (k, v) VALUES (?1, printf('%.4000c', 'x'))",
+                        [i.to_string()],
+                    )
+                    .map(drop)
+                    .map_err(|e| StoreError::Internal(e.to_string()))
+                })
+                .await
+                .unwrap();
+        }
+        (dir, connections, path, before)
     }
 
     fn count(path: &Path) -> i64 {
@@ -669,17 +677,11 @@ mod tests {
 
     #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
     async fn committed_writes_are_checkpointed_into_the_database_file_before_the_log_is_due() {
-        let dir = tempfile::tempdir().unwrap();
-        let (connections, path) = open(dir.path());
-        let before = std::fs::metadata(&path).unwrap().len();
-        // 200 rows of a page each, one write at a time. Each commit adds about four pages to the log
-        // (the row's page, the key index's page, the pages above them): about 800, below the 1,000
-        // at which the writer would checkpoint itself, so only the checkpointer can have copied the
-        // rows into the database file. It is signalled every CHECKPOINT_EVERY_PAGES, so the last
-        // few dozen rows may still wait in the log.
-        for i in 0..200_i64 {
-            insert_page(&connections, i).await;
-        }
+        // Each commit adds about four pages to the log (the row's page, the key index's page, the
+        // pages above them): about 800, below the 1,000 at which the writer would checkpoint itself,
+        // so only the checkpointer can have copied the rows into the database file. It is signalled
+        // every CHECKPOINT_EVERY_PAGES, so the last few dozen rows may still wait in the log.
+        let (_dir, connections, path, before) = commit_pages(200).await;
         let grown = 120 * 4000;
         let waited = Instant::now();
         while std::fs::metadata(&path).unwrap().len() < before + grown {
@@ -721,13 +723,8 @@ mod tests {
 
     #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
     async fn a_few_small_commits_wait_in_the_log_for_a_pass_they_share() {
-        let dir = tempfile::tempdir().unwrap();
-        let (connections, path) = open(dir.path());
-        let before = std::fs::metadata(&path).unwrap().len();
-        // Twenty commits of about four pages each: below CHECKPOINT_EVERY_PAGES.
-        for i in 0..20_i64 {
-            insert_page(&connections, i).await;
-        }
+        // Twenty commits of about four pages of log each: below CHECKPOINT_EVERY_PAGES.
+        let (_dir, connections, path, before) = commit_pages(20).await;
         // A pass would have copied them into the database file within milliseconds.
         tokio::time::sleep(Duration::from_millis(300)).await;
         assert_eq!(std::fs::metadata(&path).unwrap().len(), before);
