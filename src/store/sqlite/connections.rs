@@ -30,8 +30,9 @@
 //! it makes at most one pass per [`CHECKPOINT_PAUSE`]: under sustained writes nearly every group
 //! signals, while writes that come one at a time share a pass instead of each paying for one. The
 //! writer keeps SQLite's automatic checkpoint at [`WRITER_CHECKPOINT_PAGES`] as the bound on the log:
-//! when it comes due, the checkpointer has already copied nearly every page, so the writer copies only
-//! the last few, and the log starts over from its beginning at the next commit.
+//! when it comes due, the checkpointer has already copied all but the last pages (at most
+//! [`CHECKPOINT_EVERY_PAGES`]), so the writer copies only those, and the log starts over from its
+//! beginning at the next commit.
 //!
 //! This module must not depend on axum, on HTTP or on the AWS backend.
 
@@ -308,8 +309,8 @@ where
 }
 
 /// The writer thread: waits for a write, takes the ones queued behind it, commits them as one group,
-/// and tells the checkpointer when the log has grown enough; purges expired rows first when due. Ends when every [`Connections`] is
-/// dropped, and the checkpointer with it.
+/// and tells the checkpointer when the log has grown enough; purges expired rows first when due.
+/// Ends when every [`Connections`] is dropped, and the checkpointer with it.
 fn run_writer(
     conn: &Connection,
     queue: &Receiver<Box<dyn QueuedWrite>>,
