@@ -41,13 +41,6 @@ pub const DATABASE_FILE: &str = "apuntador.db";
 /// How long SQLite waits for a lock held by another connection before reporting busy.
 const BUSY_TIMEOUT: Duration = Duration::from_secs(5);
 
-/// The write connection's page cache, in KiB (SQLite's default is 2,000 KiB). Sessions and
-/// certificates are stored under random keys, so consecutive inserts land on different leaves of each
-/// index: with the default cache the writer read most of them back from the operating system, one
-/// `pread` each, while every accepted write waited for its group. 32 MiB keeps about 8,000 pages; the
-/// memory is taken only as the tables grow. Read connections keep the default.
-const WRITER_CACHE_KIB: i64 = 32 * 1024;
-
 /// Expired rows are purged at open and then at most this often, before the next group of writes.
 const PURGE_INTERVAL: Duration = Duration::from_secs(600);
 
@@ -189,8 +182,6 @@ fn open_database(data_dir: &Path, path: &Path) -> StoreResult<Connection> {
             "enabling WAL: the journal mode stayed {mode}"
         )));
     }
-    conn.pragma_update(None, "cache_size", -WRITER_CACHE_KIB)
-        .map_err(sql_error("sizing the page cache"))?;
     migrate(&mut conn)?;
     purge_expired(&conn, Utc::now())?;
     Ok(conn)
@@ -1017,23 +1008,5 @@ impl AttestationStore for SqliteStore {
             Ok(count)
         })
         .await
-    }
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    fn cache_size(conn: &Connection) -> StoreResult<i64> {
-        conn.pragma_query_value(None, "cache_size", |row| row.get(0))
-            .map_err(sql_error("reading the cache size"))
-    }
-
-    #[tokio::test]
-    async fn the_write_connection_has_the_larger_page_cache_and_readers_the_default() {
-        let dir = tempfile::tempdir().unwrap();
-        let store = SqliteStore::open(dir.path()).await.unwrap();
-        assert_eq!(store.write(cache_size).await.unwrap(), -WRITER_CACHE_KIB);
-        assert_eq!(store.read(cache_size).await.unwrap(), -2000);
     }
 }
