@@ -295,7 +295,8 @@ impl Problem {
     }
 }
 
-/// The members every problem document starts with, in their order.
+/// The members every problem document starts with, in their order (`ProblemBody` writes them; an
+/// extension of the same name takes its member's place instead of being written again).
 const FIXED_MEMBERS: [&str; 6] = ["type", "title", "status", "detail", "instance", "trace_id"];
 
 /// A problem document written straight to JSON. Every error answer is rendered by it, and under
@@ -315,20 +316,12 @@ impl Serialize for ProblemBody<'_> {
         let extensions = &problem.extensions;
         let (type_uri, title) = type_and_title(problem.status);
         let mut map = serializer.serialize_map(Some(6 + extensions.len()))?;
-        let values = [
-            Member::Text(type_uri),
-            Member::Text(title),
-            Member::Number(problem.status.as_u16()),
-            Member::Text(&problem.detail),
-            Member::Text(self.instance),
-            Member::Text(self.trace_id),
-        ];
-        for (key, value) in FIXED_MEMBERS.into_iter().zip(values) {
-            match extensions.get(key) {
-                Some(replaced) => map.serialize_entry(key, replaced)?,
-                None => map.serialize_entry(key, &value)?,
-            }
-        }
+        fixed_entry(&mut map, extensions, "type", type_uri)?;
+        fixed_entry(&mut map, extensions, "title", title)?;
+        fixed_entry(&mut map, extensions, "status", &problem.status.as_u16())?;
+        fixed_entry(&mut map, extensions, "detail", &problem.detail)?;
+        fixed_entry(&mut map, extensions, "instance", self.instance)?;
+        fixed_entry(&mut map, extensions, "trace_id", self.trace_id)?;
         for (key, value) in extensions {
             if !FIXED_MEMBERS.contains(&key.as_str()) {
                 map.serialize_entry(key, value)?;
@@ -338,18 +331,16 @@ impl Serialize for ProblemBody<'_> {
     }
 }
 
-/// The value of a fixed member.
-enum Member<'a> {
-    Text(&'a str),
-    Number(u16),
-}
-
-impl Serialize for Member<'_> {
-    fn serialize<S: serde::Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
-        match self {
-            Member::Text(text) => serializer.serialize_str(text),
-            Member::Number(number) => serializer.serialize_u16(*number),
-        }
+/// Writes the fixed member `key`, or the extension of the same name in its place.
+fn fixed_entry<M: serde::ser::SerializeMap, V: Serialize + ?Sized>(
+    map: &mut M,
+    extensions: &Map<String, Value>,
+    key: &str,
+    value: &V,
+) -> Result<(), M::Error> {
+    match extensions.get(key) {
+        Some(replaced) => map.serialize_entry(key, replaced),
+        None => map.serialize_entry(key, value),
     }
 }
 
