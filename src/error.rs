@@ -300,8 +300,8 @@ impl Problem {
 const FIXED_MEMBERS: [&str; 6] = ["type", "title", "status", "detail", "instance", "trace_id"];
 
 /// A problem document written straight to JSON. Every error answer is rendered by it, and under
-/// overload the shed requests' 503s are most of the answers: building a `serde_json::Value` tree
-/// first cost about a third of the instructions of a shed request.
+/// overload 503s (sheds and refusals at a full store queue alike) are most of the answers: building a
+/// `serde_json::Value` tree first cost about a third of the instructions of a shed request.
 struct ProblemBody<'a> {
     problem: &'a Problem,
     instance: &'a str,
