@@ -381,6 +381,122 @@ fn raw_rows(conn: &rusqlite::Connection, device: &str) -> Vec<(String, bool, Opt
         .expect("rows")
 }
 
+/// The schema of table `kv` as SQLite keeps it.
+fn kv_schema(data_dir: &Path) -> String {
+    raw_connection(data_dir)
+        .query_row(
+            "SELECT sql FROM sqlite_schema WHERE type = 'table' AND name = 'kv'",
+            [],
+            |row| row.get(0),
+        )
+        .expect("kv schema")
+}
+
+#[tokio::test]
+async fn the_rowid_kv_migration_keeps_every_item() {
+    let root = TempDir::new().expect("temporary directory");
+    let device = unique("rowid-device");
+    let live = session(TimeDelta::minutes(10));
+    let kept = session(TimeDelta::minutes(10));
+    let expired = session(TimeDelta::seconds(-5));
+    let result = valid_result(Platform::Ios, &device);
+    {
+        let store = SqliteStore::open(root.path()).await.expect("open");
+        store.create(&live).await.expect("create");
+        store.create(&kept).await.expect("create");
+        store.create(&expired).await.expect("create expired");
+        store
+            .put_result(&result, CACHE_TTL)
+            .await
+            .expect("put_result");
+        store
+            .bind_if_absent(&device, &"c".repeat(64))
+            .await
+            .expect("bind");
+        store.bump_generation().await.expect("bump");
+    }
+    {
+        // Back to the schema of the second migration: the same rows in a WITHOUT ROWID table.
+        let conn = raw_connection(root.path());
+        conn.execute_batch(
+            "CREATE TABLE kv_old (
+                 pk         TEXT PRIMARY KEY NOT NULL,
+                 value      TEXT NOT NULL,
+                 expires_at INTEGER
+             ) WITHOUT ROWID;
+             INSERT INTO kv_old SELECT pk, value, expires_at FROM kv;
+             DROP TABLE kv;
+             ALTER TABLE kv_old RENAME TO kv;
+             CREATE INDEX kv_expires_at ON kv (expires_at) WHERE expires_at IS NOT NULL;
+             PRAGMA user_version = 2;",
+        )
+        .expect("downgrade");
+    }
+    assert!(kv_schema(root.path()).contains("WITHOUT ROWID"));
+    let rows_before: i64 = raw_connection(root.path())
+        .query_row("SELECT COUNT(*) FROM kv", [], |row| row.get(0))
+        .expect("count");
+
+    let store = SqliteStore::open(root.path())
+        .await
+        .expect("reopen migrates");
+
+    assert_eq!(user_version(root.path()), 3);
+    assert!(
+        !kv_schema(root.path()).contains("WITHOUT ROWID"),
+        "{}",
+        kv_schema(root.path())
+    );
+    let conn = raw_connection(root.path());
+    let rows_after: i64 = conn
+        .query_row("SELECT COUNT(*) FROM kv", [], |row| row.get(0))
+        .expect("count");
+    // Every row is copied; then the open purges the expired session, as every open does.
+    assert_eq!(rows_after, rows_before - 1);
+    let indexes: Vec<String> = conn
+        .prepare(
+            "SELECT name FROM sqlite_schema WHERE type = 'index' AND tbl_name = 'kv' ORDER BY name",
+        )
+        .and_then(|mut statement| {
+            statement
+                .query_map([], |row| row.get(0))?
+                .collect::<Result<_, _>>()
+        })
+        .expect("indexes");
+    assert_eq!(indexes, ["kv_expires_at", "sqlite_autoindex_kv_1"]);
+    assert_eq!(
+        store
+            .peek(&live.state)
+            .await
+            .expect("peek")
+            .map(|s| s.state),
+        Some(live.state.clone())
+    );
+    assert!(
+        store
+            .peek(&expired.state)
+            .await
+            .expect("peek expired")
+            .is_none()
+    );
+    assert_eq!(
+        store.get_result(Platform::Ios, &device).await.expect("get"),
+        Some(result)
+    );
+    assert_eq!(
+        store.get_binding(&device).await.expect("binding"),
+        Some("c".repeat(64))
+    );
+    assert_eq!(store.generation().await.expect("generation"), 1);
+    // Keys stay unique, and a consumed session is gone.
+    assert!(store.consume(&live.state).await.expect("consume").is_some());
+    assert_conflict(store.create(&kept).await);
+    assert!(
+        store.create(&live).await.is_ok(),
+        "a consumed state's key is free again"
+    );
+}
+
 #[tokio::test]
 async fn the_one_active_certificate_migration_repairs_duplicates_deterministically() {
     let root = TempDir::new().expect("temporary directory");
@@ -486,7 +602,7 @@ async fn the_one_active_certificate_migration_repairs_duplicates_deterministical
         apuntador::store::timestamp::parse(&revoked_at).is_some(),
         "{revoked_at}"
     );
-    assert_eq!(user_version(root.path()), 2);
+    assert_eq!(user_version(root.path()), 3);
     // From now on the database itself refuses a second active record.
     let second = conn.execute(
         "INSERT INTO certificates (device_id, serial, platform, issued_at, expires_at, certificate_pem,
