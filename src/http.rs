@@ -48,5 +48,16 @@ where
     H: Handler<T, AppState>,
     T: 'static,
 {
-    handler.layer(middleware::DeclaredLengthLayer)
+    handler.layer(middleware::DeclaredLengthLayer { writes: false })
+}
+
+/// [`guarded`] for a route that writes to the store: under overload, while the embedded store's write
+/// queue is full, it also answers 503 like a shed request before reading the body (see
+/// [`middleware::WritesRefused`]).
+pub fn guarded_write<H, T>(handler: H) -> Layered<middleware::DeclaredLengthLayer, H, T, AppState>
+where
+    H: Handler<T, AppState>,
+    T: 'static,
+{
+    handler.layer(middleware::DeclaredLengthLayer { writes: true })
 }

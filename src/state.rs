@@ -21,6 +21,7 @@ use crate::store::memory::{MemoryBlobStore, MemorySecretStore, MemoryStore};
 use crate::store::sqlite::SqliteStore;
 use crate::store::{
     AttestationStore, BlobStore, CertificateStore, OAuthSessionStore, SecretStore, StoreError,
+    WriteBacklog,
 };
 
 /// Everything a request handler may need, shared by all requests.
@@ -60,6 +61,9 @@ pub struct Shared {
     pub lifecycle: Lifecycle,
     /// In-flight request limit; `Some` only in the server binary.
     pub load_shedding: Option<Arc<Semaphore>>,
+    /// The embedded store's write queue (`None` on AWS). With load shedding on, a request to a route
+    /// that writes is refused like a shed one, before its body is read, while the queue is full.
+    pub write_backlog: Option<WriteBacklog>,
     /// The outbound HTTP client for OAuth provider calls, built once.
     pub providers: ProviderClient,
     /// The device CA, loaded from `secrets` on first need.
@@ -129,6 +133,7 @@ impl AppState {
                         source,
                     }
                 })?);
+                let backlog = sqlite.write_backlog();
                 let secrets = Arc::new(LocalSecretStore::new(&dir));
                 let blobs = Arc::new(LocalBlobStore::new(&dir));
                 // Key permissions tightened; the development CA created, or refused in
@@ -147,7 +152,8 @@ impl AppState {
                     sqlite,
                     secrets,
                     blobs,
-                ))
+                )
+                .with_write_backlog(backlog))
             }
             StorageProvider::Aws => {
                 // Clients only: no network I/O unless AUTO_CREATE_RESOURCES asks for it.
@@ -249,6 +255,7 @@ impl AppState {
             blobs,
             lifecycle: Lifecycle::default(),
             load_shedding: None,
+            write_backlog: None,
             providers,
         };
         AppState {
@@ -266,6 +273,13 @@ impl AppState {
         let shared = Arc::make_mut(&mut self.shared);
         Arc::make_mut(&mut shared.verifiers).app_attest = Some(verifier);
         Some(self)
+    }
+
+    /// Lets the server refuse requests that write while `backlog` is full (see
+    /// [`Shared::write_backlog`]); [`AppState::build`] passes the embedded store's.
+    pub fn with_write_backlog(mut self, backlog: WriteBacklog) -> AppState {
+        Arc::make_mut(&mut self.shared).write_backlog = Some(backlog);
+        self
     }
 
     /// Enables the server binary's limits: load shedding at `MAX_CONCURRENT_REQUESTS` and the

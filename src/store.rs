@@ -13,6 +13,8 @@ pub mod sqlite;
 pub mod timestamp;
 pub mod traced;
 
+use std::sync::Arc;
+use std::sync::atomic::{AtomicUsize, Ordering};
 use std::time::Duration;
 
 use async_trait::async_trait;
@@ -20,6 +22,45 @@ use chrono::{DateTime, Utc};
 use secrecy::SecretString;
 
 use crate::config::{Platform, ProviderId};
+
+/// How many writes wait in a store's bounded write queue, against how many may wait.
+///
+/// The embedded store keeps one ([`sqlite::SqliteStore::write_backlog`]); while it is full, a write
+/// is refused at once with [`StoreError::Busy`]. The server reads it before a request that writes
+/// has its body read, so that under overload such a request is refused as cheaply as a shed one
+/// instead of being parsed and checked first. Cheap to clone: clones count the same queue.
+#[derive(Debug, Clone)]
+pub struct WriteBacklog {
+    waiting: Arc<AtomicUsize>,
+    capacity: usize,
+}
+
+impl WriteBacklog {
+    /// An empty queue that holds `capacity` waiting writes.
+    pub fn new(capacity: usize) -> WriteBacklog {
+        WriteBacklog {
+            waiting: Arc::new(AtomicUsize::new(0)),
+            capacity,
+        }
+    }
+
+    /// Whether the queue holds `capacity` writes or more: the next write would be refused.
+    pub fn is_full(&self) -> bool {
+        self.waiting.load(Ordering::Relaxed) >= self.capacity
+    }
+
+    /// Counts one more waiting write.
+    pub fn enqueue(&self) {
+        self.waiting.fetch_add(1, Ordering::Relaxed);
+    }
+
+    /// Counts one waiting write less (it was taken from the queue, or never got in); never below zero.
+    pub fn dequeue(&self) {
+        let _ = self
+            .waiting
+            .fetch_update(Ordering::Relaxed, Ordering::Relaxed, |n| n.checked_sub(1));
+    }
+}
 
 /// What a store operation can fail with.
 #[derive(Debug, Clone, thiserror::Error)]

@@ -18,7 +18,7 @@ use crate::devices;
 use crate::error::{ApiError, ApiResult, FieldError};
 use crate::http::device::DeviceIdPath;
 use crate::http::extract::{AdminApiKey, Fields, is_json_content_type, parse_object, read_body};
-use crate::http::guarded;
+use crate::http::guarded_write;
 use crate::state::AppState;
 
 /// Longest accepted `reason`, in Unicode scalar values (as `POST /device/revoke`).
@@ -28,7 +28,7 @@ const REASON_MAX_CHARS: usize = 256;
 pub fn router() -> Router<AppState> {
     Router::new().route(
         "/admin/devices/{device_id}/revoke",
-        post(guarded(revoke_device)),
+        post(guarded_write(revoke_device)),
     )
 }
 

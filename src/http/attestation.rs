@@ -22,18 +22,24 @@ use crate::error::{ApiError, ApiResult, FieldError};
 use crate::http::extract::{
     AdminApiKey, Fields, FromJsonObject, JsonBody, is_json_content_type, parse_object, read_body,
 };
-use crate::http::{guarded, rules};
+use crate::http::{guarded_write, rules};
 use crate::state::AppState;
 
 /// Routes of this module.
 pub fn router() -> Router<AppState> {
     Router::new()
-        .route("/device/attest/android", post(guarded(attest_android)))
-        .route("/device/attest/ios", post(guarded(attest_ios)))
-        .route("/device/attest/desktop", post(guarded(attest_desktop)))
+        .route(
+            "/device/attest/android",
+            post(guarded_write(attest_android)),
+        )
+        .route("/device/attest/ios", post(guarded_write(attest_ios)))
+        .route(
+            "/device/attest/desktop",
+            post(guarded_write(attest_desktop)),
+        )
         .route(
             "/device/attest/clear-cache",
-            post(guarded(clear_attestation_cache)),
+            post(guarded_write(clear_attestation_cache)),
         )
 }
 

@@ -21,16 +21,16 @@ use crate::config::Platform;
 use crate::devices::{self, DeviceError, Enrollment};
 use crate::error::{ApiError, ApiResult, FieldError};
 use crate::http::extract::{DeviceIdentity, Fields, FromJsonObject, JsonBody};
-use crate::http::{guarded, rules};
+use crate::http::{guarded, guarded_write, rules};
 use crate::state::AppState;
 use crate::store::timestamp;
 
 /// Routes of this module.
 pub fn router() -> Router<AppState> {
     Router::new()
-        .route("/device/enroll", post(guarded(enroll_device)))
-        .route("/device/renew", post(guarded(renew_certificate)))
-        .route("/device/revoke", post(guarded(revoke_certificate)))
+        .route("/device/enroll", post(guarded_write(enroll_device)))
+        .route("/device/renew", post(guarded_write(renew_certificate)))
+        .route("/device/revoke", post(guarded_write(revoke_certificate)))
         .route(
             "/device/status/{device_id}",
             get(guarded(get_device_status)),

@@ -659,13 +659,13 @@ where
             if inner.poll_ready(cx).is_pending() {
                 return Poll::Pending;
             }
-            let Some(req) = req.take() else {
+            let Some(mut req) = req.take() else {
                 return Poll::Pending;
             };
             let early = if is_preflight(&req) {
                 Some(preflight(state, &req))
             } else {
-                match admit(state, &req) {
+                match admit(state, &mut req) {
                     Err(Overloaded) => Some(ApiError::Overloaded.into_response()),
                     Ok(permit) => {
                         let limit = state.config.http.request_timeout;
@@ -822,7 +822,11 @@ pub struct OverConnectionLimit;
 /// Load shedding (server binary only): a permit while fewer than `MAX_CONCURRENT_REQUESTS`
 /// are in flight, else an immediate 503; a request on a connection over `MAX_CONNECTIONS` is shed too.
 /// `GET /health` and `GET /health/public` are never shed.
-fn admit(state: &AppState, req: &Request) -> Result<Option<OwnedSemaphorePermit>, Overloaded> {
+///
+/// An admitted request that may write (not `GET`, `HEAD` or `OPTIONS`) while the embedded store's write
+/// queue is full is marked [`WritesRefused`]: the routes that write answer it 503 like a shed request,
+/// before reading its body, since the store would refuse its write anyway.
+fn admit(state: &AppState, req: &mut Request) -> Result<Option<OwnedSemaphorePermit>, Overloaded> {
     let exempt = matches!(*req.method(), Method::GET | Method::HEAD)
         && matches!(req.uri().path(), "/health" | "/health/public");
     if exempt {
@@ -834,11 +838,19 @@ fn admit(state: &AppState, req: &Request) -> Result<Option<OwnedSemaphorePermit>
     let Some(limit) = state.load_shedding.as_ref() else {
         return Ok(None);
     };
-    match limit.clone().try_acquire_owned() {
-        Ok(permit) => Ok(Some(permit)),
-        Err(_) => Err(Overloaded),
+    let permit = limit.clone().try_acquire_owned().map_err(|_| Overloaded)?;
+    if let Some(backlog) = &state.write_backlog
+        && !matches!(*req.method(), Method::GET | Method::HEAD | Method::OPTIONS)
+        && backlog.is_full()
+    {
+        req.extensions_mut().insert(WritesRefused);
     }
+    Ok(Some(permit))
 }
+
+/// Marks a request admitted while the embedded store's write queue was full (see [`admit`]).
+#[derive(Debug, Clone, Copy)]
+pub struct WritesRefused;
 
 /// Every permit is taken: the request is shed.
 struct Overloaded;
@@ -847,14 +859,23 @@ struct Overloaded;
 /// before authentication.
 ///
 /// A plain tower layer rather than `from_fn`, so a request passes it without cloning anything.
+///
+/// On a route that writes to the store (`writes`), it then answers a request marked [`WritesRefused`]
+/// 503 like a shed request.
 #[derive(Debug, Clone, Copy, Default)]
-pub struct DeclaredLengthLayer;
+pub struct DeclaredLengthLayer {
+    /// Whether the route writes to the store.
+    pub writes: bool,
+}
 
 impl<S> tower::Layer<S> for DeclaredLengthLayer {
     type Service = DeclaredLength<S>;
 
     fn layer(&self, inner: S) -> Self::Service {
-        DeclaredLength { inner }
+        DeclaredLength {
+            inner,
+            writes: self.writes,
+        }
     }
 }
 
@@ -862,6 +883,7 @@ impl<S> tower::Layer<S> for DeclaredLengthLayer {
 #[derive(Debug, Clone)]
 pub struct DeclaredLength<S> {
     inner: S,
+    writes: bool,
 }
 
 impl<S> tower::Service<Request> for DeclaredLength<S>
@@ -891,6 +913,10 @@ where
             && declared > limit as u64
         {
             let res = ApiError::PayloadTooLarge { limit }.into_response();
+            return futures_util::future::Either::Left(std::future::ready(Ok(res)));
+        }
+        if self.writes && req.extensions().get::<WritesRefused>().is_some() {
+            let res = ApiError::Overloaded.into_response();
             return futures_util::future::Either::Left(std::future::ready(Ok(res)));
         }
         futures_util::future::Either::Right(self.inner.call(req))

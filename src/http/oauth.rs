@@ -15,7 +15,7 @@ use utoipa::ToSchema;
 use crate::config::ProviderId;
 use crate::error::{ApiError, ApiResult, FieldError};
 use crate::http::extract::{Fields, FromJsonObject, JsonBody};
-use crate::http::{guarded, rules};
+use crate::http::{guarded, guarded_write, rules};
 use crate::oauth::authorize::{self, AuthorizeError};
 use crate::oauth::client::{OAuthError, Tokens};
 use crate::oauth::flow::{self, CallbackQuery, ExchangeError};
@@ -27,10 +27,13 @@ pub fn router() -> Router<AppState> {
     Router::new()
         .route(
             "/oauth/authorize/{provider}",
-            post(guarded(authorize_oauth)),
+            post(guarded_write(authorize_oauth)),
         )
         .route("/oauth/callback/{provider}", get(guarded(oauth_callback)))
-        .route("/oauth/token/{provider}", post(guarded(exchange_token)))
+        .route(
+            "/oauth/token/{provider}",
+            post(guarded_write(exchange_token)),
+        )
         .route("/oauth/refresh/{provider}", post(guarded(refresh_token)))
         .route("/oauth/revoke/{provider}", post(guarded(revoke_token)))
 }

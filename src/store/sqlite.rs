@@ -31,7 +31,7 @@ use subtle::ConstantTimeEq;
 
 use super::{
     AttestationRecord, AttestationStore, CertificateRecord, CertificateStore, OAuthSession,
-    OAuthSessionStore, StoreError, StoreResult, timestamp,
+    OAuthSessionStore, StoreError, StoreResult, WriteBacklog, timestamp,
 };
 use crate::config::{Platform, ProviderId};
 
@@ -138,6 +138,12 @@ impl std::fmt::Debug for SqliteStore {
 }
 
 impl SqliteStore {
+    /// The writes waiting for the writer thread, against how many may wait: while it is full a write
+    /// is refused with [`StoreError::Busy`].
+    pub fn write_backlog(&self) -> WriteBacklog {
+        self.connections.backlog()
+    }
+
     /// Opens (creating when missing) `data_dir/apuntador.db`, applies pending migrations and purges
     /// expired rows.
     ///

@@ -287,3 +287,106 @@ async fn a_full_cpu_pool_answers_503_with_retry_after_at_once() {
     }
     panic!("no request was refused by a one-slot pool: {statuses:?}");
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_request_that_writes_is_refused_before_its_body_while_the_write_queue_is_full() {
+    let state = AppState::in_memory(config(&[
+        ("ENABLED_CLOUD_PROVIDERS", "googledrive"),
+        ("GOOGLE_CLIENT_ID", "google id"),
+        ("GOOGLE_CLIENT_SECRET", "google-secret"),
+        ("ALLOWED_REDIRECT_URIS", "apuntador://oauth-callback"),
+    ]));
+    // A queue with room for one write, taken.
+    let backlog = apuntador::store::WriteBacklog::new(1);
+    backlog.enqueue();
+    assert!(backlog.is_full());
+    let (addr, _stop) = serve(
+        state
+            .clone()
+            .with_write_backlog(backlog.clone())
+            .with_load_shedding(),
+    )
+    .await;
+    let json = r#"{"code_verifier":"dBjftJeZ4CVP-mB92K27uhbUJU1p1r_wW1gFWFOEjXk","redirect_uri":"apuntador://oauth-callback"}"#;
+    let post = |path: &str, body: &str| {
+        format!(
+            "POST {path} HTTP/1.1\r\nHost: t\r\nContent-Type: application/json\r\n\
+             Content-Length: {}\r\nConnection: close\r\n\r\n{body}",
+            body.len()
+        )
+    };
+
+    // Answered from the head alone: the declared body never comes, and the answer does not wait for it.
+    let mut stream = TcpStream::connect(addr).await.unwrap();
+    stream
+        .write_all(
+            b"POST /oauth/authorize/googledrive HTTP/1.1\r\nHost: t\r\n\
+              Content-Type: application/json\r\nContent-Length: 200\r\n\r\n",
+        )
+        .await
+        .unwrap();
+    let mut answer = vec![0; 4096];
+    let read = tokio::time::timeout(Duration::from_secs(2), stream.read(&mut answer))
+        .await
+        .expect("answered without the body")
+        .unwrap();
+    let answer = String::from_utf8_lossy(&answer[..read]).into_owned();
+    assert_eq!(status(&answer), 503, "{answer}");
+    assert_eq!(header(&answer, "retry-after"), Some("1"));
+    assert_eq!(
+        header(&answer, "content-type"),
+        Some("application/problem+json")
+    );
+
+    // Every route that writes is refused the same way, a complete request too.
+    for path in [
+        "/oauth/authorize/googledrive",
+        "/oauth/token/googledrive",
+        "/device/enroll",
+        "/device/attest/desktop",
+    ] {
+        let answer = raw(addr, post(path, json).as_bytes(), false).await;
+        assert_eq!(status(&answer), 503, "{path}: {answer}");
+        assert_eq!(
+            body(&answer)["detail"],
+            "The service is overloaded; retry later",
+            "{path}"
+        );
+    }
+    // A route that does not write, and reads, are answered as usual.
+    let answer = raw(
+        addr,
+        post("/oauth/refresh/googledrive", "{}").as_bytes(),
+        false,
+    )
+    .await;
+    assert_eq!(status(&answer), 422, "{answer}");
+    let answer = raw(
+        addr,
+        b"GET /device/ca-certificate HTTP/1.1\r\nHost: t\r\nConnection: close\r\n\r\n",
+        false,
+    )
+    .await;
+    assert_eq!(status(&answer), 200, "{answer}");
+
+    // Room in the queue again: the same request is accepted.
+    backlog.dequeue();
+    let answer = raw(
+        addr,
+        post("/oauth/authorize/googledrive", json).as_bytes(),
+        false,
+    )
+    .await;
+    assert_eq!(status(&answer), 200, "{answer}");
+
+    // Without load shedding (as on Lambda) the queue is not looked at: the store decides.
+    backlog.enqueue();
+    let (lambda_like, _stop) = serve(state.with_write_backlog(backlog)).await;
+    let answer = raw(
+        lambda_like,
+        post("/oauth/authorize/googledrive", json).as_bytes(),
+        false,
+    )
+    .await;
+    assert_eq!(status(&answer), 200, "{answer}");
+}

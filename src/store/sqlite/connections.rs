@@ -51,7 +51,7 @@ use rusqlite::{Connection, OpenFlags};
 use tokio::sync::{Semaphore, oneshot};
 
 use super::{BUSY_TIMEOUT, PURGE_INTERVAL, purge_expired, sql_error};
-use crate::store::{StoreError, StoreResult};
+use crate::store::{StoreError, StoreResult, WriteBacklog};
 
 /// Writes that may wait for the writer thread; beyond this a write is refused with [`StoreError::Busy`].
 ///
@@ -91,6 +91,8 @@ const ROLLBACK_TO: &str = "ROLLBACK TO store_write";
 /// The writer thread's queue and the pool of read connections.
 pub(super) struct Connections {
     writes: SyncSender<Box<dyn QueuedWrite>>,
+    /// The writes in `writes`, counted for callers that want to know before they queue one.
+    backlog: WriteBacklog,
     writer_alive: Arc<AtomicBool>,
     readers: Arc<Readers>,
 }
@@ -100,6 +102,8 @@ impl Connections {
     /// to `path` are opened when first needed.
     pub(super) fn start(writer: Connection, path: &Path) -> StoreResult<Connections> {
         let (writes, queue) = std::sync::mpsc::sync_channel(WRITE_QUEUE);
+        let backlog = WriteBacklog::new(WRITE_QUEUE);
+        let taken = backlog.clone();
         let writer_alive = Arc::new(AtomicBool::new(true));
         let alive = Arc::clone(&writer_alive);
         // One pending signal is enough: a pass copies everything committed before it starts.
@@ -115,13 +119,14 @@ impl Connections {
             .name("sqlite-writer".into())
             .spawn(move || {
                 let _alive = AliveFlag(alive);
-                run_writer(&writer, &queue, &committed);
+                run_writer(&writer, &queue, &taken, &committed);
             })
             .map_err(|error| {
                 StoreError::Internal(format!("starting the database writer thread: {error}"))
             })?;
         Ok(Connections {
             writes,
+            backlog,
             writer_alive,
             readers: Arc::new(Readers {
                 path: path.to_path_buf(),
@@ -129,6 +134,11 @@ impl Connections {
                 permits: Arc::new(Semaphore::new(MAX_READERS)),
             }),
         })
+    }
+
+    /// The writes waiting for the writer thread, against [`WRITE_QUEUE`].
+    pub(super) fn backlog(&self) -> WriteBacklog {
+        self.backlog.clone()
     }
 
     /// Queues `op` for the writer thread and waits until its group is committed.
@@ -148,12 +158,16 @@ impl Connections {
             result: None,
             reply,
         };
+        // Counted before it is sent, so that the writer never takes a write not yet counted.
+        self.backlog.enqueue();
         match self.writes.try_send(Box::new(pending)) {
             Ok(()) => {}
             Err(TrySendError::Full(_)) => {
+                self.backlog.dequeue();
                 return Err(StoreError::Busy("the database write queue is full".into()));
             }
             Err(TrySendError::Disconnected(_)) => {
+                self.backlog.dequeue();
                 return Err(StoreError::Internal(
                     "the database writer thread has stopped".into(),
                 ));
@@ -314,6 +328,7 @@ where
 fn run_writer(
     conn: &Connection,
     queue: &Receiver<Box<dyn QueuedWrite>>,
+    backlog: &WriteBacklog,
     committed: &SyncSender<()>,
 ) {
     conn.wal_hook(Some(after_commit));
@@ -328,10 +343,14 @@ fn run_writer(
                 tracing::warn!(error = %error, "Purging expired store rows failed");
             }
         }
+        backlog.dequeue();
         group.push(first);
         while group.len() < MAX_BATCH {
             match queue.try_recv() {
-                Ok(next) => group.push(next),
+                Ok(next) => {
+                    backlog.dequeue();
+                    group.push(next);
+                }
                 Err(_) => break,
             }
         }
@@ -637,7 +656,12 @@ mod tests {
         let dir = tempfile::tempdir().unwrap();
         let (connections, _path) = open(dir.path());
         let connections = Arc::new(connections);
+        let backlog = connections.backlog();
         let (release, holder) = hold_writer(&connections).await;
+        assert!(
+            !backlog.is_full(),
+            "the write being committed is not waiting"
+        );
         let queued: Vec<_> = (0..WRITE_QUEUE)
             .map(|i| {
                 let connections = Arc::clone(&connections);
@@ -649,15 +673,29 @@ mod tests {
             })
             .collect();
         tokio::time::sleep(Duration::from_millis(100)).await;
+        assert!(
+            backlog.is_full(),
+            "what the server reads before a write's body"
+        );
         let started = Instant::now();
         let refused = connections.write(|conn| insert(conn, "over", 1)).await;
         assert!(matches!(refused, Err(StoreError::Busy(_))), "{refused:?}");
         assert!(started.elapsed() < Duration::from_millis(50));
+        assert!(backlog.is_full(), "a refused write is not counted");
         release.send(()).unwrap();
         holder.await.unwrap().unwrap();
         for write in queued {
             write.await.unwrap().unwrap();
         }
+        assert!(!backlog.is_full());
+        // The count never falls below zero.
+        let filler = WriteBacklog::new(1);
+        filler.enqueue();
+        filler.dequeue();
+        filler.dequeue();
+        assert!(!filler.is_full(), "never counts below zero");
+        filler.enqueue();
+        assert!(filler.is_full());
     }
 
     #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
