@@ -291,8 +291,9 @@ const EVERY_OPERATION: &[(&str, &str)] = &[
     ("500", "Unexpected failure; the process keeps serving"),
     (
         "503",
-        "The server binary is at MAX_CONCURRENT_REQUESTS (`Retry-After: 1`), or a backing store \
-         (`store_unavailable`) or the certificate authority (`ca_unavailable`) is unavailable",
+        "The server binary is at MAX_CONCURRENT_REQUESTS, or its embedded store's write queue is \
+         full (`Retry-After: 1`), or a backing store (`store_unavailable`) or the certificate \
+         authority (`ca_unavailable`) is unavailable",
     ),
     (
         "504",
