@@ -39,25 +39,25 @@ pub fn router(state: AppState) -> Router {
 
 /// Wraps a route's handler with the per-route guards that must run after routing (so that 404 and
 /// 405 answer first) but before authentication: the declared `Content-Length` check. Every feature
-/// router wraps its handlers with it: `get(guarded(handler))`.
+/// router wraps its handlers with it, or with [`guarded_write`]: `get(guarded(handler))`.
 ///
 /// On the handler rather than as a `route_layer` on the method router: that would box each route a
 /// second time, and every request would clone and allocate the inner box.
-pub fn guarded<H, T>(handler: H) -> Layered<middleware::DeclaredLengthLayer, H, T, AppState>
+pub fn guarded<H, T>(handler: H) -> Layered<middleware::RouteGuardLayer, H, T, AppState>
 where
     H: Handler<T, AppState>,
     T: 'static,
 {
-    handler.layer(middleware::DeclaredLengthLayer { writes: false })
+    handler.layer(middleware::RouteGuardLayer { writes: false })
 }
 
 /// [`guarded`] for a route that writes to the store: under overload, while the embedded store's write
 /// queue is full, it also answers 503 like a shed request before reading the body (see
 /// [`middleware::WritesRefused`]).
-pub fn guarded_write<H, T>(handler: H) -> Layered<middleware::DeclaredLengthLayer, H, T, AppState>
+pub fn guarded_write<H, T>(handler: H) -> Layered<middleware::RouteGuardLayer, H, T, AppState>
 where
     H: Handler<T, AppState>,
     T: 'static,
 {
-    handler.layer(middleware::DeclaredLengthLayer { writes: true })
+    handler.layer(middleware::RouteGuardLayer { writes: true })
 }

@@ -10,8 +10,9 @@
 //!    answered before authentication; load shedding (server binary only, 503); and
 //!    `REQUEST_TIMEOUT_SECONDS` over the route (504), armed only when the route does not answer on its
 //!    first poll;
-//! 3. the router itself, whose handlers carry [`DeclaredLengthLayer`] (413 on a declared
-//!    `Content-Length` over the limit, after 404/405 and before authentication).
+//! 3. the router itself, whose handlers carry [`RouteGuardLayer`] (413 on a declared
+//!    `Content-Length` over the limit, after 404/405 and before authentication; on the routes that
+//!    write, 503 for a request admitted while the embedded store's write queue was full).
 //!
 //! With OpenTelemetry enabled the request span is named `HTTP <method> <route>`, is
 //! parented on the incoming X-Ray/W3C header (or is a root span with the request's trace id), and
@@ -855,38 +856,36 @@ pub struct WritesRefused;
 /// Every permit is taken: the request is shed.
 struct Overloaded;
 
-/// Per-route guard: a declared `Content-Length` over `BODY_LIMIT_BYTES` → 413, after 404/405 and
-/// before authentication.
+/// Per-route guard, after 404/405 and before authentication: a declared `Content-Length` over
+/// `BODY_LIMIT_BYTES` → 413; then, on a route that writes to the store (`writes`), a request marked
+/// [`WritesRefused`] → 503 like a shed request, before its body is read.
 ///
 /// A plain tower layer rather than `from_fn`, so a request passes it without cloning anything.
-///
-/// On a route that writes to the store (`writes`), it then answers a request marked [`WritesRefused`]
-/// 503 like a shed request.
-#[derive(Debug, Clone, Copy, Default)]
-pub struct DeclaredLengthLayer {
+#[derive(Debug, Clone, Copy)]
+pub struct RouteGuardLayer {
     /// Whether the route writes to the store.
     pub writes: bool,
 }
 
-impl<S> tower::Layer<S> for DeclaredLengthLayer {
-    type Service = DeclaredLength<S>;
+impl<S> tower::Layer<S> for RouteGuardLayer {
+    type Service = RouteGuard<S>;
 
     fn layer(&self, inner: S) -> Self::Service {
-        DeclaredLength {
+        RouteGuard {
             inner,
             writes: self.writes,
         }
     }
 }
 
-/// The service of [`DeclaredLengthLayer`].
+/// The service of [`RouteGuardLayer`].
 #[derive(Debug, Clone)]
-pub struct DeclaredLength<S> {
+pub struct RouteGuard<S> {
     inner: S,
     writes: bool,
 }
 
-impl<S> tower::Service<Request> for DeclaredLength<S>
+impl<S> tower::Service<Request> for RouteGuard<S>
 where
     S: tower::Service<Request, Response = Response>,
 {

@@ -18,7 +18,8 @@
 //!
 //! The queue is bounded ([`WRITE_QUEUE`]): when it is full the store is saturated, and a write is
 //! refused at once with [`StoreError::Busy`] (answered 503 with `Retry-After`) instead of waiting behind
-//! hundreds of others — under overload the accepted writes keep their latency.
+//! hundreds of others — under overload the accepted writes keep their latency. The writes waiting are
+//! also counted ([`WriteBacklog`]), so that the server can refuse a write before reading its body.
 //!
 //! Checkpoints: in WAL mode a commit appends pages to the `-wal` file, and a checkpoint copies them
 //! back into the database file. SQLite's default runs that copy on the committing connection every
