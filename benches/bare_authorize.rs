@@ -23,8 +23,6 @@ use tokio::sync::Semaphore;
 struct Authorize {
     code_verifier: String,
     redirect_uri: String,
-    #[allow(dead_code)]
-    state: Option<String>,
 }
 
 #[derive(Serialize)]
